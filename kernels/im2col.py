@@ -1,0 +1,86 @@
+"""im2col / col2im for NCHW convolution, and the N<->C axis swap the GEMM path needs.
+
+Column matrix layout (the classic one, e.g. CS231n and Caffe):
+
+    cols[(c * KH + ky) * KW + kx, (n * OH + oy) * OW + ox] = x_padded[n, c, iy, ix]
+
+with iy, ix as in conv_direct.py (zero where the tap falls into padding). Then a
+convolution is one GEMM, out2d (C_out, N*OH*OW) = w2d (C_out, C_in*KH*KW) @ cols,
+followed by ``swap_nc`` to bring (C_out, N, OH*OW) back to NCHW.
+
+im2col is parallel over rows of ``cols`` (each thread writes its own rows);
+col2im is parallel over (n, c) input planes (each thread accumulates into its
+own plane), so neither needs atomics or partial buffers.
+"""
+from numba import njit, prange
+
+from ._window import valid_range
+
+
+@njit(parallel=True, cache=True)
+def im2col(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, ow):
+    """Unfold x (N, C, H, W) into cols (C*KH*KW, N*OH*OW), overwriting ``cols``."""
+    n_batch, c_in, h, wd = x.shape
+    zero = cols.dtype.type(0)
+    for row in prange(c_in * kh * kw):
+        c = row // (kh * kw)
+        ky = (row // kw) % kh
+        kx = row % kw
+        oy_lo, oy_hi = valid_range(ky * dil_h, pad_h, stride_h, h, oh)
+        ox_lo, ox_hi = valid_range(kx * dil_w, pad_w, stride_w, wd, ow)
+        ix0 = ox_lo * stride_w - pad_w + kx * dil_w
+        crow = cols[row]
+        for n in range(n_batch):
+            for oy in range(oh):
+                seg = crow[(n * oh + oy) * ow:(n * oh + oy + 1) * ow]
+                if oy < oy_lo or oy >= oy_hi:
+                    seg[:] = zero
+                    continue
+                iy = oy * stride_h - pad_h + ky * dil_h
+                xrow = x[n, c, iy, ix0:]
+                seg[:ox_lo] = zero
+                for t in range(ox_hi - ox_lo):
+                    seg[ox_lo + t] = xrow[t * stride_w]
+                seg[ox_hi:] = zero
+
+
+@njit(parallel=True, cache=True)
+def col2im(cols, x, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, ow):
+    """Fold cols (C*KH*KW, N*OH*OW) back into x (N, C, H, W), summing overlaps.
+
+    The adjoint of im2col: ``x`` is overwritten with the sum of every column
+    entry that im2col would have read from each input position.
+    """
+    n_batch, c_in, h, wd = x.shape
+    zero = x.dtype.type(0)
+    for task in prange(n_batch * c_in):
+        n = task // c_in
+        c = task % c_in
+        plane = x[n, c]
+        plane[:, :] = zero
+        for ky in range(kh):
+            oy_lo, oy_hi = valid_range(ky * dil_h, pad_h, stride_h, h, oh)
+            for kx in range(kw):
+                ox_lo, ox_hi = valid_range(kx * dil_w, pad_w, stride_w, wd, ow)
+                ix0 = ox_lo * stride_w - pad_w + kx * dil_w
+                crow = cols[(c * kh + ky) * kw + kx]
+                for oy in range(oy_lo, oy_hi):
+                    iy = oy * stride_h - pad_h + ky * dil_h
+                    seg = crow[(n * oh + oy) * ow + ox_lo:(n * oh + oy) * ow + ox_hi]
+                    irow = plane[iy, ix0:]
+                    for t in range(ox_hi - ox_lo):
+                        irow[t * stride_w] += seg[t]
+
+
+@njit(parallel=True, cache=True)
+def swap_nc(src, dst):
+    """dst[b, a, :] = src[a, b, :]: (A, B, L) -> (B, A, L), e.g. NCHW <-> CNHW.
+
+    src : (A, B, L); dst : (B, A, L), overwritten. Used to move the GEMM
+    result (C_out, N, OH*OW) to NCHW and grad-output NCHW to (C_out, N, OH*OW).
+    """
+    a_len, b_len, _ = src.shape
+    for task in prange(a_len * b_len):
+        a = task // b_len
+        b = task % b_len
+        dst[b, a, :] = src[a, b, :]
