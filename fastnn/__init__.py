@@ -1,0 +1,33 @@
+"""fastnn: Numba-compiled neural-network kernels behind a torch.nn.functional-style API.
+
+Quick tour::
+
+    import numpy as np
+    import fastnn
+    import fastnn.functional as F
+
+    x = np.random.default_rng(0).standard_normal((8, 3, 16, 16), dtype=np.float32)
+    w = np.random.default_rng(1).standard_normal((4, 3, 3, 3), dtype=np.float32)
+    y = F.conv2d(x, w, padding=1)                  # (8, 4, 16, 16)
+
+    model = fastnn.Sequential(fastnn.Conv2d(3, 4, 3, padding=1), fastnn.ReLU(),
+                              fastnn.Flatten(), fastnn.Linear(4 * 16 * 16, 10))
+
+Modules: functional (compiled ops and their *_backward), reference (the same
+ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
+"""
+from . import functional, init, layers, losses, model, optim, reference
+from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
+from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
+from .losses import CrossEntropyLoss
+from .model import Sequential
+from .optim import SGD
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "functional", "reference", "init", "layers", "model", "losses", "optim",
+    "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+    "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
+    "Sequential", "CrossEntropyLoss", "SGD", "__version__",
+]

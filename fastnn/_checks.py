@@ -1,0 +1,334 @@
+"""Argument checking shared by fastnn.functional and fastnn.reference.
+
+Both backends validate through these functions, so they accept and reject
+exactly the same inputs with exactly the same messages. Every error names the
+op, the argument, what it got and what it expected, and is raised before any
+kernel runs. Functions here return C-contiguous arrays (a copy only when the
+input was not already contiguous) and plain-int geometry, ready for a kernel.
+"""
+from collections import namedtuple
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+REDUCTIONS = ("mean", "sum", "none")
+CONV_ALGORITHMS = ("auto", "direct", "im2col")
+
+
+def float_array(op, name, x, ndim=None, layout=None, min_ndim=None):
+    """Check that ``x`` is a float32/float64 ndarray of the given rank; return it C-contiguous."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}(): {name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}(): {name} must have dtype float32 or float64, got {x.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        where = f" {layout}" if layout else ""
+        raise ValueError(
+            f"{op}(): {name} must be {ndim}-D{where}, got a {x.ndim}-D array of shape {x.shape}")
+    if min_ndim is not None and x.ndim < min_ndim:
+        raise ValueError(
+            f"{op}(): {name} must have at least {min_ndim} dimension(s), got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def same_dtype(op, ref_name, ref, **others):
+    """Raise TypeError unless every array in ``others`` has the dtype of ``ref``."""
+    for name, arr in others.items():
+        if arr is not None and arr.dtype != ref.dtype:
+            raise TypeError(
+                f"{op}(): {name} has dtype {arr.dtype} but {ref_name} has dtype {ref.dtype}; "
+                "mixing float32 and float64 is not supported, cast one with .astype()")
+
+
+def same_shape(op, name, arr, expected_name, expected_shape):
+    if arr.shape != tuple(expected_shape):
+        raise ValueError(
+            f"{op}(): {name} must have the shape of {expected_name} {tuple(expected_shape)}, "
+            f"got {arr.shape}")
+
+
+def _int(op, name, value):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}(): {name} must be an int or a pair of ints, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{op}(): {name} must be an int or a pair of ints, got {value!r}") from None
+
+
+def pair(op, name, value, minimum):
+    """Parse an int or a pair of ints (height, width), each >= ``minimum``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(
+                f"{op}(): {name} must be an int or a pair of ints (height, width), got {value!r}")
+        result = (_int(op, name, value[0]), _int(op, name, value[1]))
+    else:
+        v = _int(op, name, value)
+        result = (v, v)
+    if min(result) < minimum:
+        raise ValueError(f"{op}(): {name} must be >= {minimum}, got {value!r}")
+    return result
+
+
+def dim_index(op, dim, ndim):
+    """Normalise a possibly negative axis ``dim`` for an array of rank ``ndim``."""
+    d = _int(op, "dim", dim)
+    if not -ndim <= d < ndim:
+        raise ValueError(f"{op}(): dim must be in [{-ndim}, {ndim - 1}] for a {ndim}-D input, "
+                         f"got {dim}")
+    return d % ndim
+
+
+def choice(op, name, value, options):
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{op}(): {name} must be one of {options}, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- conv2d
+
+ConvGeometry = namedtuple(
+    "ConvGeometry",
+    "stride_h stride_w pad_h pad_w pad_bottom pad_right dil_h dil_w kh kw out_h out_w")
+ConvGeometry.__doc__ = """Plain-int geometry of one conv2d call.
+
+pad_h / pad_w are the top / left padding the kernels use; pad_bottom /
+pad_right differ from them only for padding='same' with an even dilated kernel.
+"""
+
+
+def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algorithm):
+    """Validate conv2d's arguments. Returns (input, weight, bias, ConvGeometry)."""
+    x = float_array(op, "input", input, 4, "(N, C_in, H, W)")
+    w = float_array(op, "weight", weight, 4, "(C_out, C_in, kH, kW)")
+    same_dtype(op, "input", x, weight=w)
+    choice(op, "algorithm", algorithm, CONV_ALGORITHMS)
+    g = _int(op, "groups", groups)
+    if g != 1:
+        raise NotImplementedError(
+            f"{op}(): groups={groups!r} is not supported yet; only groups=1")
+    n, c_in, h, wd = x.shape
+    c_out, c_w, kh, kw = w.shape
+    if c_in == 0 or h == 0 or wd == 0:
+        raise ValueError(f"{op}(): input must have C_in, H, W >= 1, got shape {x.shape}")
+    if c_out == 0 or kh == 0 or kw == 0:
+        raise ValueError(f"{op}(): weight must have C_out, kH, kW >= 1, got shape {w.shape}")
+    if c_w != c_in:
+        raise ValueError(
+            f"{op}(): input has {c_in} channels but weight {w.shape} expects {c_w} "
+            "(weight must be (C_out, C_in, kH, kW))")
+    b = None
+    if bias is not None:
+        b = float_array(op, "bias", bias, 1, "(C_out,)")
+        same_dtype(op, "input", x, bias=b)
+        if b.shape[0] != c_out:
+            raise ValueError(f"{op}(): bias must have shape ({c_out},) to match weight's C_out, "
+                             f"got {b.shape}")
+    sh, sw = pair(op, "stride", stride, 1)
+    dh, dw = pair(op, "dilation", dilation, 1)
+    if isinstance(padding, str):
+        choice(op, "padding", padding, ("same", "valid"))
+        if padding == "valid":
+            pt = pb = pl = pr = 0
+        else:
+            if (sh, sw) != (1, 1):
+                raise ValueError(
+                    f"{op}(): padding='same' requires stride 1, got stride={stride!r}")
+            # As torch: total padding dilation * (k - 1), the extra pixel of an
+            # even kernel goes to the bottom / right.
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            pt, pl = th // 2, tw // 2
+            pb, pr = th - pt, tw - pl
+    else:
+        pt, pl = pair(op, "padding", padding, 0)
+        pb, pr = pt, pl
+    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    in_h, in_w = h + pt + pb, wd + pl + pr
+    if eff_h > in_h or eff_w > in_w:
+        raise ValueError(
+            f"{op}(): kernel of size {kh}x{kw} (dilated extent {eff_h}x{eff_w}) is larger than "
+            f"the padded input {in_h}x{in_w} (input {h}x{wd}, padding {padding!r})")
+    geom = ConvGeometry(sh, sw, pt, pl, pb, pr, dh, dw, kh, kw,
+                        (in_h - eff_h) // sh + 1, (in_w - eff_w) // sw + 1)
+    return x, w, b, geom
+
+
+def conv2d_backward_args(op, grad_output, input, weight, stride, padding, dilation, groups,
+                         algorithm):
+    """Validate conv2d_backward's arguments. Returns (grad_output, input, weight, geometry)."""
+    x, w, _, geom = conv2d_args(op, input, weight, None, stride, padding, dilation, groups,
+                                algorithm)
+    go = float_array(op, "grad_output", grad_output, 4, "(N, C_out, H_out, W_out)")
+    same_dtype(op, "input", x, grad_output=go)
+    expected = (x.shape[0], w.shape[0], geom.out_h, geom.out_w)
+    same_shape(op, "grad_output", go, "the conv2d output", expected)
+    return go, x, w, geom
+
+
+# --------------------------------------------------------------------------- linear / matmul
+
+def linear_args(op, input, weight, bias):
+    """Validate linear's arguments. Returns (input as 2-D (M, in), weight, bias, leading shape)."""
+    x = float_array(op, "input", input, min_ndim=1)
+    w = float_array(op, "weight", weight, 2, "(out_features, in_features)")
+    same_dtype(op, "input", x, weight=w)
+    if x.shape[-1] != w.shape[1]:
+        raise ValueError(
+            f"{op}(): input has {x.shape[-1]} features (last dimension of shape {x.shape}) but "
+            f"weight {w.shape} expects in_features={w.shape[1]}")
+    b = None
+    if bias is not None:
+        b = float_array(op, "bias", bias, 1, "(out_features,)")
+        same_dtype(op, "input", x, bias=b)
+        if b.shape[0] != w.shape[0]:
+            raise ValueError(f"{op}(): bias must have shape ({w.shape[0]},) to match weight's "
+                             f"out_features, got {b.shape}")
+    return x.reshape(-1, w.shape[1]), w, b, x.shape[:-1]
+
+
+def linear_backward_args(op, grad_output, input, weight):
+    """Returns (grad_output 2-D, input 2-D, weight, leading shape)."""
+    x2, w, _, lead = linear_args(op, input, weight, None)
+    go = float_array(op, "grad_output", grad_output, min_ndim=1)
+    same_dtype(op, "input", x2, grad_output=go)
+    same_shape(op, "grad_output", go, "the linear output", lead + (w.shape[0],))
+    return go.reshape(-1, w.shape[0]), x2, w, lead
+
+
+def matmul_args(op, input, other):
+    a = float_array(op, "input", input, 2, "(M, K)")
+    b = float_array(op, "other", other, 2, "(K, N)")
+    same_dtype(op, "input", a, other=b)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"{op}(): input {a.shape} and other {b.shape} cannot be multiplied: "
+                         f"input has {a.shape[1]} columns, other has {b.shape[0]} rows")
+    return a, b
+
+
+def matmul_backward_args(op, grad_output, input, other):
+    a, b = matmul_args(op, input, other)
+    go = float_array(op, "grad_output", grad_output, 2, "(M, N)")
+    same_dtype(op, "input", a, grad_output=go)
+    same_shape(op, "grad_output", go, "the matmul output", (a.shape[0], b.shape[1]))
+    return go, a, b
+
+
+# --------------------------------------------------------------------------- elementwise
+
+def elementwise_backward_args(op, grad_output, saved, saved_name):
+    """Validate (grad_output, saved tensor) of an elementwise backward."""
+    s = float_array(op, saved_name, saved)
+    go = float_array(op, "grad_output", grad_output)
+    same_dtype(op, saved_name, s, grad_output=go)
+    same_shape(op, "grad_output", go, saved_name, s.shape)
+    return go, s
+
+
+# --------------------------------------------------------------------------- softmax / loss
+
+def softmax_args(op, input, dim):
+    x = float_array(op, "input", input, min_ndim=1)
+    return x, dim_index(op, dim, x.ndim)
+
+
+def softmax_backward_args(op, grad_output, output, dim):
+    go, y = elementwise_backward_args(op, grad_output, output, "output")
+    return go, y, dim_index(op, dim, y.ndim)
+
+
+def cross_entropy_args(op, input, target, reduction):
+    """Validate logits (N, C) and class-index target (N,). Returns (input, target int64)."""
+    x = float_array(op, "input", input, 2, "(N, C) logits")
+    choice(op, "reduction", reduction, REDUCTIONS)
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"{op}(): target must be a numpy.ndarray of class indices, "
+                        f"got {type(target).__name__}")
+    if not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"{op}(): target must hold integer class indices, got dtype "
+                        f"{target.dtype} (probability targets are not supported yet)")
+    n, c = x.shape
+    if target.shape != (n,):
+        raise ValueError(f"{op}(): target must have shape ({n},) to match input {x.shape}, "
+                         f"got {target.shape}")
+    if c == 0:
+        raise ValueError(f"{op}(): input must have at least one class, got shape {x.shape}")
+    if n == 0 and reduction == "mean":
+        raise ValueError(f"{op}(): input is an empty batch (N=0); reduction='mean' over no "
+                         "samples is undefined")
+    if n:
+        lo, hi = target.min(), target.max()
+        if lo < 0 or hi >= c:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{op}(): target values must be class indices in [0, {c - 1}], "
+                             f"got {bad}")
+    return x, np.ascontiguousarray(target, dtype=np.int64)
+
+
+def cross_entropy_scale(op, grad_output, x, reduction):
+    """Per-sample upstream gradient (N,) for cross_entropy_backward, in x's dtype."""
+    n = x.shape[0]
+    if reduction == "none":
+        g = float_array(op, "grad_output", grad_output, 1, "(N,) for reduction='none'")
+        same_dtype(op, "input", x, grad_output=g)
+        same_shape(op, "grad_output", g, "the per-sample losses", (n,))
+        return g
+    g = np.asarray(grad_output)
+    if g.shape != () or not (np.issubdtype(g.dtype, np.floating)
+                             or np.issubdtype(g.dtype, np.integer)):
+        raise ValueError(f"{op}(): grad_output must be a real scalar for reduction="
+                         f"{reduction!r}, got {grad_output!r}")
+    value = float(g)
+    if reduction == "mean":
+        value /= n
+    return np.full(n, value, dtype=x.dtype)
+
+
+# --------------------------------------------------------------------------- max_pool2d
+
+PoolGeometry = namedtuple("PoolGeometry", "kh kw stride_h stride_w pad_h pad_w out_h out_w")
+
+
+def max_pool2d_args(op, input, kernel_size, stride, padding):
+    """Validate max_pool2d's arguments. Returns (input, PoolGeometry)."""
+    x = float_array(op, "input", input, 4, "(N, C, H, W)")
+    kh, kw = pair(op, "kernel_size", kernel_size, 1)
+    sh, sw = (kh, kw) if stride is None else pair(op, "stride", stride, 1)
+    ph, pw = pair(op, "padding", padding, 0)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{op}(): padding must be at most half the kernel size "
+                         f"({kh // 2}, {kw // 2}) for kernel_size={kernel_size!r}, "
+                         f"got {padding!r}")
+    _, c, h, w = x.shape
+    if c == 0 or h == 0 or w == 0:
+        raise ValueError(f"{op}(): input must have C, H, W >= 1, got shape {x.shape}")
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        raise ValueError(f"{op}(): kernel_size {kh}x{kw} is larger than the padded input "
+                         f"{h + 2 * ph}x{w + 2 * pw}")
+    geom = PoolGeometry(kh, kw, sh, sw, ph, pw,
+                        (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return x, geom
+
+
+def max_pool2d_backward_args(op, grad_output, input, kernel_size, stride, padding, indices):
+    """Returns (grad_output, input, geometry, indices or None), indices checked in range."""
+    x, geom = max_pool2d_args(op, input, kernel_size, stride, padding)
+    go = float_array(op, "grad_output", grad_output, 4, "(N, C, H_out, W_out)")
+    same_dtype(op, "input", x, grad_output=go)
+    out_shape = (x.shape[0], x.shape[1], geom.out_h, geom.out_w)
+    same_shape(op, "grad_output", go, "the max_pool2d output", out_shape)
+    if indices is None:
+        return go, x, geom, None
+    if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
+        got = indices.dtype if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise TypeError(f"{op}(): indices must be an int64 ndarray as returned by "
+                        f"max_pool2d(..., return_indices=True), got {got}")
+    same_shape(op, "indices", indices, "the max_pool2d output", out_shape)
+    plane = x.shape[2] * x.shape[3]
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        raise ValueError(f"{op}(): indices must be flat positions in [0, {plane - 1}] of an "
+                         f"input plane, got values in [{indices.min()}, {indices.max()}]")
+    return go, x, geom, np.ascontiguousarray(indices)

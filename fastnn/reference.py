@@ -1,0 +1,247 @@
+"""Plain-NumPy reference implementations of every op in :mod:`fastnn.functional`.
+
+Same function names, signatures, argument checking (shared through
+``fastnn._checks``) and return conventions as fastnn.functional, written for
+clarity rather than speed and sharing no computation with the Numba kernels.
+They serve as the oracle of the test suite and as the ``'numpy'`` backend
+(``fastnn.set_backend('numpy')``). See fastnn.functional for full docstrings.
+
+Convolution and pooling here pad explicitly and loop over the kernel taps,
+each tap being one tensordot (BLAS) over channels; pooling uses
+``sliding_window_view``.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import _checks
+
+__all__ = [
+    "conv2d", "conv2d_backward", "linear", "linear_backward", "matmul", "matmul_backward",
+    "relu", "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward",
+    "step", "step_backward", "softmax", "softmax_backward", "log_softmax",
+    "log_softmax_backward", "cross_entropy", "cross_entropy_backward",
+    "max_pool2d", "max_pool2d_backward",
+]
+
+
+# --------------------------------------------------------------------------- conv2d
+
+def _pad_input(x, g):
+    return np.pad(x, ((0, 0), (0, 0), (g.pad_h, g.pad_bottom), (g.pad_w, g.pad_right)))
+
+
+def _tap(g, i, j):
+    """Slices of the padded input read by kernel tap (i, j) for every output position."""
+    y0, x0 = i * g.dil_h, j * g.dil_w
+    return (slice(None), slice(None),
+            slice(y0, y0 + g.stride_h * (g.out_h - 1) + 1, g.stride_h),
+            slice(x0, x0 + g.stride_w * (g.out_w - 1) + 1, g.stride_w))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto"):
+    """Reference conv2d (``algorithm`` is validated and otherwise ignored)."""
+    x, w, b, g = _checks.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
+                                     groups, algorithm)
+    xp = _pad_input(x, g)
+    out = np.zeros((x.shape[0], w.shape[0], g.out_h, g.out_w), dtype=x.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            # (N, C_in, OH, OW) x (C_out, C_in) -> (N, OH, OW, C_out)
+            contrib = np.tensordot(xp[_tap(g, i, j)], w[:, :, i, j], axes=([1], [1]))
+            out += contrib.transpose(0, 3, 1, 2)
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    algorithm="auto"):
+    """Reference conv2d_backward: (grad_input, grad_weight, grad_bias)."""
+    go, x, w, g = _checks.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
+                                               stride, padding, dilation, groups, algorithm)
+    xp = _pad_input(x, g)
+    grad_xp = np.zeros_like(xp)
+    grad_weight = np.zeros_like(w)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            tap = _tap(g, i, j)
+            # sum over n, y, x of grad_output[n, o, y, x] * xp[n, c, tap] -> (C_out, C_in)
+            grad_weight[:, :, i, j] = np.tensordot(go, xp[tap], axes=([0, 2, 3], [0, 2, 3]))
+            # (N, C_out, OH, OW) x (C_out, C_in) -> (N, OH, OW, C_in)
+            grad_xp[tap] += np.tensordot(go, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
+    h, wd = x.shape[2], x.shape[3]
+    grad_input = np.ascontiguousarray(grad_xp[:, :, g.pad_h:g.pad_h + h, g.pad_w:g.pad_w + wd])
+    grad_bias = go.sum(axis=(0, 2, 3))
+    return grad_input, grad_weight, grad_bias
+
+
+# --------------------------------------------------------------------------- linear / matmul
+
+def linear(input, weight, bias=None):
+    """Reference linear: input @ weight.T + bias."""
+    x2, w, b, lead = _checks.linear_args("linear", input, weight, bias)
+    out = x2 @ w.T
+    if b is not None:
+        out += b
+    return out.reshape(lead + (w.shape[0],))
+
+
+def linear_backward(grad_output, input, weight):
+    """Reference linear_backward: (grad_input, grad_weight, grad_bias)."""
+    go2, x2, w, lead = _checks.linear_backward_args("linear_backward", grad_output, input,
+                                                    weight)
+    return (go2 @ w).reshape(lead + (w.shape[1],)), go2.T @ x2, go2.sum(axis=0)
+
+
+def matmul(input, other):
+    """Reference matmul of 2-D arrays."""
+    a, b = _checks.matmul_args("matmul", input, other)
+    return a @ b
+
+
+def matmul_backward(grad_output, input, other):
+    """Reference matmul_backward: (grad_output @ other.T, input.T @ grad_output)."""
+    go, a, b = _checks.matmul_backward_args("matmul_backward", grad_output, input, other)
+    return go @ b.T, a.T @ go
+
+
+# --------------------------------------------------------------------------- activations
+
+def relu(input):
+    x = _checks.float_array("relu", "input", input)
+    # np.where keeps NaN (NaN <= 0 is False), as the kernel does.
+    return np.where(x <= 0, x.dtype.type(0), x)
+
+
+def relu_backward(grad_output, input):
+    go, x = _checks.elementwise_backward_args("relu_backward", grad_output, input, "input")
+    return np.where(x > 0, go, go.dtype.type(0))
+
+
+def sigmoid(input):
+    x = _checks.float_array("sigmoid", "input", input)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_backward(grad_output, output):
+    go, s = _checks.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
+    return go * s * (1 - s)
+
+
+def tanh(input):
+    return np.tanh(_checks.float_array("tanh", "input", input))
+
+
+def tanh_backward(grad_output, output):
+    go, t = _checks.elementwise_backward_args("tanh_backward", grad_output, output, "output")
+    return go * (1 - t * t)
+
+
+def step(input):
+    x = _checks.float_array("step", "input", input)
+    out = (x >= 0).astype(x.dtype)
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+def step_backward(grad_output, input):
+    go, x = _checks.elementwise_backward_args("step_backward", grad_output, input, "input")
+    return np.zeros_like(x)
+
+
+# --------------------------------------------------------------------------- softmax
+
+def softmax(input, dim=-1):
+    x, d = _checks.softmax_args("softmax", input, dim)
+    e = np.exp(x - x.max(axis=d, keepdims=True)) if x.size else x.copy()
+    return e / e.sum(axis=d, keepdims=True)
+
+
+def softmax_backward(grad_output, output, dim=-1):
+    go, s, d = _checks.softmax_backward_args("softmax_backward", grad_output, output, dim)
+    return s * (go - (go * s).sum(axis=d, keepdims=True))
+
+
+def _logsumexp(x, axis):
+    m = x.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(input, dim=-1):
+    x, d = _checks.softmax_args("log_softmax", input, dim)
+    return x - _logsumexp(x, d) if x.size else x.copy()
+
+
+def log_softmax_backward(grad_output, output, dim=-1):
+    go, lp, d = _checks.softmax_backward_args("log_softmax_backward", grad_output, output, dim)
+    return go - np.exp(lp) * go.sum(axis=d, keepdims=True)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    x, t = _checks.cross_entropy_args("cross_entropy", input, target, reduction)
+    if x.shape[0] == 0:
+        losses = np.zeros(0, dtype=x.dtype)
+    else:
+        losses = _logsumexp(x, 1)[:, 0] - x[np.arange(x.shape[0]), t]
+    if reduction == "none":
+        return losses
+    return losses.mean() if reduction == "mean" else losses.sum()
+
+
+def cross_entropy_backward(grad_output, input, target, reduction="mean"):
+    x, t = _checks.cross_entropy_args("cross_entropy_backward", input, target, reduction)
+    scale = _checks.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
+    if x.shape[0] == 0:
+        return np.zeros_like(x)
+    p = np.exp(x - _logsumexp(x, 1))
+    p[np.arange(x.shape[0]), t] -= 1
+    return p * scale[:, None]
+
+
+# --------------------------------------------------------------------------- max_pool2d
+
+def _windows(x, g):
+    """(N, C, OH, OW, kH*kW) view of every pooling window of x padded with -inf."""
+    xp = np.pad(x, ((0, 0), (0, 0), (g.pad_h, g.pad_h), (g.pad_w, g.pad_w)),
+                constant_values=-np.inf)
+    win = sliding_window_view(xp, (g.kh, g.kw), axis=(2, 3))
+    win = win[:, :, ::g.stride_h, ::g.stride_w][:, :, :g.out_h, :g.out_w]
+    return win.reshape(win.shape[:4] + (g.kh * g.kw,))
+
+
+def _pool(x, g):
+    win = _windows(x, g)
+    # np.argmax returns the first maximum, and the first NaN if there is one.
+    k = win.argmax(axis=-1)
+    out = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
+    oy = np.arange(g.out_h)[:, None]
+    ox = np.arange(g.out_w)[None, :]
+    y0 = oy * g.stride_h - g.pad_h
+    x0 = ox * g.stride_w - g.pad_w
+    iy, ix = y0 + k // g.kw, x0 + k % g.kw
+    # A window whose real entries are all -inf can "win" on a padded position;
+    # report its first real position instead (as the kernel and torch do).
+    pad = (iy < 0) | (iy >= x.shape[2]) | (ix < 0) | (ix >= x.shape[3])
+    iy = np.where(pad, np.maximum(y0, 0), iy)
+    ix = np.where(pad, np.maximum(x0, 0), ix)
+    return np.ascontiguousarray(out), (iy * x.shape[3] + ix).astype(np.int64)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False):
+    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding)
+    out, indices = _pool(x, g)
+    return (out, indices) if return_indices else out
+
+
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None):
+    go, x, g, idx = _checks.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
+                                                     kernel_size, stride, padding, indices)
+    if idx is None:
+        _, idx = _pool(x, g)
+    n, c, h, w = x.shape
+    grad = np.zeros((n * c, h * w), dtype=x.dtype)
+    planes = np.arange(n * c)[:, None]
+    np.add.at(grad, (planes, idx.reshape(n * c, -1)), go.reshape(n * c, -1))
+    return grad.reshape(x.shape)
