@@ -1,0 +1,201 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastnn.functional as F
+import fastnn.reference as R
+from helpers import DTYPES, assert_close, check_gradients
+
+# (input shape, weight shape, conv kwargs) with readable ids.
+CASES = {
+    "3x3_pad1": ((2, 3, 7, 9), (4, 3, 3, 3), dict(padding=1)),
+    "batch1": ((1, 2, 6, 6), (3, 2, 3, 3), dict()),
+    "odd_sizes": ((3, 5, 11, 7), (2, 5, 3, 3), dict(padding=1)),
+    "stride2": ((2, 3, 9, 8), (4, 3, 3, 3), dict(stride=2)),
+    "stride2_pad2": ((2, 2, 10, 11), (3, 2, 5, 5), dict(stride=2, padding=2)),
+    "rect_stride_pad": ((1, 2, 8, 9), (3, 2, 2, 3), dict(stride=(2, 1), padding=(1, 0))),
+    "dilation2": ((2, 3, 10, 10), (2, 3, 3, 3), dict(dilation=2, padding=1)),
+    "1x1": ((2, 4, 5, 5), (3, 4, 1, 1), dict()),
+    "same_even": ((2, 3, 6, 7), (4, 3, 2, 4), dict(padding="same")),
+    "same_odd_dilated": ((1, 2, 7, 7), (2, 2, 3, 3), dict(padding="same", dilation=2)),
+    "valid": ((2, 2, 5, 6), (3, 2, 3, 3), dict(padding="valid")),
+    "kernel_equals_input": ((2, 3, 4, 4), (5, 3, 4, 4), dict()),
+    "wide_channels": ((2, 16, 5, 5), (8, 16, 3, 3), dict(padding=1)),
+}
+ALGORITHMS = ["direct", "im2col"]
+
+
+def make(case, dtype, rng):
+    xs, ws, kw = CASES[case]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    return x, w, b, kw
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES)
+def test_forward_matches_reference(case, dtype, algorithm, rng):
+    x, w, b, kw = make(case, dtype, rng)
+    out = F.conv2d(x, w, b, algorithm=algorithm, **kw)
+    assert_close(out, R.conv2d(x, w, b, **kw))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES)
+def test_backward_matches_reference(case, dtype, algorithm, rng):
+    x, w, _, kw = make(case, dtype, rng)
+    go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(dtype)
+    got = F.conv2d_backward(go, x, w, algorithm=algorithm, **kw)
+    want = R.conv2d_backward(go, x, w, **kw)
+    for g, r in zip(got, want):
+        assert_close(g, r)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES)
+def test_direct_and_im2col_agree(case, dtype, rng):
+    x, w, b, kw = make(case, dtype, rng)
+    direct = F.conv2d(x, w, b, algorithm="direct", **kw)
+    assert_close(F.conv2d(x, w, b, algorithm="im2col", **kw), direct)
+    go = rng.standard_normal(direct.shape).astype(dtype)
+    for g_i2c, g_dir in zip(F.conv2d_backward(go, x, w, algorithm="im2col", **kw),
+                            F.conv2d_backward(go, x, w, algorithm="direct", **kw)):
+        assert_close(g_i2c, g_dir)
+
+
+GRADCHECK_CASES = ["3x3_pad1", "stride2_pad2", "rect_stride_pad", "dilation2", "same_even", "1x1"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", GRADCHECK_CASES)
+def test_gradcheck(case, algorithm, rng):
+    xs, ws, kw = CASES[case]
+    # Small shapes keep the finite-difference loop quick.
+    x = rng.standard_normal((1, xs[1]) + xs[2:])
+    w = rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+
+    def forward(x, w, b):
+        return F.conv2d(x, w, b, algorithm=algorithm, **kw)
+
+    def grads(g, x, w, b):
+        return F.conv2d_backward(g, x, w, algorithm=algorithm, **kw)
+
+    check_gradients(forward, grads, [x, w, b], rng)
+
+
+def test_reference_gradcheck(rng):
+    """The oracle itself is checked against finite differences."""
+    x = rng.standard_normal((1, 2, 6, 5))
+    w = rng.standard_normal((3, 2, 3, 2))
+    b = rng.standard_normal(3)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+    check_gradients(lambda x, w, b: R.conv2d(x, w, b, **kw),
+                    lambda g, x, w, b: R.conv2d_backward(g, x, w, **kw), [x, w, b], rng)
+
+
+def test_output_size_formula(rng):
+    # floor((n + 2p - f) / s) + 1: n=28, p=1, f=3, s=1 -> 28; n=6, p=0, f=3 -> 4; stride 2.
+    x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 3, 3)).astype(np.float32)
+    assert F.conv2d(x, w, padding=1).shape == (1, 1, 28, 28)
+    assert F.conv2d(x[:, :, :6, :6], w).shape == (1, 1, 4, 4)
+    assert F.conv2d(x, w, stride=2, padding=1).shape == (1, 1, 14, 14)
+    assert F.conv2d(x, w, padding="same").shape == (1, 1, 28, 28)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_non_contiguous_inputs(algorithm, rng):
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    expected = F.conv2d(x, w, padding=1, algorithm=algorithm)
+    x_t = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # strided view
+    w_f = np.asfortranarray(w)
+    assert not x_t.flags.c_contiguous and not w_f.flags.c_contiguous
+    np.testing.assert_array_equal(F.conv2d(x_t, w_f, padding=1, algorithm=algorithm), expected)
+    # a sliced (every other channel) view
+    big = np.repeat(x, 2, axis=1)
+    np.testing.assert_array_equal(F.conv2d(big[:, ::2], w, padding=1, algorithm=algorithm),
+                                  expected)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_inputs_not_modified(algorithm, rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    copies = [a.copy() for a in (x, w, b)]
+    out = F.conv2d(x, w, b, padding=1, algorithm=algorithm)
+    go = rng.standard_normal(out.shape)
+    go_copy = go.copy()
+    F.conv2d_backward(go, x, w, padding=1, algorithm=algorithm)
+    for a, c in zip((x, w, b, go), copies + [go_copy]):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_empty_batch(algorithm, rng):
+    x = np.zeros((0, 3, 5, 5), np.float32)
+    w = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    out = F.conv2d(x, w, algorithm=algorithm)
+    assert out.shape == (0, 2, 3, 3)
+    gx, gw, gb = F.conv2d_backward(out, x, w, algorithm=algorithm)
+    assert gx.shape == x.shape
+    np.testing.assert_array_equal(gw, 0)
+    np.testing.assert_array_equal(gb, 0)
+
+
+def test_bias_gradient_is_sum_of_grad_output(rng):
+    x = rng.standard_normal((3, 2, 5, 5))
+    w = rng.standard_normal((4, 2, 3, 3))
+    go = rng.standard_normal((3, 4, 3, 3))
+    _, _, gb = F.conv2d_backward(go, x, w)
+    np.testing.assert_allclose(gb, go.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_auto_selects_im2col_unless_columns_exceed_memory_cap():
+    assert F.select_conv2d_algorithm((8, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "im2col"
+    assert F.select_conv2d_algorithm((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "im2col"
+    # 256 * 3*3*512 * 56*56 float32 columns = 13 GiB: too big, fall back to direct.
+    assert F.select_conv2d_algorithm((256, 512, 56, 56), (512, 512, 3, 3), (56, 56),
+                                     np.float32) == "direct"
+    limit_elems = F.IM2COL_MAX_BYTES // 8
+    assert F.select_conv2d_algorithm((1, limit_elems, 1, 1), (1, limit_elems, 1, 1), (1, 1),
+                                     np.float64) == "im2col"
+    assert F.select_conv2d_algorithm((1, limit_elems + 1, 1, 1), (1, limit_elems + 1, 1, 1),
+                                     (1, 1), np.float64) == "direct"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 4),
+    h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    algorithm=st.sampled_from(ALGORITHMS), seed=st.integers(0, 2**32 - 1),
+)
+def test_property_matches_reference(n, c_in, c_out, h, w, kh, kw, stride, padding, dilation,
+                                    algorithm, seed):
+    """Any geometry the checks accept gives the reference's values, forward and backward."""
+    eff_h, eff_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    if eff_h > h + 2 * padding[0] or eff_w > w + 2 * padding[1]:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            F.conv2d(np.zeros((n, c_in, h, w)), np.zeros((c_out, c_in, kh, kw)),
+                     stride=stride, padding=padding, dilation=dilation)
+        return
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((n, c_in, h, w))
+    wt = r.standard_normal((c_out, c_in, kh, kw))
+    b = r.standard_normal(c_out)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
+    out = F.conv2d(x, wt, b, algorithm=algorithm, **kwargs)
+    assert_close(out, R.conv2d(x, wt, b, **kwargs))
+    go = r.standard_normal(out.shape)
+    for got, want in zip(F.conv2d_backward(go, x, wt, algorithm=algorithm, **kwargs),
+                         R.conv2d_backward(go, x, wt, **kwargs)):
+        assert_close(got, want)
