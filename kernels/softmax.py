@@ -38,22 +38,26 @@ def _row_logsumexp(row):
     return m + np.log(s)
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _scaled_softmax_row(xr, orow, scale):
+    """orow = scale * exp(xr - max xr) / sum(exp(xr - max xr)) for one row."""
+    m = _row_max(xr)
+    s = orow.dtype.type(0)
+    for j in range(xr.size):
+        e = np.exp(xr[j] - m)
+        orow[j] = e
+        s += e
+    k = scale / s
+    for j in range(xr.size):
+        orow[j] *= k
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def softmax_forward(x, out):
     """out[r] = exp(x[r] - max x[r]) / sum(exp(x[r] - max x[r]))."""
     one = out.dtype.type(1)
     for r in prange(x.shape[0]):
-        xr = x[r]
-        orow = out[r]
-        m = _row_max(xr)
-        s = out.dtype.type(0)
-        for j in range(xr.size):
-            e = np.exp(xr[j] - m)
-            orow[j] = e
-            s += e
-        inv = one / s
-        for j in range(xr.size):
-            orow[j] *= inv
+        _scaled_softmax_row(x[r], out[r], one)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -113,17 +117,6 @@ def softmax_cross_entropy_backward(logits, target, scale, grad_in):
     ``scale`` (N,) is the upstream gradient of each row's loss (for a mean over
     the batch: grad / N in every entry).
     """
-    one = grad_in.dtype.type(1)
     for r in prange(logits.shape[0]):
-        row = logits[r]
-        gi = grad_in[r]
-        m = _row_max(row)
-        s = grad_in.dtype.type(0)
-        for j in range(row.size):
-            e = np.exp(row[j] - m)
-            gi[j] = e
-            s += e
-        k = scale[r] * (one / s)
-        for j in range(row.size):
-            gi[j] *= k
-        gi[target[r]] -= scale[r]
+        _scaled_softmax_row(logits[r], grad_in[r], scale[r])
+        grad_in[r, target[r]] -= scale[r]
