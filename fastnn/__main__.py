@@ -34,7 +34,7 @@ def main(argv=None):
         "demo", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="train a small CNN on scikit-learn's 8x8 handwritten digits",
         description="Train conv-relu-pool-conv-relu-pool-linear on scikit-learn's 1,797 8x8 "
-                    "handwritten digits (20%% held out as a stratified test set) with SGD, "
+                    "handwritten digits (20% held out as a stratified test set) with SGD, "
                     "printing loss, accuracy and time per epoch for the Numba backend and the "
                     "NumPy reference backend side by side. Needs the examples extra: "
                     "pip install -e \".[examples]\".")

@@ -7,6 +7,7 @@ Both expose the same functions, so a model runs unchanged on either.
 from contextlib import contextmanager
 
 import numba
+import numpy as np
 
 BACKENDS = ("numba", "numpy")
 _current = "numba"
@@ -55,8 +56,9 @@ def set_num_threads(n):
     environment variable, by default the number of CPU cores. Raises ValueError
     outside that range, TypeError for a non-integer.
     """
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads(): n must be an int, got {n!r}")
+    n = int(n)
     limit = numba.config.NUMBA_NUM_THREADS
     if not 1 <= n <= limit:
         raise ValueError(f"set_num_threads(): n must be in [1, {limit}] (NUMBA_NUM_THREADS), "

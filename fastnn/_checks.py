@@ -30,7 +30,8 @@ def float_array(op, name, x, ndim=None, layout=None, min_ndim=None):
     if min_ndim is not None and x.ndim < min_ndim:
         raise ValueError(
             f"{op}(): {name} must have at least {min_ndim} dimension(s), got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    # not np.ascontiguousarray: it turns a 0-d array into a 1-d one
+    return x if x.flags.c_contiguous else x.copy(order="C")
 
 
 def same_dtype(op, ref_name, ref, **others):
@@ -59,6 +60,9 @@ def _int(op, name, value):
             f"{op}(): {name} must be an int or a pair of ints, got {value!r}") from None
 
 
+MAX_GEOMETRY = 2**31 - 1  # bound on stride/padding/dilation/kernel_size entries
+
+
 def pair(op, name, value, minimum):
     """Parse an int or a pair of ints (height, width), each >= ``minimum``."""
     if isinstance(value, (tuple, list)):
@@ -71,6 +75,9 @@ def pair(op, name, value, minimum):
         result = (v, v)
     if min(result) < minimum:
         raise ValueError(f"{op}(): {name} must be >= {minimum}, got {value!r}")
+    # Kernels index with int64; anything near 2**63 would wrap around silently.
+    if max(result) > MAX_GEOMETRY:
+        raise ValueError(f"{op}(): {name} must be <= {MAX_GEOMETRY}, got {value!r}")
     return result
 
 
@@ -187,7 +194,8 @@ def linear_args(op, input, weight, bias):
         if b.shape[0] != w.shape[0]:
             raise ValueError(f"{op}(): bias must have shape ({w.shape[0]},) to match weight's "
                              f"out_features, got {b.shape}")
-    return x.reshape(-1, w.shape[1]), w, b, x.shape[:-1]
+    lead = x.shape[:-1]
+    return x.reshape(int(np.prod(lead)), w.shape[1]), w, b, lead
 
 
 def linear_backward_args(op, grad_output, input, weight):
@@ -196,7 +204,7 @@ def linear_backward_args(op, grad_output, input, weight):
     go = float_array(op, "grad_output", grad_output, min_ndim=1)
     same_dtype(op, "input", x2, grad_output=go)
     same_shape(op, "grad_output", go, "the linear output", lead + (w.shape[0],))
-    return go.reshape(-1, w.shape[0]), x2, w, lead
+    return go.reshape(x2.shape[0], w.shape[0]), x2, w, lead
 
 
 def matmul_args(op, input, other):

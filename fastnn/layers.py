@@ -252,7 +252,7 @@ class Flatten(Layer):
             raise ValueError("Flatten.forward(): x must be an ndarray with a batch dimension, "
                              f"got {getattr(x, 'shape', type(x).__name__)}")
         self._cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # not -1: N may be 0
 
     def backward(self, grad_output):
         shape = self._saved()

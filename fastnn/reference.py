@@ -141,9 +141,8 @@ def tanh_backward(grad_output, output):
 
 def step(input):
     x = _checks.float_array("step", "input", input)
-    out = (x >= 0).astype(x.dtype)
-    out[np.isnan(x)] = np.nan
-    return out
+    one, zero = x.dtype.type(1), x.dtype.type(0)
+    return np.where(np.isnan(x), x, np.where(x >= 0, one, zero))  # step(NaN) = NaN
 
 
 def step_backward(grad_output, input):
@@ -243,5 +242,6 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     n, c, h, w = x.shape
     grad = np.zeros((n * c, h * w), dtype=x.dtype)
     planes = np.arange(n * c)[:, None]
-    np.add.at(grad, (planes, idx.reshape(n * c, -1)), go.reshape(n * c, -1))
+    n_out = g.out_h * g.out_w  # explicit, not -1: n * c may be 0
+    np.add.at(grad, (planes, idx.reshape(n * c, n_out)), go.reshape(n * c, n_out))
     return grad.reshape(x.shape)

@@ -32,6 +32,8 @@ CASES = [
      "kernel"),
     ("conv_float_stride", "conv2d", (X, W), dict(stride=1.5), (TypeError, ValueError),
      "stride"),
+    ("conv_huge_stride", "conv2d", (X, W), dict(stride=2**63), ValueError, "stride"),
+    ("pool_huge_stride", "max_pool2d", (X, 2), dict(stride=2**64), ValueError, "stride"),
     ("conv_groups", "conv2d", (X, W), dict(groups=3), NotImplementedError, "groups"),
     ("conv_algorithm", "conv2d", (X, W), dict(algorithm="fft"), ValueError, "algorithm"),
     ("conv_bwd_grad_shape", "conv2d_backward", (np.zeros((2, 4, 3, 3), f32), X, W), {},
