@@ -22,6 +22,10 @@ from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, St
 from .losses import CrossEntropyLoss
 from .model import Sequential
 from .optim import SGD
+from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jacobian, rel_error
+from .model import Concat, Residual, load, load_state, save
+from .optim import Adam
+from .summary import summary
 
 __version__ = "0.1.0"
 
@@ -30,4 +34,6 @@ __all__ = [
     "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
+    "Residual", "Concat", "save", "load", "load_state", "summary", "Adam",
+    "gradcheck", "numerical_jacobian", "numerical_gradient", "check_layer", "rel_error",
 ]

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["zeros", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
-           "fans", "get_initializer"]
+           "fans", "get_initializer", "ones", "constant", "uniform", "normal", "calculate_gain"]
 
 
 def fans(shape):
@@ -31,6 +31,56 @@ def fans(shape):
 def zeros(shape, rng=None, dtype=np.float32):
     """All zeros (``rng`` is accepted for a uniform signature and unused)."""
     return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape, rng=None, dtype=np.float32):
+    """All ones (``rng`` is accepted for a uniform signature and unused)."""
+    return np.ones(shape, dtype=dtype)
+
+
+def constant(shape, value, rng=None, dtype=np.float32):
+    """Every entry equal to ``value`` (torch.nn.init.constant_).
+
+    Every initialiser here has the signature f(shape, rng=None, dtype=...);
+    to give ``constant`` that shape (e.g. as a layer's ``weight_init``), bind
+    the value: ``functools.partial(constant, value=0.5)``.
+    """
+    return np.full(shape, value, dtype=dtype)
+
+
+def uniform(shape, rng=None, a=0.0, b=1.0, dtype=np.float32):
+    """U(a, b) (torch.nn.init.uniform_; same defaults a=0, b=1)."""
+    if not a <= b:
+        raise ValueError(f"uniform(): need a <= b, got a={a!r}, b={b!r}")
+    return np.random.default_rng(rng).uniform(a, b, size=shape).astype(dtype)
+
+
+def normal(shape, rng=None, mean=0.0, std=1.0, dtype=np.float32):
+    """N(mean, std^2) (torch.nn.init.normal_; same defaults mean=0, std=1)."""
+    if not std >= 0:
+        raise ValueError(f"normal(): std must be >= 0, got {std!r}")
+    return (mean + std * np.random.default_rng(rng).standard_normal(shape)).astype(dtype)
+
+
+def calculate_gain(nonlinearity, param=None):
+    """torch.nn.init.calculate_gain: the std multiplier that preserves activation variance.
+
+    'linear'/'conv2d'/'sigmoid': 1; 'tanh': 5/3; 'relu': sqrt(2);
+    'leaky_relu': sqrt(2 / (1 + param^2)) (param = negative slope, default 0.01);
+    'selu': 3/4.
+    """
+    if nonlinearity in ("linear", "conv2d", "sigmoid", "identity"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1.0 + slope * slope))
+    if nonlinearity == "selu":
+        return 0.75
+    raise ValueError(f"calculate_gain(): unknown nonlinearity {nonlinearity!r}")
 
 
 def xavier_uniform(shape, rng=None, gain=1.0, dtype=np.float32):
@@ -54,15 +104,23 @@ def _kaiming_fan(shape, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
-def kaiming_uniform(shape, rng=None, mode="fan_in", dtype=np.float32):
-    """He et al. (2015) for ReLU: U(-b, b) with b = sqrt(2) * sqrt(3 / fan)."""
-    bound = math.sqrt(6.0 / _kaiming_fan(shape, mode))
+def kaiming_uniform(shape, rng=None, mode="fan_in", dtype=np.float32, a=0.0):
+    """He et al. (2015) for ReLU: U(-b, b) with b = gain * sqrt(3 / fan).
+
+    gain = sqrt(2 / (1 + a^2)) with ``a`` the negative slope of a following
+    leaky ReLU (default 0: plain ReLU, gain sqrt(2)), as torch.nn.init's
+    kaiming_uniform_ with nonlinearity='leaky_relu'; fan per ``mode``.
+    """
+    bound = math.sqrt(6.0 / ((1.0 + a * a) * _kaiming_fan(shape, mode)))  # sqrt(3) * gain / sqrt(fan)
     return np.random.default_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def kaiming_normal(shape, rng=None, mode="fan_in", dtype=np.float32):
-    """He et al. (2015) for ReLU: N(0, std^2) with std = sqrt(2 / fan). Also called He init."""
-    std = math.sqrt(2.0 / _kaiming_fan(shape, mode))
+def kaiming_normal(shape, rng=None, mode="fan_in", dtype=np.float32, a=0.0):
+    """He et al. (2015) for ReLU: N(0, std^2) with std = gain / sqrt(fan). Also called He init.
+
+    gain = sqrt(2 / (1 + a^2)) as in :func:`kaiming_uniform` (a = 0: std = sqrt(2 / fan)).
+    """
+    std = math.sqrt(2.0 / ((1.0 + a * a) * _kaiming_fan(shape, mode)))  # gain / sqrt(fan)
     return (std * np.random.default_rng(rng).standard_normal(shape)).astype(dtype)
 
 
@@ -72,6 +130,9 @@ _BY_NAME = {
     "xavier_normal": xavier_normal,
     "kaiming_uniform": kaiming_uniform,
     "kaiming_normal": kaiming_normal,
+    "ones": ones,
+    "uniform": uniform,
+    "normal": normal,
     # The names the course material uses.
     "he": kaiming_normal,
     "xavier": xavier_uniform,
@@ -79,7 +140,13 @@ _BY_NAME = {
 
 
 def get_initializer(name):
-    """The initialiser called ``name`` (one of the functions above, or 'he' / 'xavier')."""
+    """The initialiser called ``name`` (one of the functions above, or 'he' / 'xavier').
+
+    A callable is returned as is, so a layer's ``weight_init`` may also be any
+    function f(shape, rng=None, dtype=...), e.g. ``functools.partial(constant, value=0.5)``.
+    """
+    if callable(name):
+        return name
     if name not in _BY_NAME:
         raise ValueError(f"unknown initializer {name!r}; expected one of {sorted(_BY_NAME)}")
     return _BY_NAME[name]

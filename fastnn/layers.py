@@ -46,6 +46,92 @@ class Layer:
         """(layer, name) for each parameter, as optimizers consume them."""
         return [(self, name) for name in self.params]
 
+    # ------------------------------------------------------------------ model-level hooks
+    # Used by fastnn.summary, fastnn.gradcheck and save/load. A new layer class gets
+    # sensible defaults from all of them; override where the default is wrong.
+
+    def macs(self, input_shape, output_shape):
+        """Multiply-accumulates of one forward pass from ``input_shape`` to ``output_shape``.
+
+        One multiply-add is one MAC; bias additions are not counted. The default
+        is 0, the convention for activations, pooling, normalisation, dropout and
+        reshapes; :class:`Linear` and :class:`Conv2d` override it and containers
+        sum their children.
+        """
+        return 0
+
+    def children(self):
+        """(name, layer) for each direct sub-layer; [] for a leaf layer, overridden by containers."""
+        return []
+
+    def named_layers(self, prefix=""):
+        """(dotted name, layer) for this layer (name ``prefix``) and every layer inside it."""
+        yield prefix, self
+        for name, child in self.children():
+            yield from child.named_layers(f"{prefix}{name}.")
+
+    def state_dict(self):
+        """{dotted name: ndarray} of every parameter and buffer of this layer and its children.
+
+        A parameter ``weight`` of the second layer of a Sequential is ``'1.weight'``.
+        Buffers are arrays a layer keeps that are not trained by gradient descent
+        (e.g. batch-norm running statistics): a layer lists them in a ``buffers``
+        dict attribute (name -> ndarray, updated in place), next to ``params``.
+        The arrays are the live ones, not copies; :meth:`load_state_dict` writes
+        into them in place.
+        """
+        state = {}
+        for prefix, layer in self.named_layers():
+            for name, array in layer.params.items():
+                state[prefix + name] = array
+            for name, array in getattr(layer, "buffers", {}).items():
+                state[prefix + name] = array
+        return state
+
+    def load_state_dict(self, state):
+        """Copy the arrays of ``state`` ({name: ndarray}, as :meth:`state_dict`) into this layer.
+
+        Every name must be present and no other (ValueError naming the missing or
+        unexpected ones); each array must have the stored array's shape
+        (ValueError naming it) and is cast to the stored array's dtype. Values are
+        written in place, so optimizers keep referring to the same arrays.
+        """
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"{type(self).__name__}.load_state_dict(): state does not match "
+                             f"the model: missing {missing}, unexpected {unexpected}")
+        for name, array in own.items():
+            value = np.asarray(state[name])
+            if value.shape != array.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict(): {name!r} has shape "
+                                 f"{value.shape}, the model expects {array.shape}")
+        for name, array in own.items():
+            array[...] = state[name]
+
+    def config(self):
+        """Constructor keyword arguments (JSON-able) that rebuild this layer, or None if unknown.
+
+        :func:`fastnn.save` stores the architecture only when every layer of a
+        model returns a config; otherwise the file holds the parameters alone and
+        must be loaded into an already built model (``model.load_state(path)``).
+        The default is {} for a class that keeps Layer's argument-free
+        constructor (ReLU, Flatten, ...) and None otherwise: the safe answer for
+        a layer whose constructor arguments are not recorded.
+        """
+        return {} if type(self).__init__ is Layer.__init__ else None
+
+    def save(self, path):
+        """Save this layer's parameters, buffers and (if known) architecture; see :func:`fastnn.save`."""
+        from .model import save
+        save(self, path)
+
+    def load_state(self, path):
+        """Load parameters and buffers saved by :meth:`save` into this layer; see :func:`fastnn.load_state`."""
+        from .model import load_state
+        load_state(self, path)
+
     def _saved(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
@@ -105,6 +191,14 @@ class Linear(Layer):
         if "bias" in self.params:
             self.grads["bias"] = gb
         return gx
+
+    def macs(self, input_shape, output_shape):
+        """rows * in_features * out_features, rows = prod(input_shape[:-1]) (bias adds not counted)."""
+        return int(np.prod(input_shape[:-1], dtype=np.int64)) * self.in_features * self.out_features
+
+    def config(self):
+        return dict(in_features=self.in_features, out_features=self.out_features,
+                    bias="bias" in self.params, dtype=self.params["weight"].dtype.name)
 
     def __repr__(self):
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
@@ -169,11 +263,32 @@ class Conv2d(Layer):
             self.grads["bias"] = gb
         return gx
 
+    def macs(self, input_shape, output_shape):
+        """N * C_out * H_out * W_out * (C_in / groups) * kH * kW (bias adds not counted)."""
+        n, c_out, h_out, w_out = output_shape
+        groups = getattr(self, "groups", 1)
+        kh, kw = self.kernel_size
+        return int(n) * c_out * int(h_out) * int(w_out) * (self.in_channels // groups) * kh * kw
+
+    def config(self):
+        return dict(in_channels=self.in_channels, out_channels=self.out_channels,
+                    kernel_size=list(self.kernel_size), stride=_jsonable(self.stride),
+                    padding=_jsonable(self.padding), dilation=_jsonable(self.dilation),
+                    bias="bias" in self.params, algorithm=self.algorithm,
+                    dtype=self.params["weight"].dtype.name)
+
     def __repr__(self):
         return (f"Conv2d({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding!r}, dilation={self.dilation}, "
                 f"bias={'bias' in self.params})")
+
+
+def _jsonable(value):
+    """An int, str or pair as plain JSON values (tuples become lists, numpy ints become ints)."""
+    if isinstance(value, (tuple, list)):
+        return [int(v) for v in value]
+    return value if isinstance(value, str) else int(value)
 
 
 class _Activation(Layer):
@@ -238,6 +353,10 @@ class MaxPool2d(Layer):
         F, x, indices = self._saved()
         return F.max_pool2d_backward(grad_output, x, self.kernel_size, self.stride,
                                      self.padding, indices=indices)
+
+    def config(self):
+        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride),
+                    padding=list(self.padding))
 
     def __repr__(self):
         return (f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride}, "

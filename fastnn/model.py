@@ -1,7 +1,14 @@
-"""Model containers."""
+"""Model containers (Sequential, Residual, Concat) and saving/loading models (.npz)."""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
 from .layers import Layer
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "Residual", "Concat", "save", "load", "load_state", "FORMAT_VERSION"]
 
 
 class Sequential(Layer):
@@ -11,20 +18,23 @@ class Sequential(Layer):
     >>> y = model.forward(x, training=True); grad_x = model.backward(grad_y)
 
     ``parameters()`` lists (layer, name) for every parameter of every layer,
-    which is what :class:`fastnn.optim.SGD` updates.
+    which is what :class:`fastnn.optim.SGD` updates. Each forward records the
+    input and output shape of every layer (used by :func:`fastnn.summary`).
     """
 
     def __init__(self, *layers):
         super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential(): argument {i} must be a fastnn Layer, "
-                                f"got {type(layer).__name__}")
+        _check_layers(type(self).__name__, layers)
         self.layers = list(layers)
+        self._shapes = None
 
     def forward(self, x, training=True):
+        shapes = []
         for layer in self.layers:
+            in_shape = np.shape(x)
             x = layer.forward(x, training)
+            shapes.append((in_shape, np.shape(x)))
+        self._shapes = shapes
         return x
 
     def backward(self, grad_output):
@@ -35,6 +45,16 @@ class Sequential(Layer):
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
 
+    def children(self):
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
+    def macs(self, input_shape, output_shape):
+        """Sum of the layers' MACs (see :meth:`fastnn.Layer.macs`)."""
+        return _children_macs(self, input_shape)
+
+    def config(self):
+        return {}
+
     def __len__(self):
         return len(self.layers)
 
@@ -42,5 +62,296 @@ class Sequential(Layer):
         return self.layers[i]
 
     def __repr__(self):
-        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
-        return f"Sequential({inner}\n)"
+        inner = "".join(f"\n  ({i}): {_indent(layer)}" for i, layer in enumerate(self.layers))
+        return f"{type(self).__name__}({inner}\n)"
+
+
+class Residual(Sequential):
+    """Residual block y = F(x) + x, where F is the Sequential of ``layers`` (He et al. 2016).
+
+    >>> block = Residual(Linear(8, 16), ReLU(), Linear(16, 8))
+
+    Forward raises ValueError if F(x) and x differ in shape (add a projection
+    layer inside F, or make F keep the shape, e.g. conv padding='same').
+    Backward returns dL/dx = F's input gradient (from dL/dy) + dL/dy: the
+    gradient flows through both F and the identity path. The addition itself
+    costs no MACs in :func:`fastnn.summary`.
+    """
+
+    def forward(self, x, training=True):
+        fx = super().forward(x, training)
+        if np.shape(fx) != np.shape(x):
+            raise ValueError(f"Residual.forward(): the residual branch maps input shape "
+                             f"{np.shape(x)} to {np.shape(fx)}; y = F(x) + x needs the same "
+                             "shape")
+        return fx + x
+
+    def backward(self, grad_output):
+        return super().backward(grad_output) + grad_output
+
+
+class Concat(Layer):
+    """Parallel branches on the same input, outputs concatenated along ``dim`` (inception-style).
+
+    >>> block = Concat(Conv2d(192, 128, 3, padding=1), Conv2d(192, 32, 5, padding=2))  # 160 ch
+
+    Each branch is one Layer (use a Sequential for a chain of layers; the same
+    layer object may not appear twice). ``dim`` (default 1, the channel axis of
+    NCHW and the feature axis of (N, features)) may be negative. The branch
+    outputs must agree in every other dimension (ValueError otherwise).
+    Backward splits the upstream gradient along ``dim`` into one piece per
+    branch and returns the sum of the branches' input gradients.
+    """
+
+    def __init__(self, *branches, dim=1):
+        super().__init__()
+        _check_layers("Concat", branches)
+        if not branches:
+            raise ValueError("Concat(): needs at least one branch")
+        if len({id(b) for b in branches}) != len(branches):
+            raise ValueError("Concat(): the same layer object appears in two branches; each "
+                             "branch must be its own layer (its forward cache is per object)")
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Concat(): dim must be an int, got {dim!r}")
+        self.branches = list(branches)
+        self.dim = int(dim)
+        self._shapes = None
+
+    def forward(self, x, training=True):
+        outs = [branch.forward(x, training) for branch in self.branches]
+        self._shapes = [(np.shape(x), np.shape(out)) for out in outs]
+        ndim = np.ndim(outs[0])
+        if not -ndim <= self.dim < ndim:
+            raise ValueError(f"Concat.forward(): dim={self.dim} is out of range for the "
+                             f"branches' {ndim}-D outputs")
+        axis = self.dim % ndim
+        first = outs[0].shape
+        for i, out in enumerate(outs):
+            if out.ndim != ndim or out.shape[:axis] + out.shape[axis + 1:] != \
+                    first[:axis] + first[axis + 1:]:
+                shapes = [o.shape for o in outs]
+                raise ValueError(f"Concat.forward(): branch outputs {shapes} differ outside "
+                                 f"dim {self.dim}; they can only be concatenated along it")
+        self._cache = (axis, [out.shape[axis] for out in outs])
+        return np.concatenate(outs, axis=axis)
+
+    def backward(self, grad_output):
+        axis, sizes = self._saved()
+        pieces = np.split(grad_output, np.cumsum(sizes)[:-1], axis=axis)
+        total = None
+        for branch, piece in zip(self.branches, pieces):
+            g = branch.backward(np.ascontiguousarray(piece))
+            total = g.copy() if total is None else np.add(total, g, out=total)
+        return total
+
+    def parameters(self):
+        return [p for branch in self.branches for p in branch.parameters()]
+
+    def children(self):
+        return [(str(i), branch) for i, branch in enumerate(self.branches)]
+
+    def macs(self, input_shape, output_shape):
+        """Sum of the branches' MACs (the concatenation itself costs none)."""
+        return _children_macs(self, input_shape)
+
+    def config(self):
+        return {"dim": self.dim}
+
+    def __len__(self):
+        return len(self.branches)
+
+    def __getitem__(self, i):
+        return self.branches[i]
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {_indent(b)}" for i, b in enumerate(self.branches))
+        return f"Concat({inner}\n  dim={self.dim}\n)"
+
+
+def _indent(layer):
+    return repr(layer).replace("\n", "\n  ")
+
+
+def _check_layers(owner, layers):
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{owner}(): argument {i} must be a fastnn Layer, "
+                            f"got {type(layer).__name__}")
+
+
+def model_dtype(model):
+    """The dtype of the model's first parameter (float32 if it has none)."""
+    for array in model.state_dict().values():
+        return array.dtype
+    return np.dtype(np.float32)
+
+
+def child_shapes(container, input_shape):
+    """[(input shape, output shape)] of each child of ``container`` for an input of ``input_shape``.
+
+    Uses the shapes recorded by the last forward when it had this input shape;
+    otherwise runs a forward pass (training=False) on zeros of ``input_shape``.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    if container._shapes is None or not container._shapes \
+            or tuple(container._shapes[0][0]) != input_shape:
+        container.forward(np.zeros(input_shape, dtype=model_dtype(container)), training=False)
+    return container._shapes
+
+
+def _children_macs(container, input_shape):
+    kids = [child for _, child in container.children()]
+    if not kids:
+        return 0
+    return sum(child.macs(i, o) for child, (i, o) in zip(kids, child_shapes(container, input_shape)))
+
+
+# --------------------------------------------------------------------------- persistence
+
+FORMAT_VERSION = 1
+_VERSION_KEY = "__fastnn_format__"
+_ARCH_KEY = "__fastnn_architecture__"
+
+
+def _architecture(layer):
+    """JSON-able spec {class, module, config, children} of ``layer``, or None if not rebuildable."""
+    config = layer.config()
+    if config is None:
+        return None
+    children = [_architecture(child) for _, child in layer.children()]
+    if any(c is None for c in children):
+        return None
+    return {"class": type(layer).__name__, "module": type(layer).__module__,
+            "config": config, "children": children}
+
+
+def save(model, path):
+    """Save ``model`` (any Layer) to the .npz file ``path`` (the name is used as given).
+
+    The file holds a format version (:data:`FORMAT_VERSION`), every array of
+    ``model.state_dict()`` (parameters and buffers, under their dotted names)
+    and, when every layer returns a :meth:`~fastnn.Layer.config`, the
+    architecture as a JSON string, so :func:`load` can rebuild the model. It is
+    written without pickle (every entry is a plain numeric or string array) to a
+    temporary file in the same directory that then replaces ``path``
+    atomically (``os.replace``): an interrupted save never leaves a half-written
+    file under ``path``.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"save(): model must be a fastnn Layer, got {type(model).__name__}")
+    path = os.fspath(path)
+    arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
+    arrays[_VERSION_KEY] = np.array(FORMAT_VERSION, dtype=np.int64)
+    arch = _architecture(model)
+    arrays[_ARCH_KEY] = np.array(json.dumps(arch))  # "null" when not rebuildable
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _read(path, op):
+    """{name: array} of a fastnn .npz file; ValueError naming ``path`` if it is not one."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{op}(): no such file: {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{op}(): {path!r} is not a readable .npz file (corrupt or "
+                         f"truncated?): {exc}") from None
+    if not isinstance(arrays, dict) or _VERSION_KEY not in arrays:
+        raise ValueError(f"{op}(): {path!r} is not a fastnn model file (no "
+                         f"{_VERSION_KEY!r} entry; was it written by fastnn.save?)")
+    version = arrays.pop(_VERSION_KEY)
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+        raise ValueError(f"{op}(): {path!r} has fastnn file format version {version!r}; this "
+                         f"fastnn reads version {FORMAT_VERSION}")
+    arch = arrays.pop(_ARCH_KEY, None)
+    if arch is None or arch.dtype.kind != "U" or arch.shape != ():
+        raise ValueError(f"{op}(): {path!r} has no valid {_ARCH_KEY!r} entry")
+    try:
+        arch = json.loads(str(arch))
+    except ValueError as exc:
+        raise ValueError(f"{op}(): {path!r}: the architecture is not valid JSON: {exc}") from None
+    return arrays, arch
+
+
+def load_state(model, path):
+    """Load the parameters and buffers saved in ``path`` into the existing ``model``.
+
+    Works for every file :func:`save` writes, with or without an architecture.
+    Raises ValueError naming ``path`` for a file that is not a readable .npz, an
+    .npz not written by fastnn, another format version, or arrays that do not
+    match the model (missing/unexpected names, different shapes);
+    FileNotFoundError if ``path`` does not exist. Nothing is modified unless
+    everything matches.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"load_state(): model must be a fastnn Layer, got {type(model).__name__}")
+    arrays, _ = _read(path, "load_state")
+    try:
+        model.load_state_dict(arrays)
+    except ValueError as exc:
+        raise ValueError(f"load_state(): {os.fspath(path)!r} does not fit this model: {exc}") \
+            from None
+
+
+def _layer_classes():
+    found, todo = {}, [Layer]
+    while todo:
+        cls = todo.pop()
+        found[(cls.__module__, cls.__name__)] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _build(spec, classes, path):
+    try:
+        key = (spec["module"], spec["class"])
+        config, children = spec["config"], spec["children"]
+    except (TypeError, KeyError):
+        raise ValueError(f"load(): {path!r}: malformed architecture entry {spec!r}") from None
+    cls = classes.get(key)
+    if cls is None:
+        raise ValueError(f"load(): {path!r} needs layer class {key[0]}.{key[1]}, which is not "
+                         "defined in this process (import the module that defines it first)")
+    kids = [_build(child, classes, path) for child in children]
+    try:
+        return cls(*kids, **config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"load(): {path!r}: cannot rebuild {cls.__name__} from its stored "
+                         f"config {config!r}: {exc}") from None
+
+
+def load(path):
+    """Rebuild and return the model saved in ``path`` by :func:`save` / ``model.save(path)``.
+
+    Only classes that are subclasses of :class:`fastnn.Layer` already defined in
+    this process are instantiated (looked up by module and name; nothing is
+    unpickled or imported). Raises ValueError (naming ``path``) as
+    :func:`load_state` does, and also when the file stores no architecture (a
+    layer without :meth:`~fastnn.Layer.config` was saved: build the model and
+    call ``model.load_state(path)`` instead).
+    """
+    arrays, arch = _read(path, "load")
+    path = os.fspath(path)
+    if arch is None:
+        raise ValueError(f"load(): {path!r} stores parameters but no architecture (a layer in "
+                         "the saved model has no config()); build the model in code and call "
+                         "model.load_state(path)")
+    model = _build(arch, _layer_classes(), path)
+    try:
+        model.load_state_dict(arrays)
+    except ValueError as exc:
+        raise ValueError(f"load(): {path!r} is inconsistent: {exc}") from None
+    return model

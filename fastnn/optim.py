@@ -1,19 +1,48 @@
 """Optimizers: update a model's parameters in place from the gradients its backward left."""
 import numpy as np
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "Adam"]
+
+
+def _number(owner, name, value, low, low_ok=True, high=None):
+    """A float in [low, high) (or (low, high) with low_ok=False); ValueError otherwise."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        ok = (value >= low if low_ok else value > low) and (high is None or value < high)
+    if not ok:
+        bound = f"{'>=' if low_ok else '>'} {low}" + ("" if high is None else f" and < {high}")
+        raise ValueError(f"{owner}(): {name} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _check_model(owner, model):
+    if not hasattr(model, "parameters"):
+        raise TypeError(f"{owner}(): model must be a fastnn Layer or Sequential, "
+                        f"got {type(model).__name__}")
+
+
+def _grad(owner, layer, name):
+    g = layer.grads.get(name)
+    if g is None:
+        raise RuntimeError(f"{owner}.step(): {type(layer).__name__}.{name} has no gradient; "
+                           "call backward() before step()")
+    return g
 
 
 class SGD:
-    """Stochastic gradient descent with optional momentum (PyTorch's formulation).
+    """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
 
-    For each parameter p with gradient g (from the last ``backward``)::
+    PyTorch's formulation (torch.optim.SGD). For each parameter p with gradient
+    g (from the last ``backward``)::
 
-        v <- momentum * v + g          (v starts at 0, so the first step uses v = g)
-        p <- p - lr * v
+        g <- g + weight_decay * p                     (if weight_decay != 0; L2 penalty)
+        v <- momentum * v + (1 - dampening) * g       (if momentum != 0; the first step sets v = g)
+        g <- g + momentum * v  if nesterov  else  v
+        p <- p - lr * g
 
-    which with momentum=0 is plain p <- p - lr * g. Parameters are updated in
-    place, so layers keep referring to the same arrays.
+    which with the defaults is plain p <- p - lr * g. Parameters are updated in
+    place, so layers keep referring to the same arrays; ``layer.grads`` is not
+    modified.
 
     Parameters
     ----------
@@ -21,37 +50,108 @@ class SGD:
         listing (layer, name) pairs)
     lr : float > 0, the learning rate
     momentum : float >= 0
+    weight_decay : float >= 0
+    dampening : float >= 0
+    nesterov : bool; needs momentum > 0 and dampening = 0 (ValueError otherwise,
+        as torch)
     """
 
-    def __init__(self, model, lr, momentum=0.0):
-        if not hasattr(model, "parameters"):
-            raise TypeError(f"SGD(): model must be a fastnn Layer or Sequential, "
-                            f"got {type(model).__name__}")
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-            raise ValueError(f"SGD(): lr must be a number > 0, got {lr!r}")
-        if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) \
-                or not momentum >= 0:
-            raise ValueError(f"SGD(): momentum must be a number >= 0, got {momentum!r}")
+    def __init__(self, model, lr, momentum=0.0, weight_decay=0.0, nesterov=False,
+                 dampening=0.0):
+        _check_model("SGD", model)
         self.model = model
-        self.lr = float(lr)
-        self.momentum = float(momentum)
+        self.lr = _number("SGD", "lr", lr, 0, low_ok=False)
+        self.momentum = _number("SGD", "momentum", momentum, 0)
+        self.weight_decay = _number("SGD", "weight_decay", weight_decay, 0)
+        self.dampening = _number("SGD", "dampening", dampening, 0)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"SGD(): nesterov must be a bool, got {nesterov!r}")
+        if nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("SGD(): nesterov=True requires momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum!r}, dampening={dampening!r}")
+        self.nesterov = bool(nesterov)
         self._velocity = {}
 
     def step(self):
         """Apply one update to every parameter of the model."""
         for layer, name in self.model.parameters():
             p = layer.params[name]
-            g = layer.grads.get(name)
-            if g is None:
-                raise RuntimeError(f"SGD.step(): {type(layer).__name__}.{name} has no gradient; "
-                                   "call backward() before step()")
+            g = _grad("SGD", layer, name)
+            t = p.dtype.type
+            if self.weight_decay:
+                g = g + t(self.weight_decay) * p
             if self.momentum:
                 key = (id(layer), name)
                 v = self._velocity.get(key)
                 if v is None:
-                    v = self._velocity[key] = g.copy()
+                    v = self._velocity[key] = np.array(g, dtype=p.dtype)
                 else:
-                    np.multiply(v, p.dtype.type(self.momentum), out=v)
-                    np.add(v, g, out=v)
-                g = v
-            p -= p.dtype.type(self.lr) * g
+                    np.multiply(v, t(self.momentum), out=v)
+                    if self.dampening:
+                        v += t(1.0 - self.dampening) * g
+                    else:
+                        np.add(v, g, out=v)
+                g = g + t(self.momentum) * v if self.nesterov else v
+            p -= t(self.lr) * g
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with bias correction, as torch.optim.Adam (amsgrad=False).
+
+    For each parameter p with gradient g, at step t = 1, 2, ...::
+
+        g <- g + weight_decay * p            (L2 penalty added to the gradient, as torch.optim.Adam;
+                                              this is not AdamW's decoupled decay)
+        m <- beta1 * m + (1 - beta1) * g     (m, v start at 0)
+        v <- beta2 * v + (1 - beta2) * g^2
+        p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    computed in the parameter's dtype, in place.
+
+    Parameters
+    ----------
+    model : a fastnn Layer or Sequential
+    lr : float > 0 (default 1e-3)
+    betas : (beta1, beta2), each in [0, 1) (default (0.9, 0.999))
+    eps : float >= 0 (default 1e-8), added to the denominator
+    weight_decay : float >= 0 (default 0)
+    """
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        _check_model("Adam", model)
+        self.model = model
+        self.lr = _number("Adam", "lr", lr, 0, low_ok=False)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam(): betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_number("Adam", "betas[0]", betas[0], 0, high=1),
+                      _number("Adam", "betas[1]", betas[1], 0, high=1))
+        self.eps = _number("Adam", "eps", eps, 0)
+        self.weight_decay = _number("Adam", "weight_decay", weight_decay, 0)
+        self.t = 0
+        self._m = {}
+        self._v = {}
+
+    def step(self):
+        """Apply one update to every parameter of the model."""
+        self.t += 1
+        beta1, beta2 = self.betas
+        for layer, name in self.model.parameters():
+            p = layer.params[name]
+            g = _grad("Adam", layer, name)
+            t = p.dtype.type
+            if self.weight_decay:
+                g = g + t(self.weight_decay) * p
+            key = (id(layer), name)
+            if key not in self._m:
+                self._m[key] = np.zeros_like(p)
+                self._v[key] = np.zeros_like(p)
+            m, v = self._m[key], self._v[key]
+            np.multiply(m, t(beta1), out=m)
+            m += t(1.0 - beta1) * g
+            np.multiply(v, t(beta2), out=v)
+            v += t(1.0 - beta2) * (g * g)
+            # torch's arrangement: step = lr / bc1, denom = sqrt(v) / sqrt(bc2) + eps.
+            bc1 = 1.0 - beta1 ** self.t
+            bc2 = 1.0 - beta2 ** self.t
+            denom = np.sqrt(v) / t(np.sqrt(bc2)) + t(self.eps)
+            p -= t(self.lr / bc1) * (m / denom)
