@@ -274,7 +274,8 @@ def _read(path, op):
                          f"{_VERSION_KEY!r} entry; was it written by fastnn.save?)")
     version = arrays.pop(_VERSION_KEY)
     if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
-        raise ValueError(f"{op}(): {path!r} has fastnn file format version {version!r}; this "
+        shown = version.tolist() if version.size < 10 else f"an array of shape {version.shape}"
+        raise ValueError(f"{op}(): {path!r} has fastnn file format version {shown}; this "
                          f"fastnn reads version {FORMAT_VERSION}")
     arch = arrays.pop(_ARCH_KEY, None)
     if arch is None or arch.dtype.kind != "U" or arch.shape != ():
