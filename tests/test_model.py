@@ -235,3 +235,18 @@ def test_load_errors(tmp_path):
 def test_save_rejects_non_layer(tmp_path):
     with pytest.raises(TypeError, match="must be a fastnn Layer"):
         fastnn.save({"w": np.zeros(2)}, tmp_path / "x.npz")
+
+
+def test_readme_model_section_runs_as_written(tmp_path):
+    import pathlib
+    import re
+    import subprocess
+    import sys
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Models: blocks, summary", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "6122 67072" in proc.stdout.splitlines()
+    assert os.listdir(tmp_path) == ["model.npz"]
