@@ -111,7 +111,8 @@ def kaiming_uniform(shape, rng=None, mode="fan_in", dtype=np.float32, a=0.0):
     leaky ReLU (default 0: plain ReLU, gain sqrt(2)), as torch.nn.init's
     kaiming_uniform_ with nonlinearity='leaky_relu'; fan per ``mode``.
     """
-    bound = math.sqrt(6.0 / ((1.0 + a * a) * _kaiming_fan(shape, mode)))  # sqrt(3) * gain / sqrt(fan)
+    # sqrt(3) * gain / sqrt(fan), written so that a = 0 gives exactly sqrt(6 / fan)
+    bound = math.sqrt(6.0 / ((1.0 + a * a) * _kaiming_fan(shape, mode)))
     return np.random.default_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
 
 

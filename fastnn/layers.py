@@ -61,7 +61,7 @@ class Layer:
         return 0
 
     def children(self):
-        """(name, layer) for each direct sub-layer; [] for a leaf layer, overridden by containers."""
+        """(name, layer) for each direct sub-layer: [] for a leaf layer; containers override it."""
         return []
 
     def named_layers(self, prefix=""):
@@ -123,12 +123,12 @@ class Layer:
         return {} if type(self).__init__ is Layer.__init__ else None
 
     def save(self, path):
-        """Save this layer's parameters, buffers and (if known) architecture; see :func:`fastnn.save`."""
+        """Save parameters, buffers and (if known) the architecture: :func:`fastnn.save`."""
         from .model import save
         save(self, path)
 
     def load_state(self, path):
-        """Load parameters and buffers saved by :meth:`save` into this layer; see :func:`fastnn.load_state`."""
+        """Load parameters and buffers saved by :meth:`save`: :func:`fastnn.load_state`."""
         from .model import load_state
         load_state(self, path)
 
@@ -193,8 +193,9 @@ class Linear(Layer):
         return gx
 
     def macs(self, input_shape, output_shape):
-        """rows * in_features * out_features, rows = prod(input_shape[:-1]) (bias adds not counted)."""
-        return int(np.prod(input_shape[:-1], dtype=np.int64)) * self.in_features * self.out_features
+        """rows * in_features * out_features, rows = prod(input_shape[:-1]); biases not counted."""
+        rows = int(np.prod(input_shape[:-1], dtype=np.int64))
+        return rows * self.in_features * self.out_features
 
     def config(self):
         return dict(in_features=self.in_features, out_features=self.out_features,
@@ -268,7 +269,8 @@ class Conv2d(Layer):
         n, c_out, h_out, w_out = output_shape
         groups = getattr(self, "groups", 1)
         kh, kw = self.kernel_size
-        return int(n) * c_out * int(h_out) * int(w_out) * (self.in_channels // groups) * kh * kw
+        return int(n) * c_out * int(h_out) * int(w_out) * (self.in_channels // groups) \
+            * kh * kw
 
     def config(self):
         return dict(in_channels=self.in_channels, out_channels=self.out_channels,

@@ -203,7 +203,8 @@ def _children_macs(container, input_shape):
     kids = [child for _, child in container.children()]
     if not kids:
         return 0
-    return sum(child.macs(i, o) for child, (i, o) in zip(kids, child_shapes(container, input_shape)))
+    shapes = child_shapes(container, input_shape)
+    return sum(child.macs(i, o) for child, (i, o) in zip(kids, shapes))
 
 
 # --------------------------------------------------------------------------- persistence
@@ -240,7 +241,13 @@ def save(model, path):
     if not isinstance(model, Layer):
         raise TypeError(f"save(): model must be a fastnn Layer, got {type(model).__name__}")
     path = os.fspath(path)
-    arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
+    arrays = {}
+    for name, a in model.state_dict().items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "biufc":
+            raise TypeError(f"save(): state entry {name!r} must be a numeric ndarray (saved "
+                            f"without pickle), got {type(a).__name__} "
+                            f"{getattr(a, 'dtype', '')}".rstrip())
+        arrays[name] = np.ascontiguousarray(a)
     arrays[_VERSION_KEY] = np.array(FORMAT_VERSION, dtype=np.int64)
     arch = _architecture(model)
     arrays[_ARCH_KEY] = np.array(json.dumps(arch))  # "null" when not rebuildable
@@ -251,6 +258,10 @@ def save(model, path):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -71,7 +71,7 @@ def _rows(layer, name, depth, in_shape, out_shape, rows):
 
 
 def summary(model, input_shape, *, dtype=None, verbose=True):
-    """Shapes, parameter counts and MACs of ``model`` for an input of ``input_shape``; prints a table.
+    """Shapes, parameter counts and MACs of ``model`` for an input of ``input_shape``; prints them.
 
     Parameters
     ----------
@@ -125,7 +125,8 @@ def summary(model, input_shape, *, dtype=None, verbose=True):
         rows = rows[1:]  # the model itself is the totals line
     else:
         rows = [top._replace(name="0", depth=1)]
-    unique = {id(layer.params[name]): layer.params[name].size for layer, name in model.parameters()}
+    unique = {id(layer.params[name]): layer.params[name].size
+              for layer, name in model.parameters()}
     result = ModelSummary(rows, shape, out_shape, int(sum(unique.values())), top.macs)
     if verbose:
         print(result)

@@ -167,14 +167,27 @@ def test_save_is_atomic_and_pickle_free(tmp_path):
         arch = json.loads(str(npz["__fastnn_architecture__"]))
     assert arch["class"] == "Linear" and arch["config"]["out_features"] == 2
 
-    class Unsaveable:
-        pass
-
     bad = Linear(2, 2)
-    bad.params["weight"] = Unsaveable()  # np.savez would need pickle: the save fails ...
-    with pytest.raises(Exception):
+    bad.buffers = {"names": np.array([{"a": 1}], dtype=object)}  # would need pickle
+    with pytest.raises(TypeError, match="'names' must be a numeric ndarray"):
         bad.save(path)
-    assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # ... and leaves the old file intact
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+
+
+def test_interrupted_save_leaves_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    Linear(2, 2).save(path)
+    before = path.read_bytes()
+
+    def half_write(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastnn.model.np, "savez", half_write)
+    with pytest.raises(KeyboardInterrupt):
+        Linear(3, 3).save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["m.npz"] and path.read_bytes() == before
     assert fastnn.load(path).params["weight"].shape == (2, 2)
 
 
