@@ -109,6 +109,7 @@ def test_optimizers_keep_float32_and_leave_grads_alone(rng):
             np.testing.assert_array_equal(layer.grads[k], grads[k])
 
 
+@fastnn.backend("numpy")  # the optimizer is under test, not the kernels: keep it fast
 def test_adam_fits_a_linear_regression(rng):
     x = rng.standard_normal((64, 3))
     y = x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3
