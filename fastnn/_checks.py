@@ -522,14 +522,15 @@ def dropout_args(op, input, p, training, generator_):
             generator(op, "generator", generator_))
 
 
-def dropout_backward_args(op, grad_output, mask, p):
+def dropout_backward_args(op, grad_output, mask, p, training):
     go = float_array(op, "grad_output", grad_output)
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
         got = mask.dtype if isinstance(mask, np.ndarray) else type(mask).__name__
         raise TypeError(f"{op}(): mask must be the bool ndarray returned by "
                         f"dropout(..., return_mask=True), got {got}")
     same_shape(op, "mask", mask, "grad_output", go.shape)
-    return go, np.ascontiguousarray(mask), dropout_probability(op, p)
+    return (go, np.ascontiguousarray(mask), dropout_probability(op, p),
+            flag(op, "training", training))
 
 
 # --------------------------------------------------------------------------- elementwise losses

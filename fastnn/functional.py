@@ -867,14 +867,18 @@ def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
     return (out, mask) if return_mask else out
 
 
-def dropout_backward(grad_output, mask, p):
+def dropout_backward(grad_output, mask, p, training=True):
     """Gradient of :func:`dropout`: grad_output * mask / (1 - p).
 
     grad_output : ndarray of the input's shape; mask : the bool ndarray from
-    ``dropout(..., return_mask=True)``; p : the same drop probability. Returns
-    grad_input of grad_output's shape and dtype.
+    ``dropout(..., return_mask=True)``; p, training : as passed to the forward
+    (with training=False the forward was the identity, and so is this: a copy
+    of grad_output). Returns grad_input of grad_output's shape and dtype.
     """
-    go, mask, p = _checks.dropout_backward_args("dropout_backward", grad_output, mask, p)
+    go, mask, p, training = _checks.dropout_backward_args("dropout_backward", grad_output, mask,
+                                                          p, training)
+    if not training:
+        return go.copy()
     grad_input = np.empty_like(go)
     _dropout.dropout_apply_mask(go.reshape(-1), mask.reshape(-1), go.dtype.type(1 / (1 - p)),
                                 grad_input.reshape(-1))

@@ -437,15 +437,15 @@ class Dropout(Layer):
     def forward(self, x, training=True):
         F = _backend.ops()
         out, mask = F.dropout(x, self.p, training, self.generator, return_mask=True)
-        self._cache = (F, mask)
+        self._cache = (F, mask, training)
         return out
 
     def backward(self, grad_output):
-        F, mask = self._saved()
-        return F.dropout_backward(grad_output, mask, self.p)
+        F, mask, training = self._saved()
+        return F.dropout_backward(grad_output, mask, self.p, training)
 
     def __repr__(self):
-        return f"Dropout(p={self.p})"
+        return f"Dropout(p={self.p:g})"
 
 
 class Flatten(Layer):

@@ -380,13 +380,18 @@ def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
         out, mask = x, np.ones(x.shape, dtype=np.bool_)
     else:
         mask = _random.dropout_mask(gen, x.shape, p)
-        out = x * mask / x.dtype.type(1 - p)
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as the kernel and torch
+            out = x * mask / x.dtype.type(1 - p)
     return (out, mask) if return_mask else out
 
 
-def dropout_backward(grad_output, mask, p):
-    go, mask, p = _checks.dropout_backward_args("dropout_backward", grad_output, mask, p)
-    return go * mask / go.dtype.type(1 - p)
+def dropout_backward(grad_output, mask, p, training=True):
+    go, mask, p, training = _checks.dropout_backward_args("dropout_backward", grad_output, mask,
+                                                          p, training)
+    if not training:
+        return go.copy()
+    with np.errstate(invalid="ignore"):
+        return go * mask / go.dtype.type(1 - p)
 
 
 # --------------------------------------------------------------------------- losses
