@@ -2,6 +2,7 @@
 ../shared/SEED_CASES.md, through the public API, on both backends. The same cases run as
 examples/seed_11_batchnorm.py and examples/seed_12_dropout.py."""
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -81,3 +82,16 @@ def test_seed_examples_run(script, expected):
     assert proc.returncode == 0, proc.stderr
     for line in expected:
         assert line in proc.stdout, proc.stdout
+
+
+def test_readme_training_ops_snippet_runs():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    section = (root / "README.md").read_text().split("### Training ops", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("(8, 3, 6, 6)") and lines[0].endswith(" 0.8")
+    assert [line.split()[0] for line in lines[1:4]] == ["0", "1", "2"]
+    assert lines[-1] == "(8, 1)"
