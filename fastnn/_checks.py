@@ -529,7 +529,8 @@ def dropout_backward_args(op, grad_output, mask, p, training):
         raise TypeError(f"{op}(): mask must be the bool ndarray returned by "
                         f"dropout(..., return_mask=True), got {got}")
     same_shape(op, "mask", mask, "grad_output", go.shape)
-    return (go, np.ascontiguousarray(mask), dropout_probability(op, p),
+    mask = mask if mask.flags.c_contiguous else mask.copy(order="C")  # 0-d stays 0-d
+    return (go, mask, dropout_probability(op, p),
             flag(op, "training", training))
 
 

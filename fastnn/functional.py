@@ -19,6 +19,7 @@ Conventions (as torch.nn.functional):
   returns the gradient(s) with respect to the forward's inputs, in the order of
   the forward's arguments.
 """
+import numba
 import numpy as np
 
 from . import _checks, _random
@@ -688,11 +689,16 @@ def adaptive_avg_pool2d_backward(grad_output, input, output_size):
 
 # --------------------------------------------------------------------------- batch_norm
 
+def _bn_chunks(x3):
+    """Per-thread partial sums for the batch-norm reductions: one chunk of rows per thread."""
+    return max(1, min(numba.get_num_threads(), x3.shape[0] * x3.shape[1]))
+
+
 def _batch_stats(x3):
     c = x3.shape[1]
     mean = np.empty(c, dtype=x3.dtype)
     var = np.empty(c, dtype=x3.dtype)
-    _bn.batch_norm_stats(x3, mean, var)
+    _bn.batch_norm_stats(x3, mean, var, np.empty((_bn_chunks(x3), c)))
     return mean, var
 
 
@@ -807,7 +813,8 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
     sum_g = np.zeros(c, dtype=dt)
     sum_gxc = np.zeros(c, dtype=dt)
     if x3.size:
-        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc)
+        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc,
+                                       np.empty((_bn_chunks(x3), 2, c)))
     grad_weight = sum_gxc * invstd
     k = invstd * w if w is not None else invstd
     if training:

@@ -381,7 +381,7 @@ def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
     else:
         mask = _random.dropout_mask(gen, x.shape, p)
         with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as the kernel and torch
-            out = x * mask / x.dtype.type(1 - p)
+            out = np.asarray(x * mask / x.dtype.type(1 - p))  # asarray: 0-d stays an array
     return (out, mask) if return_mask else out
 
 
@@ -391,14 +391,14 @@ def dropout_backward(grad_output, mask, p, training=True):
     if not training:
         return go.copy()
     with np.errstate(invalid="ignore"):
-        return go * mask / go.dtype.type(1 - p)
+        return np.asarray(go * mask / go.dtype.type(1 - p))
 
 
 # --------------------------------------------------------------------------- losses
 
 def _reduce(losses, reduction):
     if reduction == "none":
-        return losses
+        return np.asarray(losses)  # a 0-d input gives a 0-d array, not a NumPy scalar
     return losses.mean() if reduction == "mean" else losses.sum()
 
 
@@ -414,7 +414,7 @@ def mse_loss(input, target, reduction="mean"):
 
 def mse_loss_backward(grad_output, input, target, reduction="mean"):
     x, t = _checks.elementwise_loss_args("mse_loss_backward", input, target, reduction)
-    return 2 * (x - t) * _loss_grad("mse_loss_backward", grad_output, x, reduction)
+    return np.asarray(2 * (x - t) * _loss_grad("mse_loss_backward", grad_output, x, reduction))
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
@@ -426,7 +426,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 def binary_cross_entropy_with_logits_backward(grad_output, input, target, reduction="mean"):
     op = "binary_cross_entropy_with_logits_backward"
     x, t = _checks.elementwise_loss_args(op, input, target, reduction)
-    return (sigmoid(x) - t) * _loss_grad(op, grad_output, x, reduction)
+    return np.asarray((sigmoid(x) - t) * _loss_grad(op, grad_output, x, reduction))
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
@@ -443,4 +443,5 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
     x, t = _checks.elementwise_loss_args(op, input, target, reduction)
     _checks.probabilities(op, "input", x)
     eps = np.float32(1e-12)  # torch's EPSILON is a C float
-    return (x - t) / np.maximum(x * (1 - x), eps) * _loss_grad(op, grad_output, x, reduction)
+    return np.asarray((x - t) / np.maximum(x * (1 - x), eps)
+                      * _loss_grad(op, grad_output, x, reduction))

@@ -159,3 +159,13 @@ def test_pool_layer_constructor_errors():
         AvgPool2d(2, count_include_pad=None)
     with pytest.raises(ValueError, match="kernel_size"):
         AvgPool2d(0)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_empty_batch(ops):
+    x = np.zeros((0, 2, 4, 4), np.float32)
+    assert ops.avg_pool2d(x, 2).shape == (0, 2, 2, 2)
+    assert ops.avg_pool2d_backward(np.zeros((0, 2, 2, 2), np.float32), x, 2).shape == x.shape
+    assert ops.adaptive_avg_pool2d(x, 1).shape == (0, 2, 1, 1)
+    assert ops.adaptive_avg_pool2d_backward(np.zeros((0, 2, 1, 1), np.float32), x,
+                                            1).shape == x.shape

@@ -197,3 +197,14 @@ def test_layer_rank_and_constructor_errors():
         rm = np.zeros(3)
         rm.flags.writeable = False
         F.batch_norm(np.zeros((4, 3)), rm, np.ones(3), training=True)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_degenerate_shapes(ops):
+    c = np.ones(3, np.float32)
+    x = np.zeros((0, 3), np.float32)  # empty batch: fine in evaluation
+    assert ops.batch_norm(x, c, c).shape == (0, 3)
+    assert [a.shape for a in ops.batch_norm_backward(x, x, c, c)] == [(0, 3), (3,), (3,)]
+    x = np.ones((4, 0), np.float32)  # no channels
+    e = np.ones(0, np.float32)
+    assert ops.batch_norm(x, e, e.copy(), training=True).shape == (4, 0)

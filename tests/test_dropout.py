@@ -119,3 +119,13 @@ def test_layer_p_and_keep_prob():
         Dropout(0.5, seed="abc")
     with pytest.raises(RuntimeError, match="before forward"):
         Dropout().backward(np.ones(3))
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_degenerate_shapes(ops):
+    out, mask = ops.dropout(np.array(0.5), 0.5, generator=1, return_mask=True)
+    assert out.shape == () and mask.shape == () and isinstance(mask, np.ndarray)
+    assert ops.dropout_backward(np.array(1.0), mask, 0.5).shape == ()
+    out, mask = ops.dropout(np.zeros((0, 3), np.float32), 0.5, generator=1, return_mask=True)
+    assert out.shape == (0, 3) and out.dtype == np.float32
+    assert ops.dropout_backward(out, mask, 0.5).shape == (0, 3)

@@ -157,3 +157,18 @@ def test_logistic_regression_trains_with_bce_with_logits(rng):
         layer.backward(loss_fn.backward())
         opt.step()
     assert float(loss_fn(layer.forward(x), y)) < 0.3 * first
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_degenerate_shapes(ops):
+    one, two = np.array(1.0), np.array(2.0)
+    assert ops.mse_loss(two, one) == 1.0
+    none = ops.mse_loss(two, one, "none")
+    assert isinstance(none, np.ndarray) and none.shape == ()
+    grad = ops.mse_loss_backward(one, two, one, "none")
+    assert isinstance(grad, np.ndarray) and grad.shape == () and grad == 2.0
+    empty = np.zeros((0, 5))
+    assert ops.mse_loss(empty, empty, "sum") == 0.0
+    assert ops.binary_cross_entropy_with_logits_backward(1.0, empty, empty, "sum").shape == (0, 5)
+    assert ops.cross_entropy(empty, empty, "sum") == 0.0  # probability targets, empty batch
+    assert ops.cross_entropy_backward(1.0, empty, empty, "sum").shape == (0, 5)
