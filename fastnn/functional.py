@@ -22,7 +22,8 @@ Conventions (as torch.nn.functional):
 import numba
 import numpy as np
 
-from . import _checks, _random
+from . import _checks
+from . import _random
 from .kernels import activations as _act
 from .kernels import batchnorm as _bn
 from .kernels import bias as _bias

@@ -32,7 +32,7 @@ class Layer:
         """Compute the output for ``x`` and cache what backward needs.
 
         ``training`` selects training-mode behaviour for layers that have one
-        (none of the layers in this module do; they accept it for uniformity).
+        (BatchNorm1d, BatchNorm2d, Dropout; the others accept it for uniformity).
         """
         raise NotImplementedError
 

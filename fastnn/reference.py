@@ -13,7 +13,8 @@ each tap being one tensordot (BLAS) over channels; pooling uses
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import _checks, _random
+from . import _checks
+from . import _random
 
 __all__ = [
     "conv2d", "conv2d_backward", "linear", "linear_backward", "matmul", "matmul_backward",

@@ -115,7 +115,7 @@ class AvgPool2d:
 
 
 class Losses:
-    """mse_loss / binary_cross_entropy_with_logits (mean) forward + backward, (256, 1000) float32."""
+    """mse_loss / binary_cross_entropy_with_logits ('mean'), forward + backward, (256, 1000)."""
 
     params = (["mse_loss", "binary_cross_entropy_with_logits"], ["fastnn", "reference"])
     param_names = ["loss", "impl"]
