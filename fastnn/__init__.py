@@ -19,7 +19,10 @@ ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
 from . import functional, init, layers, losses, model, optim, reference
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout,
+                     GlobalAvgPool2d)
 from .losses import CrossEntropyLoss
+from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from .model import Sequential
 from .optim import SGD
 from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jacobian, rel_error
@@ -36,4 +39,6 @@ __all__ = [
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
     "Residual", "Concat", "save", "load", "load_state", "summary", "Adam",
     "gradcheck", "numerical_jacobian", "numerical_gradient", "check_layer", "rel_error",
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
+    "MSELoss", "BCEWithLogitsLoss", "BCELoss",
 ]

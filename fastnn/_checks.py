@@ -249,17 +249,28 @@ def softmax_backward_args(op, grad_output, output, dim):
 
 
 def cross_entropy_args(op, input, target, reduction):
-    """Validate logits (N, C) and class-index target (N,). Returns (input, target int64)."""
+    """Validate logits (N, C) and a target: class indices (N,) or probabilities (N, C).
+
+    Returns (input, target): target int64 (N,) for class indices, or a float
+    (N, C) array of input's dtype for probability targets (tell them apart by ndim).
+    """
     x = float_array(op, "input", input, 2, "(N, C) logits")
     choice(op, "reduction", reduction, REDUCTIONS)
     if not isinstance(target, np.ndarray):
         raise TypeError(f"{op}(): target must be a numpy.ndarray of class indices, "
                         f"got {type(target).__name__}")
-    if not np.issubdtype(target.dtype, np.integer):
-        raise TypeError(f"{op}(): target must hold integer class indices, got dtype "
-                        f"{target.dtype} (probability targets are not supported yet)")
     n, c = x.shape
-    if target.shape != (n,):
+    soft = np.issubdtype(target.dtype, np.floating)
+    if soft and target.shape != x.shape:
+        # A float (N,) target is most likely class indices stored as floats.
+        exc = TypeError if target.shape == (n,) else ValueError
+        raise exc(f"{op}(): a float target holds class probabilities and must have input's "
+                  f"shape {x.shape}, got dtype {target.dtype} and shape {target.shape} "
+                  "(class indices must be an integer array of shape (N,))")
+    if not soft and not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"{op}(): target must hold integer class indices (N,) or float class "
+                        f"probabilities (N, C), got dtype {target.dtype}")
+    if not soft and target.shape != (n,):
         raise ValueError(f"{op}(): target must have shape ({n},) to match input {x.shape}, "
                          f"got {target.shape}")
     if c == 0:
@@ -267,6 +278,10 @@ def cross_entropy_args(op, input, target, reduction):
     if n == 0 and reduction == "mean":
         raise ValueError(f"{op}(): input is an empty batch (N=0); reduction='mean' over no "
                          "samples is undefined")
+    if soft:  # probability targets (N, C): returned as a float array of input's dtype
+        t = float_array(op, "target", target)
+        same_dtype(op, "input", x, target=t)
+        return x, t
     if n:
         lo, hi = target.min(), target.max()
         if lo < 0 or hi >= c:
@@ -300,8 +315,28 @@ def cross_entropy_scale(op, grad_output, x, reduction):
 PoolGeometry = namedtuple("PoolGeometry", "kh kw stride_h stride_w pad_h pad_w out_h out_w")
 
 
-def max_pool2d_args(op, input, kernel_size, stride, padding):
-    """Validate max_pool2d's arguments. Returns (input, PoolGeometry)."""
+def pool_output_size(size, k, stride, pad, ceil_mode):
+    """torch's pooling output size: floor (or ceil) of (size + 2 pad - k) / stride, plus 1.
+
+    With ceil_mode the last window must still start inside the input or the
+    left/top padding (torch drops it otherwise).
+    """
+    span = size + 2 * pad - k
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def flag(op, name, value):
+    """A bool argument (True/False); anything else raises TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}(): {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def max_pool2d_args(op, input, kernel_size, stride, padding, ceil_mode=False):
+    """Validate max_pool2d's (or avg_pool2d's) arguments. Returns (input, PoolGeometry)."""
     x = float_array(op, "input", input, 4, "(N, C, H, W)")
     kh, kw = pair(op, "kernel_size", kernel_size, 1)
     sh, sw = (kh, kw) if stride is None else pair(op, "stride", stride, 1)
@@ -316,14 +351,16 @@ def max_pool2d_args(op, input, kernel_size, stride, padding):
     if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(f"{op}(): kernel_size {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * ph}x{w + 2 * pw}")
-    geom = PoolGeometry(kh, kw, sh, sw, ph, pw,
-                        (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    ceil_mode = flag(op, "ceil_mode", ceil_mode)
+    geom = PoolGeometry(kh, kw, sh, sw, ph, pw, pool_output_size(h, kh, sh, ph, ceil_mode),
+                        pool_output_size(w, kw, sw, pw, ceil_mode))
     return x, geom
 
 
-def max_pool2d_backward_args(op, grad_output, input, kernel_size, stride, padding, indices):
+def max_pool2d_backward_args(op, grad_output, input, kernel_size, stride, padding, indices,
+                             ceil_mode=False):
     """Returns (grad_output, input, geometry, indices or None), indices checked in range."""
-    x, geom = max_pool2d_args(op, input, kernel_size, stride, padding)
+    x, geom = max_pool2d_args(op, input, kernel_size, stride, padding, ceil_mode)
     go = float_array(op, "grad_output", grad_output, 4, "(N, C, H_out, W_out)")
     same_dtype(op, "input", x, grad_output=go)
     out_shape = (x.shape[0], x.shape[1], geom.out_h, geom.out_w)
@@ -340,3 +377,202 @@ def max_pool2d_backward_args(op, grad_output, input, kernel_size, stride, paddin
         raise ValueError(f"{op}(): indices must be flat positions in [0, {plane - 1}] of an "
                          f"input plane, got values in [{indices.min()}, {indices.max()}]")
     return go, x, geom, np.ascontiguousarray(indices)
+
+
+# --------------------------------------------------------------------------- avg pooling
+
+def avg_pool2d_args(op, input, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    """Validate avg_pool2d's arguments. Returns (input, PoolGeometry, count_include_pad)."""
+    x, geom = max_pool2d_args(op, input, kernel_size, stride, padding, ceil_mode)
+    return x, geom, flag(op, "count_include_pad", count_include_pad)
+
+
+def avg_pool2d_backward_args(op, grad_output, input, kernel_size, stride, padding, ceil_mode,
+                             count_include_pad):
+    """Returns (grad_output, input, geometry, count_include_pad)."""
+    x, geom, include = avg_pool2d_args(op, input, kernel_size, stride, padding, ceil_mode,
+                                       count_include_pad)
+    go = float_array(op, "grad_output", grad_output, 4, "(N, C, H_out, W_out)")
+    same_dtype(op, "input", x, grad_output=go)
+    same_shape(op, "grad_output", go, "the avg_pool2d output",
+               (x.shape[0], x.shape[1], geom.out_h, geom.out_w))
+    return go, x, geom, include
+
+
+def adaptive_avg_pool2d_args(op, input, output_size):
+    """Validate input (N, C, H, W) and output_size, which must be 1 or (1, 1)."""
+    x = float_array(op, "input", input, 4, "(N, C, H, W)")
+    size = pair(op, "output_size", output_size, 1)
+    if size != (1, 1):
+        raise NotImplementedError(f"{op}(): only output_size=1 (global average pooling) is "
+                                  f"supported, got {output_size!r}")
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{op}(): input must have H, W >= 1, got shape {x.shape}")
+    return x
+
+
+def adaptive_avg_pool2d_backward_args(op, grad_output, input, output_size):
+    x = adaptive_avg_pool2d_args(op, input, output_size)
+    go = float_array(op, "grad_output", grad_output, 4, "(N, C, 1, 1)")
+    same_dtype(op, "input", x, grad_output=go)
+    same_shape(op, "grad_output", go, "the adaptive_avg_pool2d output",
+               (x.shape[0], x.shape[1], 1, 1))
+    return go, x
+
+
+# --------------------------------------------------------------------------- batch_norm
+
+def real_number(op, name, value, lo, hi, hi_open=False):
+    """A real (non-bool) number in [lo, hi] (or [lo, hi) with hi_open); returns a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{op}(): {name} must be a real number, got {value!r}")
+    v = float(value)
+    inside = lo <= v < hi if hi_open else lo <= v <= hi
+    if not inside:  # also catches NaN
+        interval = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
+        raise ValueError(f"{op}(): {name} must be in {interval}, got {value!r}")
+    return v
+
+
+def _channel_vector(op, name, arr, x):
+    """A 1-D float array of shape (C,) with input's dtype (or None)."""
+    if arr is None:
+        return None
+    a = float_array(op, name, arr, 1, "(C,)")
+    same_dtype(op, "input", x, **{name: a})
+    if a.shape[0] != x.shape[1]:
+        raise ValueError(f"{op}(): {name} must have shape ({x.shape[1]},) to match input's "
+                         f"{x.shape[1]} channels (input shape {x.shape}), got {a.shape}")
+    return a
+
+
+def batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum,
+                    eps, updating=True):
+    """Validate batch_norm's arguments.
+
+    Returns (input as (N, C, L), running_mean, running_var, weight, bias,
+    training, momentum, eps). The running statistics are returned as passed
+    (not copied): batch_norm updates them in place in training mode, so there
+    they must be writeable (``updating``).
+    """
+    x = float_array(op, "input", input, min_ndim=2)
+    training = flag(op, "training", training)
+    momentum = real_number(op, "momentum", momentum, 0.0, 1.0)
+    eps = real_number(op, "eps", eps, 0.0, float("inf"))
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError(f"{op}(): running_mean and running_var are required when "
+                         "training=False (evaluation normalises with them)")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}(): give both running_mean and running_var, or neither")
+    for name, arr in (("running_mean", running_mean), ("running_var", running_var)):
+        a = _channel_vector(op, name, arr, x)
+        if a is not None and training and updating and not arr.flags.writeable:
+            raise ValueError(f"{op}(): {name} is read-only, but training=True updates it in "
+                             "place")
+    w = _channel_vector(op, "weight", weight, x)
+    b = _channel_vector(op, "bias", bias, x)
+    n, c = x.shape[:2]
+    length = int(np.prod(x.shape[2:]))
+    if training and n * length <= 1:
+        raise ValueError(f"{op}(): training needs more than 1 value per channel to compute "
+                         f"batch statistics, got input of shape {x.shape}")
+    return (x.reshape(n, c, length), running_mean, running_var, w, b, training, momentum,
+            eps)
+
+
+def batch_norm_backward_args(op, grad_output, input, running_mean, running_var, weight,
+                             training, eps):
+    """Returns (grad_output (N, C, L), input (N, C, L), running_mean, running_var (as
+    contiguous arrays or None), weight, training, eps)."""
+    x3, rm, rv, w, _, training, _, eps = batch_norm_args(
+        op, input, running_mean, running_var, weight, None, training, 0.0, eps, updating=False)
+    go = float_array(op, "grad_output", grad_output)
+    same_dtype(op, "input", x3, grad_output=go)
+    same_shape(op, "grad_output", go, "input", input.shape)
+    if rm is not None:
+        rm, rv = np.ascontiguousarray(rm), np.ascontiguousarray(rv)
+    return go.reshape(x3.shape), x3, rm, rv, w, training, eps
+
+
+# --------------------------------------------------------------------------- dropout
+
+def dropout_probability(op, p):
+    """The drop probability p, a real number in [0, 1)."""
+    return real_number(op, "p", p, 0.0, 1.0, hi_open=True)
+
+
+def generator(op, name, value):
+    """None (fresh OS entropy), an int seed or a numpy.random.Generator -> a Generator."""
+    if isinstance(value, np.random.Generator):
+        return value
+    if value is None:
+        return np.random.default_rng()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}(): {name} must be None, an int seed or a numpy.random.Generator, "
+                        f"got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{op}(): {name} must be a non-negative int seed, got {value}")
+    return np.random.default_rng(int(value))
+
+
+def dropout_args(op, input, p, training, generator_):
+    x = float_array(op, "input", input)
+    return (x, dropout_probability(op, p), flag(op, "training", training),
+            generator(op, "generator", generator_))
+
+
+def dropout_backward_args(op, grad_output, mask, p, training):
+    go = float_array(op, "grad_output", grad_output)
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        got = mask.dtype if isinstance(mask, np.ndarray) else type(mask).__name__
+        raise TypeError(f"{op}(): mask must be the bool ndarray returned by "
+                        f"dropout(..., return_mask=True), got {got}")
+    same_shape(op, "mask", mask, "grad_output", go.shape)
+    mask = mask if mask.flags.c_contiguous else mask.copy(order="C")  # 0-d stays 0-d
+    return (go, mask, dropout_probability(op, p),
+            flag(op, "training", training))
+
+
+# --------------------------------------------------------------------------- elementwise losses
+
+def elementwise_loss_args(op, input, target, reduction):
+    """input and target: float arrays of one shape and dtype; reduction checked."""
+    x = float_array(op, "input", input)
+    choice(op, "reduction", reduction, REDUCTIONS)
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"{op}(): target must be a numpy.ndarray, got {type(target).__name__}")
+    if target.dtype != x.dtype:
+        raise TypeError(f"{op}(): target must have input's dtype {x.dtype}, got {target.dtype}")
+    t = float_array(op, "target", target)
+    same_shape(op, "target", t, "input", x.shape)
+    if x.size == 0 and reduction == "mean":
+        raise ValueError(f"{op}(): input is empty (shape {x.shape}); reduction='mean' over no "
+                         "elements is undefined")
+    return x, t
+
+
+def probabilities(op, name, p):
+    """Raise ValueError unless every entry of p lies in [0, 1] (NaN passes through)."""
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(f"{op}(): {name} must hold probabilities in [0, 1], got values in "
+                         f"[{p.min()}, {p.max()}]")
+
+
+def elementwise_loss_grad(op, grad_output, x, reduction):
+    """The upstream gradient as a flat array: (1,) for 'mean' (1/numel folded in) and 'sum'
+    (a real scalar grad_output), or x's size for 'none' (grad_output of x's shape)."""
+    if reduction == "none":
+        g = float_array(op, "grad_output", grad_output)
+        same_dtype(op, "input", x, grad_output=g)
+        same_shape(op, "grad_output", g, "the elementwise losses", x.shape)
+        return g.reshape(-1)
+    g = np.asarray(grad_output)
+    if g.shape != () or not (np.issubdtype(g.dtype, np.floating)
+                             or np.issubdtype(g.dtype, np.integer)):
+        raise ValueError(f"{op}(): grad_output must be a real scalar for reduction="
+                         f"{reduction!r}, got {grad_output!r}")
+    value = float(g)
+    if reduction == "mean":
+        value /= x.size
+    return np.full(1, value, dtype=x.dtype)

@@ -19,14 +19,19 @@ Conventions (as torch.nn.functional):
   returns the gradient(s) with respect to the forward's inputs, in the order of
   the forward's arguments.
 """
+import numba
 import numpy as np
 
 from . import _checks
+from . import _random
 from .kernels import activations as _act
+from .kernels import batchnorm as _bn
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
 from .kernels import gemm as _gemm
+from .kernels import dropout as _dropout
 from .kernels import im2col as _im2col
+from .kernels import losses as _losses
 from .kernels import pooling as _pool
 from .kernels import softmax as _softmax
 
@@ -38,6 +43,10 @@ __all__ = [
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy", "cross_entropy_backward",
     "max_pool2d", "max_pool2d_backward",
+    "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    "batch_norm", "batch_norm_backward", "dropout", "dropout_backward",
+    "mse_loss", "mse_loss_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
 ]
 
 
@@ -457,27 +466,35 @@ def log_softmax_backward(grad_output, output, dim=-1):
 
 
 def cross_entropy(input, target, reduction="mean"):
-    """Softmax cross-entropy of logits against class indices, as torch.nn.functional.cross_entropy.
+    """Softmax cross-entropy of logits against class indices or class probabilities,
+    as torch.nn.functional.cross_entropy.
 
     Parameters
     ----------
     input : ndarray of shape (N, C), unnormalised logits, float32 or float64
-    target : ndarray of shape (N,), integer class indices in [0, C)
-    reduction : {'mean', 'sum', 'none'}
+    target : ndarray of shape (N,), integer class indices in [0, C); or a float
+        ndarray of input's shape (N, C) and dtype, class probabilities (e.g.
+        label-smoothed one-hot rows; rows are not required to sum to 1)
+    reduction : {'mean', 'sum', 'none'}; 'mean' divides by N for both kinds of target
 
     Returns
     -------
     For 'mean' / 'sum' a NumPy scalar of input's dtype; for 'none' an ndarray
-    of shape (N,). loss_n = logsumexp(input[n]) - input[n, target[n]].
+    of shape (N,). Class indices: loss_n = logsumexp(input[n]) - input[n, target[n]];
+    probabilities: loss_n = -sum_c target[n, c] * log_softmax(input[n])[c].
 
     Raises
     ------
-    TypeError for non-integer targets; ValueError for targets outside [0, C),
-    mismatched N, an unknown reduction, or 'mean' over an empty batch.
+    TypeError for targets that are neither integer nor float of input's
+    dtype, and for a float target of shape (N,) (class indices stored as
+    floats); ValueError for class indices outside [0, C), mismatched shapes,
+    an unknown reduction, or 'mean' over an empty batch.
     """
     x, t = _checks.cross_entropy_args("cross_entropy", input, target, reduction)
     losses = np.empty(x.shape[0], dtype=x.dtype)
-    if x.shape[0]:
+    if x.shape[0] and t.ndim == 2:
+        _losses.soft_cross_entropy_forward(x, t, losses)
+    elif x.shape[0]:
         _softmax.softmax_cross_entropy_forward(x, t, losses)
     if reduction == "none":
         return losses
@@ -485,7 +502,8 @@ def cross_entropy(input, target, reduction="mean"):
 
 
 def cross_entropy_backward(grad_output, input, target, reduction="mean"):
-    """dL/d(input) of :func:`cross_entropy`: scale_n * (softmax(input[n]) - onehot(target[n])).
+    """dL/d(input) of :func:`cross_entropy`: scale_n * (softmax(input[n]) - onehot(target[n])),
+    or scale_n * (softmax(input[n]) * sum(target[n]) - target[n]) for probability targets.
 
     Parameters
     ----------
@@ -500,7 +518,9 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
     x, t = _checks.cross_entropy_args("cross_entropy_backward", input, target, reduction)
     scale = _checks.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
     grad_input = np.empty_like(x)
-    if x.shape[0]:
+    if x.shape[0] and t.ndim == 2:
+        _losses.soft_cross_entropy_backward(x, t, scale, grad_input)
+    elif x.shape[0]:
         _softmax.softmax_cross_entropy_backward(x, t, scale, grad_input)
     return grad_input
 
@@ -517,7 +537,8 @@ def _max_pool_indices(x, g):
     return out, indices
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False):
+def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False,
+               ceil_mode=False):
     """2-D max pooling over an NCHW batch, as torch.nn.functional.max_pool2d.
 
     Parameters
@@ -528,20 +549,27 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False)
     padding : int or (int, int), 0 <= padding <= kernel_size // 2; padded
         positions act as -inf (they never win)
     return_indices : bool; also return the argmax positions
+    ceil_mode : bool; round the output size up instead of down (torch semantics:
+        the extra last window is kept only if it starts inside the input or the
+        top/left padding; it is clipped to the input). Keyword in practice: it
+        comes after return_indices here, unlike torch's positional order.
 
     Returns
     -------
     out : ndarray of shape (N, C, H_out, W_out), H_out = floor((H + 2p - k) / s) + 1
+        (ceil instead of floor with ceil_mode, see above)
     indices : int64 ndarray of the same shape (only if return_indices), the flat
         position iy * W + ix of each maximum in its input plane (torch's format).
         Ties go to the first maximum in row-major window order; NaN wins.
     """
-    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding)
+    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding,
+                                   ceil_mode)
     out, indices = _max_pool_indices(x, g)
     return (out, indices) if return_indices else out
 
 
-def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None):
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None,
+                        ceil_mode=False):
     """Gradient of :func:`max_pool2d` with respect to its input.
 
     Each grad_output value is routed to the input position that won its window
@@ -554,10 +582,433 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     grad_input : ndarray of shape (N, C, H, W)
     """
     go, x, g, idx = _checks.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
-                                                     kernel_size, stride, padding, indices)
+                                                     kernel_size, stride, padding, indices,
+                                                     ceil_mode)
     if idx is None:
         _, idx = _max_pool_indices(x, g)
     grad_input = np.empty_like(x)
     if grad_input.size:
         _pool.max_pool2d_backward(go, idx, grad_input)
     return grad_input
+
+
+# --------------------------------------------------------------------------- avg_pool2d
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """2-D average pooling over an NCHW batch, as torch.nn.functional.avg_pool2d.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C, H, W), float32 or float64
+    kernel_size : int or (int, int), >= 1
+    stride : int or (int, int), >= 1; default kernel_size
+    padding : int or (int, int), 0 <= padding <= kernel_size // 2 (zeros)
+    ceil_mode : bool; round the output size up (as :func:`max_pool2d`)
+    count_include_pad : bool; whether zero padding counts in the divisor
+
+    Returns
+    -------
+    ndarray of shape (N, C, H_out, W_out), input's dtype; H_out as max_pool2d.
+
+    Raises
+    ------
+    TypeError / ValueError as :func:`max_pool2d`; TypeError for non-bool
+    ceil_mode or count_include_pad.
+
+    Notes
+    -----
+    out = (sum of the input values in the window) / divisor. Each window is
+    first clipped to the padded input [-pad, H + pad) (a ceil_mode window can
+    run past it); divisor = that clipped window's area if count_include_pad,
+    else the number of real input positions in it (torch's rule).
+    """
+    x, g, include = _checks.avg_pool2d_args("avg_pool2d", input, kernel_size, stride, padding,
+                                            ceil_mode, count_include_pad)
+    out = np.empty((x.shape[0], x.shape[1], g.out_h, g.out_w), dtype=x.dtype)
+    if out.size:
+        _pool.avg_pool2d_forward(x, out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
+                                 include)
+    return out
+
+
+def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Gradient of :func:`avg_pool2d` with respect to its input.
+
+    Each grad_output value, divided by its window's divisor, is added to every
+    input position of the window (overlapping windows add up).
+
+    Returns
+    -------
+    grad_input : ndarray of shape (N, C, H, W)
+    """
+    go, x, g, include = _checks.avg_pool2d_backward_args(
+        "avg_pool2d_backward", grad_output, input, kernel_size, stride, padding, ceil_mode,
+        count_include_pad)
+    grad_input = np.empty_like(x)
+    if grad_input.size:
+        _pool.avg_pool2d_backward(go, grad_input, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
+                                  g.pad_w, include)
+    return grad_input
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling to ``output_size``; only 1 (global average pooling) is supported.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C, H, W), float32 or float64, H, W >= 1
+    output_size : 1 or (1, 1); other sizes raise NotImplementedError
+
+    Returns
+    -------
+    ndarray of shape (N, C, 1, 1): the mean of each (n, c) plane, as
+    torch.nn.functional.adaptive_avg_pool2d(input, 1).
+    """
+    x = _checks.adaptive_avg_pool2d_args("adaptive_avg_pool2d", input, output_size)
+    n, c, h, w = x.shape
+    out = np.empty((n, c, 1, 1), dtype=x.dtype)
+    if out.size:
+        _pool.global_avg_pool2d_forward(x.reshape(n * c, h * w), out.reshape(n * c))
+    return out
+
+
+def adaptive_avg_pool2d_backward(grad_output, input, output_size):
+    """Gradient of :func:`adaptive_avg_pool2d`: grad_output[n, c] / (H*W) over each plane.
+
+    grad_output : (N, C, 1, 1); returns grad_input of input's shape (N, C, H, W).
+    """
+    go, x = _checks.adaptive_avg_pool2d_backward_args("adaptive_avg_pool2d_backward",
+                                                      grad_output, input, output_size)
+    n, c, h, w = x.shape
+    grad_input = np.empty_like(x)
+    if grad_input.size:
+        _pool.global_avg_pool2d_backward(go.reshape(n * c), grad_input.reshape(n * c, h * w))
+    return grad_input
+
+
+# --------------------------------------------------------------------------- batch_norm
+
+def _bn_chunks(x3):
+    """Per-thread partial sums for the batch-norm reductions: one chunk of rows per thread."""
+    return max(1, min(numba.get_num_threads(), x3.shape[0] * x3.shape[1]))
+
+
+def _batch_stats(x3):
+    c = x3.shape[1]
+    mean = np.empty(c, dtype=x3.dtype)
+    var = np.empty(c, dtype=x3.dtype)
+    _bn.batch_norm_stats(x3, mean, var, np.empty((_bn_chunks(x3), c)))
+    return mean, var
+
+
+def _update_running_stats(running_mean, running_var, mean, var, momentum, count):
+    """running = (1 - momentum) * running + momentum * batch_stat, in place (unbiased var)."""
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean
+    running_var *= 1 - momentum
+    running_var += (momentum * count / (count - 1)) * var
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation per channel, as torch.nn.functional.batch_norm.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C), (N, C, L) or (N, C, H, W), float32 or float64
+    running_mean, running_var : ndarrays of shape (C,), input's dtype, or None
+        (training only: then no running statistics are kept). **Modified in
+        place** when training=True, as in torch.
+    weight, bias : ndarrays of shape (C,) (gamma and beta), or None (1 and 0)
+    training : bool; True normalises with the batch's statistics and updates
+        the running ones; False normalises with the running statistics
+    momentum : float in [0, 1], weight of the new batch in the running average
+    eps : float >= 0, added to the variance (eps=0 with a constant channel gives NaN)
+
+    Returns
+    -------
+    ndarray of input's shape and dtype.
+
+    Raises
+    ------
+    TypeError for non-float or mixed dtypes, non-bool training; ValueError for
+    input with fewer than 2 dimensions, running stats / weight / bias not of
+    shape (C,), missing running stats with training=False, read-only running
+    stats with training=True, momentum outside [0, 1], eps < 0, and training
+    with only one value per channel (N * H * W == 1).
+
+    Notes
+    -----
+    With mean_c and var_c the mean and BIASED variance of channel c over the
+    M = N * H * W values of the batch (training) or the running statistics
+    (evaluation):
+
+        out = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c
+
+    Training also updates, in place (torch's convention, unbiased variance):
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean_c
+        running_var  = (1 - momentum) * running_var  + momentum * var_c * M / (M - 1)
+
+    Batch statistics are computed in float64 and stored in input's dtype.
+    Ioffe & Szegedy (2015), "Batch Normalization".
+    """
+    x3, rm, rv, w, b, training, momentum, eps = _checks.batch_norm_args(
+        "batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
+    n, c, length = x3.shape
+    dt = x3.dtype
+    if training:
+        mean, var = _batch_stats(x3)
+        if rm is not None:
+            _update_running_stats(rm, rv, mean, var, momentum, n * length)
+    else:
+        mean, var = np.ascontiguousarray(rm), np.ascontiguousarray(rv)
+    scale = (1 / np.sqrt(var + dt.type(eps))).astype(dt)
+    if w is not None:
+        scale *= w
+    shift = b if b is not None else np.zeros(c, dtype=dt)
+    out = np.empty_like(x3)
+    if out.size:
+        _bn.batch_norm_forward(x3, mean, scale, shift, out)
+    return out.reshape(input.shape)
+
+
+def batch_norm_backward(grad_output, input, running_mean, running_var, weight=None,
+                        training=False, eps=1e-5):
+    """Gradients of :func:`batch_norm`: (grad_input, grad_weight, grad_bias).
+
+    Parameters
+    ----------
+    grad_output : ndarray of input's shape, dL/d(output)
+    input, running_mean, running_var, weight, training, eps : as passed to the
+        forward (bias and momentum are not needed). In training mode the batch
+        statistics are recomputed from ``input`` and the running statistics are
+        neither needed (may be None) nor read; in evaluation mode they must be
+        the ones the forward used.
+
+    Returns
+    -------
+    grad_input : ndarray of input's shape
+    grad_weight : ndarray (C,), sum over N, H, W of grad_output * x_hat
+    grad_bias : ndarray (C,), sum over N, H, W of grad_output
+    (grad_weight and grad_bias are returned even when weight / bias were None.)
+
+    Notes
+    -----
+    x_hat = (x - mean) * invstd, invstd = 1 / sqrt(var + eps), k = weight * invstd.
+    Training (the batch statistics depend on x; M values per channel):
+
+        grad_input = k * (g - sum(g) / M - x_hat * sum(g * x_hat) / M)
+
+    Evaluation (fixed running statistics): grad_input = k * g.
+    """
+    go3, x3, rm, rv, w, training, eps = _checks.batch_norm_backward_args(
+        "batch_norm_backward", grad_output, input, running_mean, running_var, weight, training,
+        eps)
+    n, c, length = x3.shape
+    dt = x3.dtype
+    mean, var = _batch_stats(x3) if training else (rm, rv)
+    invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt)
+    sum_g = np.zeros(c, dtype=dt)
+    sum_gxc = np.zeros(c, dtype=dt)
+    if x3.size:
+        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc,
+                                       np.empty((_bn_chunks(x3), 2, c)))
+    grad_weight = sum_gxc * invstd
+    k = invstd * w if w is not None else invstd
+    if training:
+        count = n * length
+        coef_x = -k * invstd * invstd * sum_gxc / dt.type(count)
+        coef_1 = -k * sum_g / dt.type(count)
+    else:
+        coef_x = coef_1 = np.zeros(c, dtype=dt)
+    grad_input = np.empty_like(x3)
+    if x3.size:
+        _bn.batch_norm_backward_input(go3, x3, mean, k, coef_x, coef_1, grad_input)
+    return grad_input.reshape(input.shape), grad_weight, sum_g
+
+
+# --------------------------------------------------------------------------- dropout
+
+def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
+    """Inverted dropout, as torch.nn.functional.dropout, with a reproducible NumPy mask.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, float32 or float64
+    p : float in [0, 1), the probability of DROPPING an element (torch's p).
+        The keep probability of the course material is keep_prob = 1 - p.
+    training : bool; False (or p == 0) makes dropout the identity
+    generator : None (fresh OS entropy), an int seed, or a numpy.random.Generator
+        (advanced by each call that draws a mask). The mask is drawn with NumPy
+        in fastnn (fastnn._random.dropout_mask), so fastnn.functional and
+        fastnn.reference give the same mask for the same seed.
+    return_mask : bool; also return the mask that :func:`dropout_backward` needs
+
+    Returns
+    -------
+    out : ndarray of input's shape and dtype: input * mask / (1 - p). In the
+        identity case it is ``input`` itself (no copy, as torch).
+    mask : bool ndarray of input's shape, True where the element was kept
+        (only with return_mask; all True in the identity case).
+
+    Raises
+    ------
+    ValueError for p outside [0, 1) (p=1 would divide by zero), TypeError for
+    a non-float input, a non-bool training or a bad generator.
+
+    Notes
+    -----
+    mask ~ Bernoulli(1 - p) elementwise, out = mask * input / (1 - p), so
+    E[out] = input (Srivastava et al. 2014, "inverted" scaling at training time).
+    """
+    x, p, training, gen = _checks.dropout_args("dropout", input, p, training, generator)
+    if not training or p == 0:
+        out, mask = x, np.ones(x.shape, dtype=np.bool_)
+    else:
+        mask = _random.dropout_mask(gen, x.shape, p)
+        out = np.empty_like(x)
+        _dropout.dropout_apply_mask(x.reshape(-1), mask.reshape(-1), x.dtype.type(1 / (1 - p)),
+                                    out.reshape(-1))
+    return (out, mask) if return_mask else out
+
+
+def dropout_backward(grad_output, mask, p, training=True):
+    """Gradient of :func:`dropout`: grad_output * mask / (1 - p).
+
+    grad_output : ndarray of the input's shape; mask : the bool ndarray from
+    ``dropout(..., return_mask=True)``; p, training : as passed to the forward
+    (with training=False the forward was the identity, and so is this: a copy
+    of grad_output). Returns grad_input of grad_output's shape and dtype.
+    """
+    go, mask, p, training = _checks.dropout_backward_args("dropout_backward", grad_output, mask,
+                                                          p, training)
+    if not training:
+        return go.copy()
+    grad_input = np.empty_like(go)
+    _dropout.dropout_apply_mask(go.reshape(-1), mask.reshape(-1), go.dtype.type(1 / (1 - p)),
+                                grad_input.reshape(-1))
+    return grad_input
+
+
+# --------------------------------------------------------------------------- losses
+
+def _reduce(losses, reduction):
+    if reduction == "none":
+        return losses
+    return losses.mean() if reduction == "mean" else losses.sum()
+
+
+def _elementwise_loss(kernel, op, input, target, reduction, probs=False):
+    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    if probs:
+        _checks.probabilities(op, "input", x)
+    losses = np.empty_like(x)
+    kernel(x.reshape(-1), t.reshape(-1), losses.reshape(-1))
+    return _reduce(losses, reduction)
+
+
+def _elementwise_loss_backward(kernel, op, grad_output, input, target, reduction, probs=False):
+    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    if probs:
+        _checks.probabilities(op, "input", x)
+    g = _checks.elementwise_loss_grad(op, grad_output, x, reduction)
+    grad_input = np.empty_like(x)
+    kernel(x.reshape(-1), t.reshape(-1), g, grad_input.reshape(-1))
+    return grad_input
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error (x - t)^2, as torch.nn.functional.mse_loss.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, float32 or float64
+    target : ndarray of input's shape and dtype
+    reduction : {'mean', 'sum', 'none'}; 'mean' averages over all elements
+
+    Returns
+    -------
+    A NumPy scalar of input's dtype ('mean', 'sum') or the elementwise losses
+    (input's shape, 'none').
+
+    Raises
+    ------
+    TypeError for non-float or mismatched dtypes; ValueError for mismatched
+    shapes, an unknown reduction, or 'mean' over an empty input.
+    """
+    return _elementwise_loss(_losses.mse_forward, "mse_loss", input, target, reduction)
+
+
+def mse_loss_backward(grad_output, input, target, reduction="mean"):
+    """dL/d(input) of :func:`mse_loss`: 2 (x - t) * grad_output (/ numel for 'mean').
+
+    grad_output : a real scalar for 'mean' / 'sum' (1.0 for the loss itself), an
+    ndarray of input's shape for 'none'. Returns an ndarray of input's shape.
+    """
+    return _elementwise_loss_backward(_losses.mse_backward, "mse_loss_backward", grad_output,
+                                      input, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """Binary cross-entropy of logits, as torch.nn.functional.binary_cross_entropy_with_logits.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, logits (any real value), float32 or float64
+    target : ndarray of input's shape and dtype, targets in [0, 1] (not checked:
+        soft targets are allowed)
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    As :func:`mse_loss`. Elementwise loss
+    -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), computed as
+    max(x, 0) - x t + log1p(exp(-|x|)): finite for every finite logit.
+
+    Raises
+    ------
+    As :func:`mse_loss`. (pos_weight / weight are not supported.)
+    """
+    return _elementwise_loss(_losses.bce_with_logits_forward, "binary_cross_entropy_with_logits",
+                             input, target, reduction)
+
+
+def binary_cross_entropy_with_logits_backward(grad_output, input, target, reduction="mean"):
+    """dL/d(input) of :func:`binary_cross_entropy_with_logits`: (sigmoid(x) - t) * grad_output
+    (/ numel for 'mean'); grad_output as in :func:`mse_loss_backward`."""
+    return _elementwise_loss_backward(_losses.bce_with_logits_backward,
+                                      "binary_cross_entropy_with_logits_backward", grad_output,
+                                      input, target, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """Binary cross-entropy of probabilities, as torch.nn.functional.binary_cross_entropy.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, probabilities in [0, 1], float32 or float64
+    target : ndarray of input's shape and dtype (values in [0, 1], not checked)
+    reduction : {'mean', 'sum', 'none'}
+
+    Returns
+    -------
+    As :func:`mse_loss`. Elementwise loss -(t log p + (1 - t) log(1 - p)), each
+    log clamped below at -100 as torch does, so p = 0 or 1 gives a finite loss.
+    Prefer :func:`binary_cross_entropy_with_logits` on logits: it is stabler.
+
+    Raises
+    ------
+    As :func:`mse_loss`, plus ValueError when input has values outside [0, 1].
+    """
+    return _elementwise_loss(_losses.bce_forward, "binary_cross_entropy", input, target,
+                             reduction, probs=True)
+
+
+def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
+    """dL/d(input) of :func:`binary_cross_entropy`: grad_output * (p - t) / max(p (1 - p), 1e-12)
+    (/ numel for 'mean'), torch's formula; grad_output as in :func:`mse_loss_backward`."""
+    return _elementwise_loss_backward(_losses.bce_backward, "binary_cross_entropy_backward",
+                                      grad_output, input, target, reduction, probs=True)

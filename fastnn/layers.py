@@ -16,7 +16,8 @@ from . import _backend, _checks
 from .init import get_initializer
 
 __all__ = ["Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d",
-           "Flatten"]
+           "Flatten", "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d",
+           "GlobalAvgPool2d"]
 
 
 class Layer:
@@ -31,7 +32,7 @@ class Layer:
         """Compute the output for ``x`` and cache what backward needs.
 
         ``training`` selects training-mode behaviour for layers that have one
-        (none of the layers in this module do; they accept it for uniformity).
+        (BatchNorm1d, BatchNorm2d, Dropout; the others accept it for uniformity).
         """
         raise NotImplementedError
 
@@ -335,34 +336,258 @@ class Step(_Activation):
 
 
 class MaxPool2d(Layer):
-    """2-D max pooling (see fastnn.functional.max_pool2d); caches the argmax indices."""
+    """2-D max pooling (see fastnn.functional.max_pool2d); caches the argmax indices.
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    ``ceil_mode=True`` rounds the output size up (torch semantics).
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.kernel_size = _checks.pair("MaxPool2d", "kernel_size", kernel_size, 1)
         self.stride = self.kernel_size if stride is None else \
             _checks.pair("MaxPool2d", "stride", stride, 1)
         self.padding = _checks.pair("MaxPool2d", "padding", padding, 0)
+        self.ceil_mode = _checks.flag("MaxPool2d", "ceil_mode", ceil_mode)
 
     def forward(self, x, training=True):
         F = _backend.ops()
         out, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                                    return_indices=True)
+                                    return_indices=True, ceil_mode=self.ceil_mode)
         self._cache = (F, x, indices)
         return out
 
     def backward(self, grad_output):
         F, x, indices = self._saved()
         return F.max_pool2d_backward(grad_output, x, self.kernel_size, self.stride,
-                                     self.padding, indices=indices)
+                                     self.padding, indices=indices, ceil_mode=self.ceil_mode)
 
     def config(self):
         return dict(kernel_size=list(self.kernel_size), stride=list(self.stride),
-                    padding=list(self.padding))
+                    padding=list(self.padding), ceil_mode=self.ceil_mode)
 
     def __repr__(self):
         return (f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding})")
+                f"padding={self.padding}, ceil_mode={self.ceil_mode})")
+
+
+class AvgPool2d(Layer):
+    """2-D average pooling (see fastnn.functional.avg_pool2d).
+
+    Parameters
+    ----------
+    kernel_size, stride (default kernel_size), padding : int or (int, int)
+    ceil_mode : bool, round the output size up (torch semantics)
+    count_include_pad : bool, whether zero padding counts in the divisor (default True)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = _checks.pair("AvgPool2d", "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else \
+            _checks.pair("AvgPool2d", "stride", stride, 1)
+        self.padding = _checks.pair("AvgPool2d", "padding", padding, 0)
+        self.ceil_mode = _checks.flag("AvgPool2d", "ceil_mode", ceil_mode)
+        self.count_include_pad = _checks.flag("AvgPool2d", "count_include_pad",
+                                              count_include_pad)
+
+    def _geometry(self):
+        return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+                    ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad)
+
+    def forward(self, x, training=True):
+        self._cache = (_backend.ops(), x)
+        return self._cache[0].avg_pool2d(x, **self._geometry())
+
+    def backward(self, grad_output):
+        F, x = self._saved()
+        return F.avg_pool2d_backward(grad_output, x, **self._geometry())
+
+    def config(self):
+        return dict(kernel_size=list(self.kernel_size), stride=list(self.stride),
+                    padding=list(self.padding), ceil_mode=self.ceil_mode,
+                    count_include_pad=self.count_include_pad)
+
+    def __repr__(self):
+        return (f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, ceil_mode={self.ceil_mode}, "
+                f"count_include_pad={self.count_include_pad})")
+
+
+class AdaptiveAvgPool2d(Layer):
+    """Adaptive average pooling (N, C, H, W) -> (N, C, 1, 1); only output_size=1 is supported.
+
+    Other output sizes raise NotImplementedError when the layer is built.
+    """
+
+    def __init__(self, output_size=1):
+        super().__init__()
+        size = _checks.pair(type(self).__name__, "output_size", output_size, 1)
+        if size != (1, 1):
+            raise NotImplementedError(f"{type(self).__name__}(): only output_size=1 (global "
+                                      f"average pooling) is supported, got {output_size!r}")
+        self.output_size = 1
+
+    def forward(self, x, training=True):
+        self._cache = (_backend.ops(), x)
+        return self._cache[0].adaptive_avg_pool2d(x, self.output_size)
+
+    def backward(self, grad_output):
+        F, x = self._saved()
+        return F.adaptive_avg_pool2d_backward(grad_output, x, self.output_size)
+
+    def config(self):
+        return dict(output_size=self.output_size)
+
+    def __repr__(self):
+        return f"AdaptiveAvgPool2d(output_size={self.output_size})"
+
+
+class GlobalAvgPool2d(AdaptiveAvgPool2d):
+    """Global average pooling: the mean of each channel plane, (N, C, H, W) -> (N, C, 1, 1).
+
+    The same as AdaptiveAvgPool2d(1); follow it with Flatten() for (N, C).
+    """
+
+    def __init__(self):
+        super().__init__(1)
+
+    def config(self):
+        return {}
+
+    def __repr__(self):
+        return "GlobalAvgPool2d()"
+
+
+class _BatchNorm(Layer):
+    """Batch normalisation layer (see fastnn.functional.batch_norm); subclasses fix the rank.
+
+    Parameters
+    ----------
+    num_features : int >= 1, the number of channels C
+    eps : float >= 0, added to the variance (default 1e-5)
+    momentum : float in [0, 1], weight of each new batch in the running statistics
+    affine : bool, whether to learn weight (gamma, initialised to ones) and bias
+        (beta, zeros)
+    dtype : float32 (default) or float64
+
+    Attributes ``running_mean`` (zeros) and ``running_var`` (ones), shape (C,),
+    are updated in place by every training-mode forward; ``forward(x,
+    training=False)`` normalises with them. ``params``: 'weight', 'bias' (if affine).
+    """
+    ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, *, dtype=np.float32):
+        super().__init__()
+        owner = type(self).__name__
+        self.num_features = _positive_int(owner, "num_features", num_features)
+        self.eps = _checks.real_number(owner, "eps", eps, 0.0, float("inf"))
+        self.momentum = _checks.real_number(owner, "momentum", momentum, 0.0, 1.0)
+        self.affine = _checks.flag(owner, "affine", affine)
+        dt = _dtype(owner, dtype)
+        self.running_mean = np.zeros(self.num_features, dtype=dt)
+        self.running_var = np.ones(self.num_features, dtype=dt)
+        # Listed as buffers so state_dict()/save()/load() carry them (updated in place).
+        self.buffers = {"running_mean": self.running_mean, "running_var": self.running_var}
+        if self.affine:
+            self.params["weight"] = np.ones(self.num_features, dtype=dt)
+            self.params["bias"] = np.zeros(self.num_features, dtype=dt)
+
+    def _check_rank(self, x):
+        if isinstance(x, np.ndarray) and x.ndim not in self.ndims:
+            shapes = " or ".join(f"{d}-D" for d in self.ndims)
+            raise ValueError(f"{type(self).__name__}.forward(): x must be {shapes} "
+                             f"{self.layout}, got shape {x.shape}")
+
+    def forward(self, x, training=True):
+        self._check_rank(x)
+        F = _backend.ops()
+        out = F.batch_norm(x, self.running_mean, self.running_var, self.params.get("weight"),
+                           self.params.get("bias"), training, self.momentum, self.eps)
+        self._cache = (F, x, bool(training))
+        return out
+
+    def backward(self, grad_output):
+        F, x, training = self._saved()
+        gx, gw, gb = F.batch_norm_backward(grad_output, x, self.running_mean, self.running_var,
+                                           self.params.get("weight"), training, self.eps)
+        self.grads = {"weight": gw, "bias": gb} if self.affine else {}
+        return gx
+
+    def config(self):
+        return dict(num_features=self.num_features, eps=self.eps, momentum=self.momentum,
+                    affine=self.affine, dtype=self.running_mean.dtype.name)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, "
+                f"momentum={self.momentum}, affine={self.affine})")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) input, per feature C (as torch.nn.BatchNorm1d)."""
+    ndims = (2, 3)
+    layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) input, per channel C (as torch.nn.BatchNorm2d)."""
+    ndims = (4,)
+    layout = "(N, C, H, W)"
+
+
+class Dropout(Layer):
+    """Inverted dropout (see fastnn.functional.dropout): identity when training=False.
+
+    Parameters
+    ----------
+    p : float in [0, 1), the probability of dropping an element (torch's
+        convention); default 0.5 when keep_prob is not given either
+    keep_prob : float in (0, 1], keyword-only, the probability of KEEPING an
+        element (the course material's convention): keep_prob = 1 - p. Give p
+        or keep_prob; giving both raises ValueError unless p == 1 - keep_prob.
+    seed : None, int or numpy.random.Generator; the layer draws every mask from
+        one generator, so two layers built with the same int seed drop the
+        same elements forward after forward, on either backend.
+
+    forward(x, training=True): x * mask / (1 - p) with a fresh mask; the mask
+    is cached and backward multiplies the gradient by the same mask / (1 - p).
+    """
+
+    def __init__(self, p=None, *, keep_prob=None, seed=None):
+        super().__init__()
+        if keep_prob is not None:
+            keep = _checks.real_number("Dropout", "keep_prob", keep_prob, 0.0, 1.0)
+            if keep == 0.0:
+                raise ValueError("Dropout(): keep_prob must be in (0, 1], got 0 (nothing kept)")
+            if p is not None and abs(_checks.dropout_probability("Dropout", p)
+                                     - (1.0 - keep)) > 1e-12:
+                raise ValueError(f"Dropout(): p={p!r} and keep_prob={keep_prob!r} disagree "
+                                 "(p is the drop probability, p = 1 - keep_prob); give one")
+            p = 1.0 - keep
+        self.p = _checks.dropout_probability("Dropout", 0.5 if p is None else p)
+        self.generator = _checks.generator("Dropout", "seed", seed)
+
+    @property
+    def keep_prob(self):
+        """The probability of keeping an element, 1 - p."""
+        return 1.0 - self.p
+
+    def forward(self, x, training=True):
+        F = _backend.ops()
+        out, mask = F.dropout(x, self.p, training, self.generator, return_mask=True)
+        self._cache = (F, mask, training)
+        return out
+
+    def backward(self, grad_output):
+        F, mask, training = self._saved()
+        return F.dropout_backward(grad_output, mask, self.p, training)
+
+    def config(self):
+        # The generator's state is not saved: a loaded Dropout draws fresh masks.
+        return dict(p=self.p)
+
+    def __repr__(self):
+        return f"Dropout(p={self.p:g})"
 
 
 class Flatten(Layer):

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks
+from . import _random
 
 __all__ = [
     "conv2d", "conv2d_backward", "linear", "linear_backward", "matmul", "matmul_backward",
@@ -21,6 +22,10 @@ __all__ = [
     "step", "step_backward", "softmax", "softmax_backward", "log_softmax",
     "log_softmax_backward", "cross_entropy", "cross_entropy_backward",
     "max_pool2d", "max_pool2d_backward",
+    "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    "batch_norm", "batch_norm_backward", "dropout", "dropout_backward",
+    "mse_loss", "mse_loss_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
 ]
 
 
@@ -182,6 +187,8 @@ def cross_entropy(input, target, reduction="mean"):
     x, t = _checks.cross_entropy_args("cross_entropy", input, target, reduction)
     if x.shape[0] == 0:
         losses = np.zeros(0, dtype=x.dtype)
+    elif t.ndim == 2:  # class probabilities
+        losses = -(t * (x - _logsumexp(x, 1))).sum(axis=1)
     else:
         losses = _logsumexp(x, 1)[:, 0] - x[np.arange(x.shape[0]), t]
     if reduction == "none":
@@ -195,16 +202,25 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
     if x.shape[0] == 0:
         return np.zeros_like(x)
     p = np.exp(x - _logsumexp(x, 1))
+    if t.ndim == 2:  # class probabilities
+        return (p * t.sum(axis=1, keepdims=True) - t) * scale[:, None]
     p[np.arange(x.shape[0]), t] -= 1
     return p * scale[:, None]
 
 
 # --------------------------------------------------------------------------- max_pool2d
 
-def _windows(x, g):
-    """(N, C, OH, OW, kH*kW) view of every pooling window of x padded with -inf."""
-    xp = np.pad(x, ((0, 0), (0, 0), (g.pad_h, g.pad_h), (g.pad_w, g.pad_w)),
-                constant_values=-np.inf)
+def _ceil_extra(size, k, stride, pad, out):
+    """Padding needed past the bottom/right padding for a ceil_mode last window."""
+    return max(0, (out - 1) * stride + k - (size + 2 * pad))
+
+
+def _windows(x, g, fill=-np.inf):
+    """(N, C, OH, OW, kH*kW) view of every pooling window of x padded with ``fill``."""
+    eh = _ceil_extra(x.shape[2], g.kh, g.stride_h, g.pad_h, g.out_h)
+    ew = _ceil_extra(x.shape[3], g.kw, g.stride_w, g.pad_w, g.out_w)
+    xp = np.pad(x, ((0, 0), (0, 0), (g.pad_h, g.pad_h + eh), (g.pad_w, g.pad_w + ew)),
+                constant_values=fill)
     win = sliding_window_view(xp, (g.kh, g.kw), axis=(2, 3))
     win = win[:, :, ::g.stride_h, ::g.stride_w][:, :, :g.out_h, :g.out_w]
     return win.reshape(win.shape[:4] + (g.kh * g.kw,))
@@ -228,15 +244,19 @@ def _pool(x, g):
     return np.ascontiguousarray(out), (iy * x.shape[3] + ix).astype(np.int64)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False):
-    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding)
+def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False,
+               ceil_mode=False):
+    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding,
+                                   ceil_mode)
     out, indices = _pool(x, g)
     return (out, indices) if return_indices else out
 
 
-def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None):
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None,
+                        ceil_mode=False):
     go, x, g, idx = _checks.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
-                                                     kernel_size, stride, padding, indices)
+                                                     kernel_size, stride, padding, indices,
+                                                     ceil_mode)
     if idx is None:
         _, idx = _pool(x, g)
     n, c, h, w = x.shape
@@ -245,3 +265,184 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     n_out = g.out_h * g.out_w  # explicit, not -1: n * c may be 0
     np.add.at(grad, (planes, idx.reshape(n * c, n_out)), go.reshape(n * c, n_out))
     return grad.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------- avg_pool2d
+
+def _avg_divisor(g, h, w, count_include_pad, dtype):
+    """(OH, OW) divisors of avg_pool2d, torch's rule (see fastnn.functional.avg_pool2d)."""
+    def axis(out, stride, pad, k, size):
+        start = np.arange(out) * stride - pad
+        end = np.minimum(start + k, size + pad)
+        if count_include_pad:
+            return end - start
+        return np.minimum(end, size) - np.maximum(start, 0)
+    return np.outer(axis(g.out_h, g.stride_h, g.pad_h, g.kh, h),
+                    axis(g.out_w, g.stride_w, g.pad_w, g.kw, w)).astype(dtype)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    x, g, include = _checks.avg_pool2d_args("avg_pool2d", input, kernel_size, stride, padding,
+                                            ceil_mode, count_include_pad)
+    sums = _windows(x, g, fill=0.0).sum(axis=-1)
+    return np.ascontiguousarray(sums / _avg_divisor(g, x.shape[2], x.shape[3], include, x.dtype))
+
+
+def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    go, x, g, include = _checks.avg_pool2d_backward_args(
+        "avg_pool2d_backward", grad_output, input, kernel_size, stride, padding, ceil_mode,
+        count_include_pad)
+    n, c, h, w = x.shape
+    eh = _ceil_extra(h, g.kh, g.stride_h, g.pad_h, g.out_h)
+    ew = _ceil_extra(w, g.kw, g.stride_w, g.pad_w, g.out_w)
+    grad_xp = np.zeros((n, c, h + 2 * g.pad_h + eh, w + 2 * g.pad_w + ew), dtype=x.dtype)
+    share = go / _avg_divisor(g, h, w, include, x.dtype)
+    for i in range(g.kh):  # every tap of every window gets the window's share
+        for j in range(g.kw):
+            grad_xp[:, :, i:i + g.stride_h * (g.out_h - 1) + 1:g.stride_h,
+                    j:j + g.stride_w * (g.out_w - 1) + 1:g.stride_w] += share
+    return np.ascontiguousarray(grad_xp[:, :, g.pad_h:g.pad_h + h, g.pad_w:g.pad_w + w])
+
+
+def adaptive_avg_pool2d(input, output_size):
+    x = _checks.adaptive_avg_pool2d_args("adaptive_avg_pool2d", input, output_size)
+    return x.mean(axis=(2, 3), keepdims=True)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input, output_size):
+    go, x = _checks.adaptive_avg_pool2d_backward_args("adaptive_avg_pool2d_backward",
+                                                      grad_output, input, output_size)
+    return np.broadcast_to(go / (x.shape[2] * x.shape[3]), x.shape).copy()
+
+
+# --------------------------------------------------------------------------- batch_norm
+
+def _channel_stats(x3):
+    """Mean and biased variance over axes 0 and 2 of (N, C, L), computed in float64."""
+    x64 = x3.astype(np.float64)
+    mean = x64.mean(axis=(0, 2))
+    var = ((x64 - mean[None, :, None]) ** 2).mean(axis=(0, 2))
+    return mean.astype(x3.dtype), var.astype(x3.dtype)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Reference batch_norm; updates running_mean / running_var in place when training."""
+    x3, rm, rv, w, b, training, momentum, eps = _checks.batch_norm_args(
+        "batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if training:
+        mean, var = _channel_stats(x3)
+        if rm is not None:
+            m = x3.shape[0] * x3.shape[2]
+            rm[...] = (1 - momentum) * rm + momentum * mean
+            rv[...] = (1 - momentum) * rv + momentum * var * (m / (m - 1))
+    else:
+        mean, var = rm, rv
+    out = (x3 - mean[None, :, None]) / np.sqrt(var[None, :, None] + x3.dtype.type(eps))
+    if w is not None:
+        out = out * w[None, :, None]
+    if b is not None:
+        out = out + b[None, :, None]
+    return out.astype(x3.dtype, copy=False).reshape(input.shape)
+
+
+def batch_norm_backward(grad_output, input, running_mean, running_var, weight=None,
+                        training=False, eps=1e-5):
+    """Reference batch_norm_backward: (grad_input, grad_weight, grad_bias)."""
+    go3, x3, rm, rv, w, training, eps = _checks.batch_norm_backward_args(
+        "batch_norm_backward", grad_output, input, running_mean, running_var, weight, training,
+        eps)
+    mean, var = _channel_stats(x3) if training else (rm, rv)
+    invstd = 1 / np.sqrt(var + x3.dtype.type(eps))
+    xhat = (x3 - mean[None, :, None]) * invstd[None, :, None]
+    grad_bias = go3.sum(axis=(0, 2))
+    grad_weight = (go3 * xhat).sum(axis=(0, 2))
+    gamma = w if w is not None else np.ones_like(invstd)
+    dxhat = go3 * gamma[None, :, None]
+    if training:  # CS231n's simplified form of the batch-norm input gradient
+        m = x3.shape[0] * x3.shape[2]
+        grad_input = (invstd[None, :, None] / m) * (
+            m * dxhat - dxhat.sum(axis=(0, 2), keepdims=True)
+            - xhat * (dxhat * xhat).sum(axis=(0, 2), keepdims=True))
+    else:
+        grad_input = dxhat * invstd[None, :, None]
+    return (grad_input.astype(x3.dtype, copy=False).reshape(input.shape), grad_weight,
+            grad_bias)
+
+
+# --------------------------------------------------------------------------- dropout
+
+def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
+    """Reference dropout: the same mask as fastnn.functional.dropout for the same generator."""
+    x, p, training, gen = _checks.dropout_args("dropout", input, p, training, generator)
+    if not training or p == 0:
+        out, mask = x, np.ones(x.shape, dtype=np.bool_)
+    else:
+        mask = _random.dropout_mask(gen, x.shape, p)
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as the kernel and torch
+            out = np.asarray(x * mask / x.dtype.type(1 - p))  # asarray: 0-d stays an array
+    return (out, mask) if return_mask else out
+
+
+def dropout_backward(grad_output, mask, p, training=True):
+    go, mask, p, training = _checks.dropout_backward_args("dropout_backward", grad_output, mask,
+                                                          p, training)
+    if not training:
+        return go.copy()
+    with np.errstate(invalid="ignore"):
+        return np.asarray(go * mask / go.dtype.type(1 - p))
+
+
+# --------------------------------------------------------------------------- losses
+
+def _reduce(losses, reduction):
+    if reduction == "none":
+        return np.asarray(losses)  # a 0-d input gives a 0-d array, not a NumPy scalar
+    return losses.mean() if reduction == "mean" else losses.sum()
+
+
+def _loss_grad(op, grad_output, x, reduction):
+    g = _checks.elementwise_loss_grad(op, grad_output, x, reduction)
+    return g.reshape(x.shape) if reduction == "none" else g[0]
+
+
+def mse_loss(input, target, reduction="mean"):
+    x, t = _checks.elementwise_loss_args("mse_loss", input, target, reduction)
+    return _reduce((x - t) ** 2, reduction)
+
+
+def mse_loss_backward(grad_output, input, target, reduction="mean"):
+    x, t = _checks.elementwise_loss_args("mse_loss_backward", input, target, reduction)
+    return np.asarray(2 * (x - t) * _loss_grad("mse_loss_backward", grad_output, x, reduction))
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    x, t = _checks.elementwise_loss_args("binary_cross_entropy_with_logits", input, target,
+                                         reduction)
+    return _reduce(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)
+
+
+def binary_cross_entropy_with_logits_backward(grad_output, input, target, reduction="mean"):
+    op = "binary_cross_entropy_with_logits_backward"
+    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    return np.asarray((sigmoid(x) - t) * _loss_grad(op, grad_output, x, reduction))
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    x, t = _checks.elementwise_loss_args("binary_cross_entropy", input, target, reduction)
+    _checks.probabilities("binary_cross_entropy", "input", x)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped at -100 as torch
+        log_p = np.maximum(np.log(x), -100)
+        log_q = np.maximum(np.log1p(-x), -100)
+    return _reduce(-(t * log_p + (1 - t) * log_q), reduction)
+
+
+def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
+    op = "binary_cross_entropy_backward"
+    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    _checks.probabilities(op, "input", x)
+    eps = np.float32(1e-12)  # torch's EPSILON is a C float
+    return np.asarray((x - t) / np.maximum(x * (1 - x), eps)
+                      * _loss_grad(op, grad_output, x, reduction))

@@ -1,0 +1,194 @@
+"""Batch normalisation over (N, C, L) arrays: per-channel statistics, normalise, backward.
+
+Dense (N, C) input is passed as (N, C, 1) and images (N, C, H, W) as (N, C, H*W),
+so one set of kernels serves BatchNorm1d and BatchNorm2d. The caller turns the
+statistics into per-channel coefficients (C-sized NumPy work); the kernels do
+the passes over the data.
+
+Memory order: every kernel walks x in memory order, split into contiguous
+chunks, one per thread. A first version reduced each channel in its own prange
+task, reading x[:, c, :] with a stride of C * L: fine for images, but for
+dense input that uses 4 bytes of every 64-byte cache line.
+
+Reductions go through per-thread partials: thread k adds its part of the sums
+into ``partials[k, c]`` (no two threads write one entry), and the partials are
+summed per channel afterwards. Sums are float64 even for float32 data: a batch
+of N*H*W values summed in float32 would lose digits in the mean and, through
+it, in the variance. The variance takes a second pass over (x - mean)^2 rather
+than E[x^2] - mean^2, which cancels catastrophically when |mean| >> std.
+
+Two loop shapes: for L > 1 the work is the (n, c) rows of length L (inner loop
+over L, vectorised); for dense input (L = 1) the (N, C, 1) array is reshaped to
+(N, C) and the inner loop runs over channels. Walking length-1 rows instead
+cost ~25 ns per element (index arithmetic and the set-up of a one-element
+vector loop): 25.7 ms vs 0.21 ms for the forward of 4096 x 256 float32 against
+the same data laid out as (1, 256, 4096), one thread. The branch is inside each
+kernel, so it adds no compiled specialisation.
+"""
+from numba import njit, prange
+
+from ._config import FASTMATH
+
+
+@njit(cache=True)
+def _chunk(k, n_chunks, total):
+    """Bounds [lo, hi) of chunk k when range(total) is cut into n_chunks contiguous pieces."""
+    return k * total // n_chunks, (k + 1) * total // n_chunks
+
+
+@njit(cache=True)
+def _merge(partials, c, count):
+    """Sum over threads of partials[:, c], divided by count."""
+    s = 0.0
+    for k in range(partials.shape[0]):
+        s += partials[k, c]
+    return s / count
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sum_pass(x, center, partials, squares):
+    """partials[k, c] = sum over thread k's share of x[:, c, :] of (x - center[c])^p,
+    p = 2 if squares else 1. x : (N, C, L); partials zeroed here."""
+    n_batch, chans, length = x.shape
+    n_chunks = partials.shape[0]
+    partials[:, :] = 0.0
+    if length == 1:  # dense: rows n, vectorised over channels
+        x2 = x.reshape(n_batch, chans)
+        for k in prange(n_chunks):
+            lo, hi = _chunk(k, n_chunks, n_batch)
+            for n in range(lo, hi):
+                for c in range(chans):
+                    d = x2[n, c] - center[c]
+                    partials[k, c] += d * d if squares else d
+        return
+    total = n_batch * chans
+    for k in prange(n_chunks):
+        lo, hi = _chunk(k, n_chunks, total)
+        for j in range(lo, hi):
+            n = j // chans
+            c = j - n * chans
+            m = center[c]
+            s = 0.0
+            if squares:
+                for t in range(length):
+                    d = x[n, c, t] - m
+                    s += d * d
+            else:
+                for t in range(length):
+                    s += x[n, c, t] - m
+            partials[k, c] += s
+
+
+@njit(cache=True)
+def batch_norm_stats(x, mean, var, partials):
+    """mean[c] and biased variance var[c] of x[:, c, :] over N and L.
+
+    x : (N, C, L); mean, var : (C,), overwritten; partials : float64 scratch
+    (n_chunks, C), n_chunks >= 1 (the caller's choice: its thread count).
+    """
+    n_batch, chans, length = x.shape
+    count = n_batch * length
+    mean64 = partials[0].copy()  # C-sized float64 scratch
+    mean64[:] = 0.0
+    _sum_pass(x, mean64, partials, False)
+    for c in range(chans):
+        mean64[c] = _merge(partials, c, count)
+    _sum_pass(x, mean64, partials, True)
+    for c in range(chans):
+        mean[c] = mean64[c]
+        var[c] = _merge(partials, c, count)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def batch_norm_forward(x, mean, scale, shift, out):
+    """out[n, c, :] = (x[n, c, :] - mean[c]) * scale[c] + shift[c].
+
+    With scale = weight / sqrt(var + eps) and shift = bias this is batch norm.
+    x - mean is formed first (not x * scale + (shift - mean * scale)) so a
+    large common offset cancels exactly before the scaling.
+    """
+    n_batch, chans, length = x.shape
+    if length == 1:  # dense: rows n, vectorised over channels
+        x2 = x.reshape(n_batch, chans)
+        out2 = out.reshape(n_batch, chans)
+        for n in prange(n_batch):
+            for c in range(chans):
+                out2[n, c] = (x2[n, c] - mean[c]) * scale[c] + shift[c]
+        return
+    for j in prange(n_batch * chans):
+        n = j // chans
+        c = j - n * chans
+        m, k, b = mean[c], scale[c], shift[c]
+        for t in range(length):
+            out[n, c, t] = (x[n, c, t] - m) * k + b
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
+    """sum_g[c] = sum of grad_out[:, c, :]; sum_gxc[c] = sum of grad_out * (x - mean[c]).
+
+    grad_out, x : (N, C, L); sum_g, sum_gxc : (C,), overwritten; partials :
+    float64 scratch (n_chunks, 2, C) (see batch_norm_stats).
+    """
+    n_batch, chans, length = x.shape
+    n_chunks = partials.shape[0]
+    partials[:, :, :] = 0.0
+    if length == 1:  # dense: rows n, vectorised over channels
+        g2 = grad_out.reshape(n_batch, chans)
+        x2 = x.reshape(n_batch, chans)
+        for k in prange(n_chunks):
+            lo, hi = _chunk(k, n_chunks, n_batch)
+            for n in range(lo, hi):
+                for c in range(chans):
+                    g = g2[n, c]
+                    partials[k, 0, c] += g
+                    partials[k, 1, c] += g * (x2[n, c] - mean[c])
+    else:
+        total = n_batch * chans
+        for k in prange(n_chunks):
+            lo, hi = _chunk(k, n_chunks, total)
+            for j in range(lo, hi):
+                n = j // chans
+                c = j - n * chans
+                m = mean[c]
+                s = 0.0
+                sx = 0.0
+                for t in range(length):
+                    g = grad_out[n, c, t]
+                    s += g
+                    sx += g * (x[n, c, t] - m)
+                partials[k, 0, c] += s
+                partials[k, 1, c] += sx
+    for c in range(chans):
+        s = 0.0
+        sx = 0.0
+        for k in range(n_chunks):
+            s += partials[k, 0, c]
+            sx += partials[k, 1, c]
+        sum_g[c] = s
+        sum_gxc[c] = sx
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in):
+    """grad_in[n, c, :] = coef_g[c] * grad_out + coef_x[c] * (x - mean[c]) + coef_1[c].
+
+    Training mode: coef_g = w * invstd, coef_x = -coef_g * invstd^2 * sum_gxc / M,
+    coef_1 = -coef_g * sum_g / M (M = N * L values per channel); eval mode:
+    coef_x = coef_1 = 0. One kernel serves both.
+    """
+    n_batch, chans, length = x.shape
+    if length == 1:  # dense: rows n, vectorised over channels
+        g2 = grad_out.reshape(n_batch, chans)
+        x2 = x.reshape(n_batch, chans)
+        gi2 = grad_in.reshape(n_batch, chans)
+        for n in prange(n_batch):
+            for c in range(chans):
+                gi2[n, c] = coef_g[c] * g2[n, c] + coef_x[c] * (x2[n, c] - mean[c]) + coef_1[c]
+        return
+    for j in prange(n_batch * chans):
+        n = j // chans
+        c = j - n * chans
+        m, a, b, d = mean[c], coef_g[c], coef_x[c], coef_1[c]
+        for t in range(length):
+            grad_in[n, c, t] = a * grad_out[n, c, t] + b * (x[n, c, t] - m) + d

@@ -1,0 +1,22 @@
+"""Inverted dropout: apply a keep-mask and the 1 / keep_prob scale in one pass.
+
+The mask itself is drawn by the caller with NumPy (fastnn.functional.dropout),
+so the Numba and NumPy backends produce identical masks for the same seed.
+Forward and backward are the same operation (the backward multiplies the
+upstream gradient by the same mask and scale), so one kernel serves both.
+"""
+from numba import njit, prange
+
+from ._config import FASTMATH
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def dropout_apply_mask(x, mask, scale, out):
+    """out = x * (mask ? scale : 0), flat arrays of one size; mask is bool.
+
+    A multiply rather than a select, as torch does: a dropped inf or NaN gives
+    NaN instead of being hidden as 0 (no ``nnan`` flag lets LLVM fold x * 0).
+    """
+    zero = out.dtype.type(0)
+    for i in prange(x.size):
+        out[i] = x[i] * (scale if mask[i] else zero)
