@@ -16,8 +16,10 @@ into the plane its thread owns, so overlapping windows need no atomics.
 import numpy as np
 from numba import njit, prange
 
+from ._config import CACHE
 
-@njit(parallel=True, cache=True)
+
+@njit(parallel=True, cache=CACHE)
 def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
@@ -53,7 +55,7 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
                 indices[n, c, oy, ox] = best_idx
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def max_pool2d_backward(grad_out, indices, grad_in):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
