@@ -22,6 +22,11 @@ from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, St
 from .losses import CrossEntropyLoss
 from .model import Sequential
 from .optim import SGD
+from . import _threading
+
+# Pick a thread-safe Numba threading layer before any kernel is launched
+# (README "Reliability"; fastnn/_threading.py).
+_threading.configure()
 
 __version__ = "0.1.0"
 
