@@ -60,7 +60,10 @@ def _positive_int(owner, name, value):
 
 
 def _dtype(owner, dtype):
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in _checks.FLOAT_DTYPES:
         raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dt}")
     return dt
@@ -226,6 +229,11 @@ class MaxPool2d(Layer):
         self.stride = self.kernel_size if stride is None else \
             _checks.pair("MaxPool2d", "stride", stride, 1)
         self.padding = _checks.pair("MaxPool2d", "padding", padding, 0)
+        # Checked here so a bad layer fails when built, not at its first forward.
+        half = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+        if self.padding[0] > half[0] or self.padding[1] > half[1]:
+            raise ValueError(f"MaxPool2d(): padding must be at most half the kernel size {half} "
+                             f"for kernel_size={kernel_size!r}, got {padding!r}")
 
     def forward(self, x, training=True):
         F = _backend.ops()

@@ -1,7 +1,14 @@
 """Optimizers: update a model's parameters in place from the gradients its backward left."""
+import math
+import numbers
+
 import numpy as np
 
 __all__ = ["SGD"]
+
+
+def _real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 class SGD:
@@ -27,11 +34,11 @@ class SGD:
         if not hasattr(model, "parameters"):
             raise TypeError(f"SGD(): model must be a fastnn Layer or Sequential, "
                             f"got {type(model).__name__}")
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-            raise ValueError(f"SGD(): lr must be a number > 0, got {lr!r}")
-        if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) \
-                or not momentum >= 0:
-            raise ValueError(f"SGD(): momentum must be a number >= 0, got {momentum!r}")
+        # numbers.Real takes Python and NumPy ints/floats; inf and NaN are rejected.
+        if not _real(lr) or not 0 < lr < math.inf:
+            raise ValueError(f"SGD(): lr must be a finite number > 0, got {lr!r}")
+        if not _real(momentum) or not 0 <= momentum < math.inf:
+            raise ValueError(f"SGD(): momentum must be a finite number >= 0, got {momentum!r}")
         self.model = model
         self.lr = float(lr)
         self.momentum = float(momentum)
