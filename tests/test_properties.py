@@ -39,7 +39,8 @@ def relayout(x, kind, rng):
     if kind == "negative":  # every axis read backwards
         return np.flip(np.flip(x).copy())
     if kind == "strided":  # every other element of a buffer twice the size
-        big = np.full(tuple(2 * s for s in x.shape), np.nan, dtype=x.dtype)
+        fill = np.nan if x.dtype.kind == "f" else 0  # NaN gaps would show if read
+        big = np.full(tuple(2 * s for s in x.shape), fill, dtype=x.dtype)
         view = big[(slice(None, None, 2),) * x.ndim]
         view[...] = x
         return view
