@@ -29,6 +29,11 @@ from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jac
 from .model import Concat, Residual, load, load_state, save
 from .optim import Adam
 from .summary import summary
+from . import _threading
+
+# Pick a thread-safe Numba threading layer before any kernel is launched
+# (README "Reliability"; fastnn/_threading.py).
+_threading.configure()
 
 __version__ = "0.1.0"
 

@@ -54,7 +54,9 @@ def set_num_threads(n):
 
     The upper bound is fixed when Numba starts: the NUMBA_NUM_THREADS
     environment variable, by default the number of CPU cores. Raises ValueError
-    outside that range, TypeError for a non-integer.
+    outside that range, TypeError for a non-integer. As in Numba, the setting
+    applies to the calling Python thread; other threads keep NUMBA_NUM_THREADS
+    until they call it themselves.
     """
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads(): n must be an int, got {n!r}")

@@ -50,14 +50,13 @@ def same_shape(op, name, arr, expected_name, expected_shape):
             f"got {arr.shape}")
 
 
-def _int(op, name, value):
+def _int(op, name, value, expected="an int or a pair of ints"):
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}(): {name} must be an int or a pair of ints, got {value!r}")
+        raise TypeError(f"{op}(): {name} must be {expected}, got {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(
-            f"{op}(): {name} must be an int or a pair of ints, got {value!r}") from None
+        raise TypeError(f"{op}(): {name} must be {expected}, got {value!r}") from None
 
 
 MAX_GEOMETRY = 2**31 - 1  # bound on stride/padding/dilation/kernel_size entries
@@ -83,7 +82,7 @@ def pair(op, name, value, minimum):
 
 def dim_index(op, dim, ndim):
     """Normalise a possibly negative axis ``dim`` for an array of rank ``ndim``."""
-    d = _int(op, "dim", dim)
+    d = _int(op, "dim", dim, "an int")
     if not -ndim <= d < ndim:
         raise ValueError(f"{op}(): dim must be in [{-ndim}, {ndim - 1}] for a {ndim}-D input, "
                          f"got {dim}")
@@ -114,7 +113,7 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
     w = float_array(op, "weight", weight, 4, "(C_out, C_in, kH, kW)")
     same_dtype(op, "input", x, weight=w)
     choice(op, "algorithm", algorithm, CONV_ALGORITHMS)
-    g = _int(op, "groups", groups)
+    g = _int(op, "groups", groups, "an int")
     if g != 1:
         raise NotImplementedError(
             f"{op}(): groups={groups!r} is not supported yet; only groups=1")

@@ -147,7 +147,10 @@ def _positive_int(owner, name, value):
 
 
 def _dtype(owner, dtype):
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in _checks.FLOAT_DTYPES:
         raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dt}")
     return dt
@@ -348,6 +351,11 @@ class MaxPool2d(Layer):
             _checks.pair("MaxPool2d", "stride", stride, 1)
         self.padding = _checks.pair("MaxPool2d", "padding", padding, 0)
         self.ceil_mode = _checks.flag("MaxPool2d", "ceil_mode", ceil_mode)
+        # Checked here so a bad layer fails when built, not at its first forward.
+        half = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+        if self.padding[0] > half[0] or self.padding[1] > half[1]:
+            raise ValueError(f"MaxPool2d(): padding must be at most half the kernel size {half} "
+                             f"for kernel_size={kernel_size!r}, got {padding!r}")
 
     def forward(self, x, training=True):
         F = _backend.ops()

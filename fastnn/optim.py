@@ -1,17 +1,27 @@
 """Optimizers: update a model's parameters in place from the gradients its backward left."""
+import math
+import numbers
+
 import numpy as np
 
 __all__ = ["SGD", "Adam"]
 
 
+def _real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _number(owner, name, value, low, low_ok=True, high=None):
-    """A float in [low, high) (or (low, high) with low_ok=False); ValueError otherwise."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    """A finite float in [low, high) (or (low, high) with low_ok=False); ValueError otherwise.
+
+    Python and NumPy ints/floats are accepted (numbers.Real); bools, inf and NaN are not.
+    """
+    ok = _real(value) and math.isfinite(value)
     if ok:
         ok = (value >= low if low_ok else value > low) and (high is None or value < high)
     if not ok:
         bound = f"{'>=' if low_ok else '>'} {low}" + ("" if high is None else f" and < {high}")
-        raise ValueError(f"{owner}(): {name} must be a number {bound}, got {value!r}")
+        raise ValueError(f"{owner}(): {name} must be a finite number {bound}, got {value!r}")
     return float(value)
 
 

@@ -16,3 +16,41 @@ glance and changed deliberately.
 # or inf ever occurs and delete NaN checks (max-pool's NaN propagation, for
 # one), so a NaN input could silently turn into a finite wrong answer.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
+
+# On-disk caching of compiled kernels: every kernel is decorated with
+# ``@njit(cache=CACHE, ...)``. Numba picks the cache directory when a cache=True
+# function is *decorated* (at import): NUMBA_CACHE_DIR if set, else __pycache__
+# next to the source, else the user-wide directory (~/.cache/numba); if none of
+# them is writable it raises RuntimeError and the import fails. So:
+#   FASTNN_NO_CACHE=1  turns caching off (nothing is written anywhere; kernels
+#                      are compiled in every process). Read once, here, before
+#                      any kernel module is imported.
+#   otherwise          caching is on, and one probe below (a trivial function
+#                      decorated from this directory, so it meets the same
+#                      locator search as the kernels) checks that Numba found
+#                      somewhere to write; if not, caching is turned off with a
+#                      warning instead of failing the import.
+import os
+import warnings
+
+from numba import njit
+
+
+def _probe():  # pragma: no cover - never called, only decorated
+    return 0
+
+
+def _cache_enabled():
+    if os.environ.get("FASTNN_NO_CACHE", "").strip() not in ("", "0"):
+        return False
+    try:
+        njit(cache=True)(_probe)
+    except RuntimeError as exc:
+        warnings.warn(f"fastnn: kernels will not be cached on disk ({exc}); set NUMBA_CACHE_DIR "
+                      "to a writable directory, or FASTNN_NO_CACHE=1 to silence this warning",
+                      RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+CACHE = _cache_enabled()

@@ -6,8 +6,10 @@ padding.
 """
 from numba import njit
 
+from ._config import CACHE
 
-@njit(cache=True)
+
+@njit(cache=CACHE)
 def valid_range(offset, pad, stride, in_size, out_size):
     """Output positions o in [lo, hi) with 0 <= o * stride - pad + offset < in_size.
 

@@ -13,8 +13,10 @@ that of the C library's expf/exp and tanhf/tanh.
 import numpy as np
 from numba import njit, prange
 
+from ._config import CACHE
 
-@njit(parallel=True, cache=True)
+
+@njit(parallel=True, cache=CACHE)
 def relu_forward(x, out):
     """out = max(x, 0); relu(NaN) = NaN."""
     zero = out.dtype.type(0)
@@ -23,7 +25,7 @@ def relu_forward(x, out):
         out[i] = zero if v <= zero else v
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def relu_backward(grad_out, x, grad_in):
     """grad_in = grad_out where x > 0, else exactly 0 (relu'(0) = 0)."""
     zero = grad_in.dtype.type(0)
@@ -31,7 +33,7 @@ def relu_backward(grad_out, x, grad_in):
         grad_in[i] = grad_out[i] if x[i] > zero else zero
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(-x)), evaluated without overflow for any x.
 
@@ -47,7 +49,7 @@ def sigmoid_forward(x, out):
         out[i] = r if v >= 0 else e * r
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def sigmoid_backward(grad_out, y, grad_in):
     """grad_in = grad_out * y * (1 - y), where y = sigmoid(x) is the forward output."""
     one = grad_in.dtype.type(1)
@@ -56,14 +58,14 @@ def sigmoid_backward(grad_out, y, grad_in):
         grad_in[i] = grad_out[i] * s * (one - s)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def tanh_forward(x, out):
     """out = tanh(x)."""
     for i in prange(x.size):
         out[i] = np.tanh(x[i])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def tanh_backward(grad_out, y, grad_in):
     """grad_in = grad_out * (1 - y^2), where y = tanh(x) is the forward output."""
     one = grad_in.dtype.type(1)
@@ -72,7 +74,7 @@ def tanh_backward(grad_out, y, grad_in):
         grad_in[i] = grad_out[i] * (one - t * t)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def step_forward(x, out):
     """Hard threshold (Heaviside step): out = 1 if x >= 0 else 0; step(NaN) = NaN."""
     zero = out.dtype.type(0)
@@ -87,7 +89,7 @@ def step_forward(x, out):
             out[i] = v
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def step_backward(grad_out, x, grad_in):
     """grad_in = 0: the step function's derivative is 0 wherever it exists (x != 0)."""
     zero = grad_in.dtype.type(0)

@@ -27,16 +27,16 @@ kernel, so it adds no compiled specialisation.
 """
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _chunk(k, n_chunks, total):
     """Bounds [lo, hi) of chunk k when range(total) is cut into n_chunks contiguous pieces."""
     return k * total // n_chunks, (k + 1) * total // n_chunks
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _merge(partials, c, count):
     """Sum over threads of partials[:, c], divided by count."""
     s = 0.0
@@ -45,7 +45,7 @@ def _merge(partials, c, count):
     return s / count
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def _sum_pass(x, center, partials, squares):
     """partials[k, c] = sum over thread k's share of x[:, c, :] of (x - center[c])^p,
     p = 2 if squares else 1. x : (N, C, L); partials zeroed here."""
@@ -79,7 +79,7 @@ def _sum_pass(x, center, partials, squares):
             partials[k, c] += s
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def batch_norm_stats(x, mean, var, partials):
     """mean[c] and biased variance var[c] of x[:, c, :] over N and L.
 
@@ -99,7 +99,7 @@ def batch_norm_stats(x, mean, var, partials):
         var[c] = _merge(partials, c, count)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_forward(x, mean, scale, shift, out):
     """out[n, c, :] = (x[n, c, :] - mean[c]) * scale[c] + shift[c].
 
@@ -123,7 +123,7 @@ def batch_norm_forward(x, mean, scale, shift, out):
             out[n, c, t] = (x[n, c, t] - m) * k + b
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
     """sum_g[c] = sum of grad_out[:, c, :]; sum_gxc[c] = sum of grad_out * (x - mean[c]).
 
@@ -169,7 +169,7 @@ def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
         sum_gxc[c] = sx
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in):
     """grad_in[n, c, :] = coef_g[c] * grad_out + coef_x[c] * (x - mean[c]) + coef_1[c].
 

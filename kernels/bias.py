@@ -5,10 +5,10 @@ Dense (N, F) arrays are passed as (N, F, 1) and images (N, C, H, W) as
 """
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def bias_add(out, bias):
     """out[n, c, :] += bias[c], in place. out : (N, C, L); bias : (C,)."""
     n_batch, chans, _ = out.shape
@@ -18,7 +18,7 @@ def bias_add(out, bias):
         out[n, c, :] += bias[c]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def bias_reduce(grad_out, grad_bias):
     """grad_bias[c] = sum over n and l of grad_out[n, c, l]. grad_out : (N, C, L); grad_bias : (C,)."""
     n_batch, chans, length = grad_out.shape

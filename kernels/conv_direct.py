@@ -21,11 +21,11 @@ over (c_out, c_in) filter slices.
 """
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 from ._window import valid_range
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def conv2d_direct_forward(x, w, out, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w):
     """out[n, o] = sum_{c, ky, kx} w[o, c, ky, kx] * x[n, c, iy, ix] (no bias).
 
@@ -58,7 +58,7 @@ def conv2d_direct_forward(x, w, out, stride_h, stride_w, pad_h, pad_w, dil_h, di
                             orow[t] += wv * xrow[t * stride_w]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def conv2d_direct_backward_input(grad_out, w, grad_in, stride_h, stride_w, pad_h, pad_w,
                                  dil_h, dil_w):
     """grad_in[n, c] = sum_{o, ky, kx} w[o, c, ky, kx] * grad_out[n, o] scattered back.
@@ -92,7 +92,7 @@ def conv2d_direct_backward_input(grad_out, w, grad_in, stride_h, stride_w, pad_h
                             irow[t * stride_w] += wv * grow[t]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def conv2d_direct_backward_weight(grad_out, x, grad_w, stride_h, stride_w, pad_h, pad_w,
                                   dil_h, dil_w):
     """grad_w[o, c, ky, kx] = sum_{n, oy, ox} grad_out[n, o, oy, ox] * x[n, c, iy, ix].

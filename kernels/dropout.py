@@ -7,10 +7,10 @@ upstream gradient by the same mask and scale), so one kernel serves both.
 """
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def dropout_apply_mask(x, mask, scale, out):
     """out = x * (mask ? scale : 0), flat arrays of one size; mask is bool.
 

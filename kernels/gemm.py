@@ -17,7 +17,7 @@ It is not tuned to the machine's peak (no register tiling); the benchmark in
 import numpy as np
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 # Depth (rows of op(B)) and width (columns) of one packed panel. KC x NC float32
 # values = 256 KiB, which fits the 512 KiB-1 MiB L2 caches of current x86 cores
@@ -26,7 +26,7 @@ KC = 256
 NC = 256
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def gemm(a, b, c, alpha, beta, trans_a, trans_b):
     """C = alpha * op(A) @ op(B) + beta * C, in place in ``c``.
 

@@ -14,10 +14,11 @@ own plane), so neither needs atomics or partial buffers.
 """
 from numba import njit, prange
 
+from ._config import CACHE
 from ._window import valid_range
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def im2col(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, ow):
     """Unfold x (N, C, H, W) into cols (C*KH*KW, N*OH*OW), overwriting ``cols``."""
     n_batch, c_in, h, wd = x.shape
@@ -44,7 +45,7 @@ def im2col(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, 
                 seg[ox_hi:] = zero
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def col2im(cols, x, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, ow):
     """Fold cols (C*KH*KW, N*OH*OW) back into x (N, C, H, W), summing overlaps.
 
@@ -72,7 +73,7 @@ def col2im(cols, x, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, 
                         irow[t * stride_w] += seg[t]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def swap_nc(src, dst):
     """dst[b, a, :] = src[a, b, :]: (A, B, L) -> (B, A, L), e.g. NCHW <-> CNHW.
 

@@ -16,7 +16,7 @@ behave exactly at log(0) = -inf.
 import numpy as np
 from numba import njit
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 # torch clamps log(p) and log(1 - p) at -100 in binary_cross_entropy, so a
 # probability of exactly 0 or 1 gives a large finite loss, not inf.
@@ -26,7 +26,7 @@ BCE_LOG_MIN = -100.0
 BCE_GRAD_EPS = 9.999999960041972e-13
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def mse_forward(x, t, loss):
     """loss = (x - t)^2 elementwise; flat arrays."""
     for i in range(x.size):
@@ -34,7 +34,7 @@ def mse_forward(x, t, loss):
         loss[i] = d * d
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def mse_backward(x, t, g, grad_in):
     """grad_in = 2 (x - t) g, g of size 1 (broadcast) or x's size."""
     if g.size == 1:
@@ -46,7 +46,7 @@ def mse_backward(x, t, g, grad_in):
             grad_in[i] = 2 * g[i] * (x[i] - t[i])
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def bce_with_logits_forward(x, t, loss):
     """loss = max(x, 0) - x t + log1p(exp(-|x|)): log(1 + exp(x)) - x t without overflow."""
     zero = loss.dtype.type(0)
@@ -55,7 +55,7 @@ def bce_with_logits_forward(x, t, loss):
         loss[i] = max(v, zero) - v * t[i] + np.log1p(np.exp(-abs(v)))
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _sigmoid(v):
     # exp of a non-positive number only, so it never overflows
     if v >= 0:
@@ -64,7 +64,7 @@ def _sigmoid(v):
     return e / (1 + e)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def bce_with_logits_backward(x, t, g, grad_in):
     """grad_in = (sigmoid(x) - t) g, g of size 1 or x's size."""
     if g.size == 1:
@@ -76,7 +76,7 @@ def bce_with_logits_backward(x, t, g, grad_in):
             grad_in[i] = g[i] * (_sigmoid(x[i]) - t[i])
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def bce_forward(p, t, loss):
     """loss = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), torch's clamp."""
     lo = loss.dtype.type(BCE_LOG_MIN)
@@ -86,7 +86,7 @@ def bce_forward(p, t, loss):
         loss[i] = -(t[i] * log_p + (1 - t[i]) * log_q)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def bce_backward(p, t, g, grad_in):
     """grad_in = g (p - t) / max(p (1 - p), 1e-12), as torch."""
     eps = grad_in.dtype.type(BCE_GRAD_EPS)
@@ -99,7 +99,7 @@ def bce_backward(p, t, g, grad_in):
             grad_in[i] = g[i] * (p[i] - t[i]) / max(p[i] * (1 - p[i]), eps)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def _row_logsumexp(row):
     """log(sum(exp(row))) as m + log(sum(exp(row - m))), m = max(row): no overflow.
 
@@ -115,7 +115,7 @@ def _row_logsumexp(row):
     return m + np.log(s)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def soft_cross_entropy_forward(logits, target, loss):
     """loss[r] = -sum_c target[r, c] * log_softmax(logits[r])[c]
                = logsumexp(logits[r]) * sum(target[r]) - <target[r], logits[r]>.
@@ -132,7 +132,7 @@ def soft_cross_entropy_forward(logits, target, loss):
         loss[r] = s
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def soft_cross_entropy_backward(logits, target, scale, grad_in):
     """grad_in[r] = scale[r] * (softmax(logits[r]) * sum(target[r]) - target[r]).
 

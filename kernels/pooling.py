@@ -21,10 +21,11 @@ kernel clips windows to the input anyway.
 import numpy as np
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 
-@njit(parallel=True, cache=True)
+
+@njit(parallel=True, cache=CACHE)
 def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
@@ -60,7 +61,7 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
                 indices[n, c, oy, ox] = best_idx
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def max_pool2d_backward(grad_out, indices, grad_in):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
@@ -80,7 +81,7 @@ def max_pool2d_backward(grad_out, indices, grad_in):
                 plane[idx // wd, idx % wd] += grad_out[n, c, oy, ox]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _avg_window(o, stride, pad, k, size, count_include_pad):
     """Clipped input range [lo, hi) of window o along one axis, and its divisor factor.
 
@@ -95,7 +96,7 @@ def _avg_window(o, stride, pad, k, size, count_include_pad):
     return lo, hi, (end - start) if count_include_pad else (hi - lo)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad):
     """out[n, c, oy, ox] = sum of the window / divisor (see _avg_window); out overwritten.
 
@@ -118,7 +119,7 @@ def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_i
                 out[n, c, oy, ox] = s / (div_y * div_x)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
                         count_include_pad):
     """grad_in[window] += grad_out[n, c, oy, ox] / divisor for every window; grad_in overwritten.
@@ -143,7 +144,7 @@ def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pa
                         plane[iy, ix] += g
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def global_avg_pool2d_forward(x, out):
     """out[r] = mean of x[r, :]. x : (N*C, H*W) planes as rows; out : (N*C,)."""
     rows, length = x.shape
@@ -155,7 +156,7 @@ def global_avg_pool2d_forward(x, out):
         out[r] = s / length
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def global_avg_pool2d_backward(grad_out, grad_in):
     """grad_in[r, :] = grad_out[r] / (H*W). grad_out : (N*C,); grad_in : (N*C, H*W)."""
     rows, length = grad_in.shape

@@ -15,10 +15,10 @@ shift-invariant. Backward passes apply the Jacobian without forming it:
 import numpy as np
 from numba import njit, prange
 
-from ._config import FASTMATH
+from ._config import CACHE, FASTMATH
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def _row_max(row):
     m = row[0]
     for j in range(1, row.size):
@@ -28,7 +28,7 @@ def _row_max(row):
     return m
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def _row_logsumexp(row):
     """log(sum(exp(row))) computed as m + log(sum(exp(row - m)))."""
     m = _row_max(row)
@@ -38,7 +38,7 @@ def _row_logsumexp(row):
     return m + np.log(s)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=CACHE, fastmath=FASTMATH)
 def _scaled_softmax_row(xr, orow, scale):
     """orow = scale * exp(xr - max xr) / sum(exp(xr - max xr)) for one row."""
     m = _row_max(xr)
@@ -52,7 +52,7 @@ def _scaled_softmax_row(xr, orow, scale):
         orow[j] *= k
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def softmax_forward(x, out):
     """out[r] = exp(x[r] - max x[r]) / sum(exp(x[r] - max x[r]))."""
     one = out.dtype.type(1)
@@ -60,7 +60,7 @@ def softmax_forward(x, out):
         _scaled_softmax_row(x[r], out[r], one)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def log_softmax_forward(x, out):
     """out[r] = x[r] - logsumexp(x[r])."""
     for r in prange(x.shape[0]):
@@ -71,7 +71,7 @@ def log_softmax_forward(x, out):
             orow[j] = xr[j] - lse
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def softmax_backward(grad_out, y, grad_in):
     """grad_in[r] = y[r] * (grad_out[r] - <grad_out[r], y[r]>), y = softmax output."""
     for r in prange(y.shape[0]):
@@ -85,7 +85,7 @@ def softmax_backward(grad_out, y, grad_in):
             gi[j] = s[j] * (g[j] - dot)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def log_softmax_backward(grad_out, logp, grad_in):
     """grad_in[r] = grad_out[r] - exp(logp[r]) * sum(grad_out[r]), logp = log_softmax output."""
     for r in prange(logp.shape[0]):
@@ -99,7 +99,7 @@ def log_softmax_backward(grad_out, logp, grad_in):
             gi[j] = g[j] - np.exp(lp[j]) * total
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def softmax_cross_entropy_forward(logits, target, loss):
     """loss[r] = logsumexp(logits[r]) - logits[r, target[r]] (= -log softmax(logits[r])[target[r]]).
 
@@ -110,7 +110,7 @@ def softmax_cross_entropy_forward(logits, target, loss):
         loss[r] = _row_logsumexp(row) - row[target[r]]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def softmax_cross_entropy_backward(logits, target, scale, grad_in):
     """grad_in[r] = scale[r] * (softmax(logits[r]) - onehot(target[r])).
 

@@ -127,11 +127,11 @@ def test_bad_arguments():
     model = Linear(2, 2)
     with pytest.raises(ValueError, match="nesterov=True requires momentum > 0"):
         SGD(model, lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
         SGD(model, lr=0.1, weight_decay=-1)
-    with pytest.raises(ValueError, match="lr must be a number > 0"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         Adam(model, lr=0)
-    with pytest.raises(ValueError, match=r"betas\[1\] must be a number >= 0 and < 1"):
+    with pytest.raises(ValueError, match=r"betas\[1\] must be a finite number >= 0 and < 1"):
         Adam(model, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="betas must be a pair"):
         Adam(model, betas=0.9)
