@@ -16,12 +16,18 @@ Quick tour::
 Modules: functional (compiled ops and their *_backward), reference (the same
 ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
 """
+# Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
+# call): idle OpenMP threads sleep instead of spinning, unless the user chose.
+from ._openmp import use_passive_wait_policy as _use_passive_wait_policy
+_use_passive_wait_policy()
+
 from . import functional, init, layers, losses, model, optim, reference
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .losses import CrossEntropyLoss
 from .model import Sequential
 from .optim import SGD
+from ._warmup import warmup
 
 __version__ = "0.1.0"
 
@@ -30,4 +36,5 @@ __all__ = [
     "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
+    "warmup",
 ]
