@@ -227,6 +227,7 @@ class Row:
 @dataclass
 class Context:
     repeat: int
+    threads: int
     quick: bool
     tiny: bool
     torch: object
@@ -544,7 +545,9 @@ def bench_threading(ctx):
     """
     size, n = (10_000, 32) if ctx.tiny else (1_000_000, 256)
     code = _THREADING.format(size=size, n=n, repeat=ctx.repeat)
-    configs = {"fastnn default": {}, "libgomp default (spin)": {"GOMP_SPINCOUNT": "300000"}}
+    same = {"NUMBA_NUM_THREADS": str(ctx.threads), "OPENBLAS_NUM_THREADS": str(ctx.threads)}
+    configs = {"fastnn default": same,
+               "libgomp default (spin)": dict(same, GOMP_SPINCOUNT="300000")}
     results = {name: [] for name in configs}
     for _ in range(1 if (ctx.quick or ctx.tiny) else 2):
         for name, extra in configs.items():
@@ -653,7 +656,7 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
         peak, peak_text = None, "unknown (no clock found; pass --peak-gflops)"
     bandwidth = copy_bandwidth(TINY["copy"] if tiny else 16 * 2**20 if quick else 64 * 2**20,
                                repeat=max(3, repeat))
-    ctx = Context(repeat=repeat, quick=quick, tiny=tiny, torch=torch, peak=peak,
+    ctx = Context(repeat=repeat, threads=threads, quick=quick, tiny=tiny, torch=torch, peak=peak,
                   bandwidth=bandwidth)
 
     isa = "AVX-512F" if lanes == 16 else "AVX2" if lanes == 8 else "SSE"
