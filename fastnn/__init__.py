@@ -23,11 +23,11 @@ _use_passive_wait_policy()
 
 from . import functional, init, layers, losses, model, optim, reference
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
+from ._warmup import warmup
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .losses import CrossEntropyLoss
 from .model import Sequential
 from .optim import SGD
-from ._warmup import warmup
 
 __version__ = "0.1.0"
 
@@ -36,5 +36,5 @@ __all__ = [
     "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
-    "warmup",
 ]
+__all__ += ["warmup"]
