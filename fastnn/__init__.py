@@ -16,8 +16,14 @@ Quick tour::
 Modules: functional (compiled ops and their *_backward), reference (the same
 ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
 """
+# Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
+# call): idle OpenMP threads sleep instead of spinning, unless the user chose.
+from ._openmp import use_passive_wait_policy as _use_passive_wait_policy
+_use_passive_wait_policy()
+
 from . import functional, init, layers, losses, model, optim, reference
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
+from ._warmup import warmup
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout,
                      GlobalAvgPool2d)
@@ -47,3 +53,4 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
 ]
+__all__ += ["warmup"]

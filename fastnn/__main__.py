@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastnn demo [options]`` (see ``python -m fastnn demo --help``)."""
+"""Command line: ``python -m fastnn demo|bench [options]`` (see ``python -m fastnn demo --help``)."""
 import argparse
 import sys
 
@@ -52,13 +52,56 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                       help="fixes the train/test split, the initial weights and batch order")
     demo.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
+    _add_bench_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         from .demo import run
         run(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
             seed=args.seed, backend=args.backend, progress=not args.no_progress)
+    elif args.command == "bench":
+        from .bench import run as run_bench
+        run_bench(only=args.only, repeat=args.repeat, quick=args.quick, markdown=args.markdown,
+                  peak_gflops_override=args.peak_gflops, threads=args.threads, tiny=args.tiny)
     return 0
+
+
+def _groups(text):
+    from .bench import GROUPS
+    names = [g.strip() for g in text.split(",") if g.strip()]
+    unknown = [g for g in names if g not in GROUPS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list from {','.join(GROUPS)}, got {text!r}")
+    return names
+
+
+def _add_bench_parser(sub):
+    from .bench import GROUPS
+    bench = sub.add_parser(
+        "bench", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="time fastnn against NumPy and PyTorch CPU, with a roofline",
+        description="Time fastnn's ops (GEMM, conv2d forward/backward, elementwise, softmax "
+                    "family, the digits demo's training epoch, cold start, threading) against "
+                    "the NumPy reference and PyTorch CPU (when installed; '-' otherwise), with "
+                    "the same thread count everywhere. Prints milliseconds per call (median, "
+                    "after a warm-up call), speed-ups (other time / fastnn time), GFLOP/s or "
+                    "GB/s and the percentage of the machine's fp32 peak or copy bandwidth.")
+    bench.add_argument("--only", type=_groups, default=None, metavar="GROUPS",
+                       help=f"comma-separated subset of: {','.join(GROUPS)} (default: all)")
+    bench.add_argument("--repeat", type=_positive_int, default=None,
+                       help="timed samples per implementation (default 7; 3 with --quick)")
+    bench.add_argument("--quick", action="store_true",
+                       help="fewer repeats and a subset of the shapes (about a minute)")
+    bench.add_argument("--markdown", action="store_true",
+                       help="print the table as GitHub markdown (for the README)")
+    bench.add_argument("--peak-gflops", type=_positive_float, default=None,
+                       help="fp32 peak to use for '%% roof' instead of the detected "
+                            "cores x 2 FMA x SIMD lanes x 2 x clock")
+    bench.add_argument("--threads", type=_positive_int, default=None,
+                       help="threads for fastnn, torch and BLAS (default: "
+                            "fastnn.get_num_threads())")
+    bench.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
 
 
 if __name__ == "__main__":

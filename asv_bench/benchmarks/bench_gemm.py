@@ -1,44 +1,79 @@
-"""Matrix multiply: fastnn's Numba GEMM kernel against NumPy's BLAS.
+"""Matrix multiply: fastnn.functional.matmul (the Numba GEMM) against NumPy's BLAS and torch.mm.
 
-Times the raw kernel ``fastnn.kernels.gemm.gemm`` (output preallocated,
-alpha=1, beta=0), ``fastnn.functional.matmul`` (argument checks plus output
-allocation around the same kernel), ``fastnn.reference.matmul`` and ``np.dot``
-(both BLAS), for square float32 and float64 matrices.
+Square float32 products at the issue's sizes, plus A @ B^T and A^T @ B (the
+transposed operand is a view, as a caller would pass it) at 1024.
 """
 import numpy as np
 
 from fastnn import functional as F
 from fastnn import reference as R
-from fastnn.kernels import gemm as gemm_kernels
 
-from .common import randn
+from .common import GEMM_LAYOUTS, GEMM_SIZES, GEMM_TRANSPOSE_SIZE, gemm_operands, require_torch
 
 
 class Gemm:
-    """C = A @ B for square n x n matrices."""
+    """C = A @ B for square n x n float32 matrices: fastnn, reference, np.dot."""
 
-    params = ([64, 256, 512], ["float32", "float64"])
-    param_names = ["n", "dtype"]
-    timeout = 120
+    params = (GEMM_SIZES, ["fastnn", "reference", "np.dot"])
+    param_names = ["n", "impl"]
+    timeout = 300
 
-    def setup(self, n, dtype):
-        dt = np.dtype(dtype)
-        self.a = randn(n, n, dtype=dt, seed=0)
-        self.b = randn(n, n, dtype=dt, seed=1)
-        self.c = np.empty((n, n), dtype=dt)
-        self.alpha, self.beta = dt.type(1), dt.type(0)
-        # Warm-up: JIT-compile (or load from Numba's cache) outside the timing.
-        self.time_gemm_kernel(n, dtype)
-        self.time_matmul(n, dtype)
+    def setup(self, n, impl):
+        self.a, self.b = gemm_operands(n, "A@B")
+        self.fn = {"fastnn": F.matmul, "reference": R.matmul, "np.dot": np.dot}[impl]
+        self.fn(self.a, self.b)  # warm-up: JIT compile / cache load outside the timing
 
-    def time_gemm_kernel(self, n, dtype):
-        gemm_kernels.gemm(self.a, self.b, self.c, self.alpha, self.beta, False, False)
+    def time_matmul(self, n, impl):
+        self.fn(self.a, self.b)
 
-    def time_matmul(self, n, dtype):
-        F.matmul(self.a, self.b)
 
-    def time_matmul_reference(self, n, dtype):
-        R.matmul(self.a, self.b)
+class GemmTransposed:
+    """A @ B^T and A^T @ B at n = 1024 (transposed operands passed as views)."""
 
-    def time_np_dot(self, n, dtype):
-        np.dot(self.a, self.b)
+    params = (GEMM_LAYOUTS, ["fastnn", "np.dot"])
+    param_names = ["layout", "impl"]
+    timeout = 300
+
+    def setup(self, layout, impl):
+        self.a, self.b = gemm_operands(GEMM_TRANSPOSE_SIZE, layout)
+        self.fn = F.matmul if impl == "fastnn" else np.dot
+        self.fn(self.a, self.b)
+
+    def time_matmul(self, layout, impl):
+        self.fn(self.a, self.b)
+
+
+class GemmBackward:
+    """matmul_backward (two GEMMs with a transposed operand) at n = 512 and 1024."""
+
+    params = ([512, 1024], ["fastnn", "reference"])
+    param_names = ["n", "impl"]
+    timeout = 300
+
+    def setup(self, n, impl):
+        self.a, self.b = gemm_operands(n, "A@B")
+        self.go, _ = gemm_operands(n, "A@B")
+        self.fn = F.matmul_backward if impl == "fastnn" else R.matmul_backward
+        self.fn(self.go, self.a, self.b)
+
+    def time_matmul_backward(self, n, impl):
+        self.fn(self.go, self.a, self.b)
+
+
+class GemmTorch:
+    """torch.mm on the CPU, same layouts (skipped when PyTorch is not installed)."""
+
+    params = ([f"{n} A@B" for n in GEMM_SIZES]
+              + [f"{GEMM_TRANSPOSE_SIZE} {layout}" for layout in GEMM_LAYOUTS[1:]])
+    param_names = ["case"]
+    timeout = 300
+
+    def setup(self, case):
+        torch = require_torch()
+        n, layout = case.split()
+        a, b = gemm_operands(int(n), layout)
+        self.mm, self.a, self.b = torch.mm, torch.from_numpy(a), torch.from_numpy(b)
+        self.mm(self.a, self.b)
+
+    def time_mm(self, case):
+        self.mm(self.a, self.b)

@@ -1,0 +1,116 @@
+"""``fastnn.warmup()``: compile (or load from Numba's on-disk cache) every kernel up front.
+
+Importing fastnn compiles nothing; each kernel is compiled on its first call,
+once per dtype (then cached on disk, ``cache=True``). A program that wants no
+compile pause in its first training step, or a benchmark that must not time
+compilation, calls :func:`warmup` once at start-up.
+
+``WARMUP_CALLS`` below is a table: one row per call of a public op in
+:mod:`fastnn.functional`, on tiny inputs. A new op gets one new row.
+"""
+import time
+
+import numpy as np
+
+from . import _checks, functional
+
+__all__ = ["warmup", "WARMUP_CALLS"]
+
+
+def _tiny_inputs(dtype):
+    """Named tiny arrays of ``dtype`` that the rows of WARMUP_CALLS refer to."""
+    rng = np.random.default_rng(0)
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    return {
+        "x4": r(2, 3, 6, 6),          # NCHW image batch
+        "w4": r(4, 3, 3, 3),          # conv weight (C_out, C_in, kH, kW)
+        "b4": r(4),                   # conv bias
+        "gy4": r(2, 4, 6, 6),         # grad of conv2d(x4, w4, padding=1)
+        "gp4": r(2, 3, 3, 3),         # grad of max_pool2d(x4, 2)
+        "x2": r(5, 7),                # (N, features), (N, classes), matrix A
+        "w2": r(3, 7),                # linear weight (out, in)
+        "b2": r(3),                   # linear bias
+        "gy2": r(5, 3),               # grad of linear(x2, w2)
+        "m2": r(7, 3),                # matrix B of matmul(x2, m2)
+        "g2": r(5, 7),                # grad of any op returning x2's shape
+        "t1": np.array([0, 6, 2, 3, 1], dtype=np.int64),   # class indices for x2
+    }
+
+
+# One row per call: (function name in fastnn.functional, names of its
+# positional arguments in _tiny_inputs, keyword arguments). Every kernel of
+# every public op (forward and backward, every conv2d algorithm) runs at least
+# once. Append a row for a new op.
+WARMUP_CALLS = [
+    ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "direct"}),
+    ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "im2col"}),
+    ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "direct"}),
+    ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "im2col"}),
+    ("linear", ("x2", "w2", "b2"), {}),
+    ("linear_backward", ("gy2", "x2", "w2"), {}),
+    ("matmul", ("x2", "m2"), {}),
+    ("matmul_backward", ("gy2", "x2", "m2"), {}),
+    ("relu", ("x2",), {}),
+    ("relu_backward", ("g2", "x2"), {}),
+    ("sigmoid", ("x2",), {}),
+    ("sigmoid_backward", ("g2", "x2"), {}),
+    ("tanh", ("x2",), {}),
+    ("tanh_backward", ("g2", "x2"), {}),
+    ("step", ("x2",), {}),
+    ("step_backward", ("g2", "x2"), {}),
+    ("softmax", ("x2",), {}),
+    ("softmax_backward", ("g2", "x2"), {}),
+    ("log_softmax", ("x2",), {}),
+    ("log_softmax_backward", ("g2", "x2"), {}),
+    ("cross_entropy", ("x2", "t1"), {}),
+    ("cross_entropy_backward", (1.0, "x2", "t1"), {}),
+    ("max_pool2d", ("x4", 2), {"return_indices": True}),
+    ("max_pool2d_backward", ("gp4", "x4", 2), {}),
+]
+
+
+def warmup(dtypes=("float32", "float64")):
+    """Compile, or load from Numba's on-disk cache, every fastnn kernel for ``dtypes``.
+
+    Calls every public op of :mod:`fastnn.functional` and its backward once on
+    tiny inputs (both conv2d algorithms), so later calls of those dtypes never
+    pause to compile. Importing fastnn compiles nothing; without warmup() each
+    kernel compiles on its first call instead.
+
+    Parameters
+    ----------
+    dtypes : iterable of 'float32' / 'float64' (or the numpy dtypes), default both.
+        Each dtype is a separate compiled specialisation of every kernel.
+
+    Returns
+    -------
+    float
+        Seconds taken (wall clock). With a cold cache this is the full compile
+        time (about 30-60 s per dtype on 2 cores; set NUMBA_CACHE_DIR to choose
+        where the machine code is kept); with a warm cache, well under a second.
+
+    Raises
+    ------
+    ValueError
+        A dtype other than float32 / float64, or an empty ``dtypes``.
+    """
+    if isinstance(dtypes, (str, np.dtype, type)):
+        dtypes = (dtypes,)
+    try:
+        resolved = [np.dtype(d) for d in dtypes]
+    except TypeError as exc:
+        raise ValueError(f"warmup(): dtypes must be 'float32' and/or 'float64', "
+                         f"got {dtypes!r}") from exc
+    if not resolved or any(d not in _checks.FLOAT_DTYPES for d in resolved):
+        raise ValueError(f"warmup(): dtypes must be a non-empty selection of 'float32' and "
+                         f"'float64', got {dtypes!r}")
+    start = time.perf_counter()
+    for dtype in resolved:
+        inputs = _tiny_inputs(dtype)
+        for name, args, kwargs in WARMUP_CALLS:
+            op = getattr(functional, name)
+            op(*(inputs[a] if isinstance(a, str) else a for a in args), **kwargs)
+    return time.perf_counter() - start

@@ -1,0 +1,74 @@
+"""fastnn.warmup() compiles every kernel; importing fastnn sets a passive OpenMP wait policy."""
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _warmup, functional, kernels
+
+
+def _dispatchers():
+    mods = [importlib.import_module("fastnn.kernels." + m.name)
+            for m in pkgutil.iter_modules(kernels.__path__)]
+    # public kernels defined in their module (not helpers only called from other kernels)
+    return {f"{m.__name__}.{name}": v for m in mods for name, v in vars(m).items()
+            if isinstance(v, numba.core.registry.CPUDispatcher) and not name.startswith("_")
+            and v.py_func.__module__ == m.__name__ and name != "valid_range"}
+
+
+def test_warmup_compiles_every_kernel_for_float32():
+    seconds = fastnn.warmup(dtypes=("float32",))
+    assert isinstance(seconds, float) and seconds > 0
+    kernels_seen = _dispatchers()
+    assert len(kernels_seen) >= 20
+    not_compiled = [name for name, d in kernels_seen.items()
+                    if not any(getattr(arg, "dtype", None) == numba.float32
+                               for sig in d.signatures for arg in sig)]
+    assert not_compiled == []
+
+
+def test_warmup_table_names_public_ops_and_covers_every_backward():
+    names = {name for name, _, _ in _warmup.WARMUP_CALLS}
+    assert names <= set(functional.__all__)
+    ops = [n for n in functional.__all__ if n != "select_conv2d_algorithm"]
+    assert sorted(set(ops) - names) == []
+    conv_algorithms = {kw.get("algorithm") for name, _, kw in _warmup.WARMUP_CALLS
+                       if name.startswith("conv2d")}
+    assert conv_algorithms == {"direct", "im2col"}
+
+
+@pytest.mark.parametrize("bad", [(), ("float16",), ("float32", "int64"), "complex128"])
+def test_warmup_rejects_other_dtypes(bad):
+    with pytest.raises(ValueError, match="warmup"):
+        fastnn.warmup(dtypes=bad)
+
+
+def test_warmup_accepts_a_single_dtype_name():
+    assert fastnn.warmup(dtypes=np.float32) >= 0
+
+
+def _policy_in_fresh_process(env_changes):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    env.update(env_changes)
+    code = ("import os, fastnn, fastnn._openmp as o; "
+            "print(os.environ.get('OMP_WAIT_POLICY'), '|', o.describe())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [s.strip() for s in proc.stdout.split("|")]
+
+
+def test_import_sets_passive_wait_policy_only_when_the_user_did_not():
+    assert _policy_in_fresh_process({}) == [
+        "PASSIVE", "OMP_WAIT_POLICY=PASSIVE (set by fastnn at import)"]
+    assert _policy_in_fresh_process({"OMP_WAIT_POLICY": "ACTIVE"}) == [
+        "ACTIVE", "OMP_WAIT_POLICY=ACTIVE (set by the user)"]
+    value, text = _policy_in_fresh_process({"GOMP_SPINCOUNT": "1000"})
+    assert value == "None" and text == "GOMP_SPINCOUNT=1000 (set by the user)"
