@@ -23,11 +23,14 @@ The classic GotoBLAS/BLIS scheme, written with the explicit SIMD vectors of
 * Cache blocking: a B sliver (KC x NR = 16 KiB) stays in L1 while the
   micro-kernel sweeps the A block (MC x KC = 144 KiB float32) held in L2; the
   B panel (KC x NC = 4 MiB float32) is shared by both threads from L3.
-* Threads (``gemm_parallel``): the B panel is packed by all threads together,
-  then each thread takes one rectangle of C (pipelined: one parallel region
-  packs the next panel and computes with the current one): a balanced share of the row slivers (each thread packs its own A block), or,
-  when rows are few and columns many (convolution-shaped products such as
-  64 x 32768), a share of the column slivers. No two threads write the same
+* Threads (``gemm_parallel``): with at most MC rows (convolution-shaped
+  products such as 64 x 32768, batch-sized linear layers) each thread takes
+  its own share of the columns and runs the whole product on them with
+  private buffers: one parallel region per call. With more rows, each B panel
+  is packed by all threads together, then each thread takes one rectangle of
+  C, a balanced share of the row slivers (or of the column slivers if that
+  is better balanced), pipelined so that one parallel region packs the next
+  panel and computes with the current one. No two threads write the same
   element of C.
 * Small products run serially (``gemm_serial``, no prange at all): below
   ``SERIAL_WORK`` multiply-adds a parallel region costs more than it saves.
@@ -89,6 +92,20 @@ def _blocking(k, n, nr):
     njb = (n + NC - 1) // NC
     ncb = (n + njb - 1) // njb
     return kcb, ncb, kcb * ((ncb + nr - 1) // nr) * nr
+
+
+@njit(cache=True)
+def _workspace_layout(k, n, threads, nr):
+    """Sizes in the parallel workspace: (panel, per_thread, total) elements.
+
+    Layout: max(2, threads) B panels of ``panel`` elements (two pipelined
+    shared panels, or one private panel per thread in the column split), then
+    per thread an A block (MC x kcb) and edge-tile scratch (MR x NR).
+    """
+    kcb = _blocking(k, n, nr)[0]
+    panel = kcb * ((min(NC, n) + nr - 1) // nr) * nr
+    per_thread = MC * kcb + MR * nr
+    return panel, per_thread, max(2, threads) * panel + threads * per_thread
 
 
 @njit(inline="always")
@@ -314,10 +331,38 @@ def _block(a, trans_a, c, pb, k0, kc, j0, nc, r0, r1, s0, s1, pa, pa0, alpha, be
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work, pb0, pa0):
+    """C[:, col0:col1] of ``gemm`` on the calling thread, nothing shared.
+
+    Packs its own B panels into ``work[pb0:]`` and A blocks into
+    ``work[pa0:]`` (sizes as in ``_workspace_layout``). Requires m, k >= 1.
+    """
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    nr = 2 * lanes(c)
+    kcb, ncb, pb_size = _blocking(k, col1 - col0, nr)
+    pb = work[pb0:pb0 + pb_size]
+    ms = (m + MR - 1) // MR
+    # A literal 0 argument would make Numba compile separate Literal[int](0)
+    # specialisations of _pack_b and _block: pass a typed int64 zero instead.
+    zero = np.int64(0)
+    for j0 in range(col0, col1, ncb):
+        nc = min(ncb, col1 - j0)
+        ns = (nc + nr - 1) // nr
+        for k0 in range(0, k, kcb):
+            kc = min(kcb, k - k0)
+            # The first K block applies beta; later blocks accumulate onto it.
+            beta_k = beta if k0 == 0 else c.dtype.type(1)
+            _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, zero, ns)
+            _block(a, trans_a, c, pb, k0, kc, j0, nc, zero, ms, zero, ns, work, pa0,
+                   alpha, beta_k)
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
     """``gemm`` on the calling thread only (same arguments as ``gemm``).
 
-    Allocates its own (small) packing buffers: it is meant for products below
+    Allocates its own packing buffers: it is meant for products below
     ``SERIAL_WORK``, where they are a few KiB.
     """
     m, n = c.shape
@@ -332,24 +377,10 @@ def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
                 else:
                     c[i, j] *= beta
         return
-    nr = 2 * lanes(c)
-    kcb, ncb, pb_size = _blocking(k, n, nr)
-    pb = np.empty(pb_size, dtype=c.dtype)
-    pa = np.empty(MC * kcb + MR * nr, dtype=c.dtype)
-    ms = (m + MR - 1) // MR
-    # A literal 0 argument would make Numba compile separate Literal[int](0)
-    # specialisations of _pack_b and _block: pass a typed int64 zero instead.
-    zero = np.int64(0)
-    for j0 in range(0, n, ncb):
-        nc = min(ncb, n - j0)
-        ns = (nc + nr - 1) // nr
-        for k0 in range(0, k, kcb):
-            kc = min(kcb, k - k0)
-            # The first K block applies beta; later blocks accumulate onto it.
-            beta_k = beta if k0 == 0 else c.dtype.type(1)
-            _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, zero, ns)
-            _block(a, trans_a, c, pb, k0, kc, j0, nc, zero, ms, zero, ns, pa, zero,
-                   alpha, beta_k)
+    panel, per_thread, total = _workspace_layout(k, n, 1, 2 * lanes(c))
+    work = np.empty(panel + per_thread, dtype=c.dtype)
+    _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, np.int64(0), n, work,
+                  np.int64(0), panel)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -357,11 +388,11 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
     """``gemm`` on ``threads`` threads; ``work`` is a scratch buffer.
 
     work : 1-D ndarray of c's dtype with at least
-        ``2 * _blocking(k, n, NR)[2] + threads * (MC * kcb + MR * NR)``
-        elements: two B panels, then one A block and tile scratch per thread.
-        Requires m, n, k >= 1.
+        ``_workspace_layout(k, n, threads, NR)[2]`` elements. Requires
+        m, n, k >= 1.
 
-    Software-pipelined so that one parallel region does two things: in region
+    M <= MC: a column split with nothing shared (see ``_gemm_columns``).
+    Otherwise software-pipelined so that one parallel region does two things: in region
     ``st`` every thread packs its share of B panel ``st`` (into buffer st % 2)
     and computes its rectangle of step ``st - 1`` (from the other buffer,
     packed by all threads in the previous region; the end of a region is the
@@ -372,9 +403,27 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
     k = a.shape[0] if trans_a else a.shape[1]
     nr = 2 * lanes(c)
     kcb, ncb, pb_size = _blocking(k, n, nr)
+    panel, per_thread, total = _workspace_layout(k, n, threads, nr)
+    pa_base = max(2, threads) * panel
+    ms = (m + MR - 1) // MR  # row slivers of C
+    if m <= MC:
+        # Few rows (all of A fits one packed block: convolution-shaped
+        # products, batch-sized linear layers): give each thread its own
+        # columns and let it run the whole product on them with private
+        # buffers. One parallel region per call, no shared panel and no
+        # barrier; the price is that every thread packs all of A, which is
+        # at most MC rows.
+        nst = (n + nr - 1) // nr
+        for t in prange(threads):
+            t = np.int64(t)
+            col0 = t * nst // threads * nr
+            col1 = min((t + 1) * nst // threads * nr, n)
+            if col1 > col0:
+                _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work,
+                              t * panel, pa_base + t * per_thread)
+        return
     nkb = (k + kcb - 1) // kcb
     nsteps = nkb * ((n + ncb - 1) // ncb)
-    ms = (m + MR - 1) // MR  # row slivers of C
     for st in range(nsteps + 1):
         for t in prange(threads):
             # prange indices are unsigned: cast, or the callees get compiled
@@ -385,7 +434,7 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
                 k0 = st % nkb * kcb
                 nc = min(ncb, n - j0)
                 ns = (nc + nr - 1) // nr
-                pb = work[st % 2 * pb_size:(st % 2 + 1) * pb_size]
+                pb = work[st % 2 * panel:st % 2 * panel + pb_size]
                 _pack_b(b, trans_b, n, k0, min(kcb, k - k0), j0, nc, pb,
                         t * ns // threads, (t + 1) * ns // threads)
             if st > 0:
@@ -402,9 +451,9 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
                     r0, r1 = t * ms // threads, (t + 1) * ms // threads
                 else:
                     s0, s1 = t * ns // threads, (t + 1) * ns // threads
-                pb = work[(st - 1) % 2 * pb_size:((st - 1) % 2 + 1) * pb_size]
+                pb = work[(st - 1) % 2 * panel:(st - 1) % 2 * panel + pb_size]
                 _block(a, trans_a, c, pb, k0, min(kcb, k - k0), j0, nc, r0, r1, s0, s1,
-                       work, 2 * pb_size + t * (MC * kcb + MR * nr), alpha, beta_k)
+                       work, pa_base + t * per_thread, alpha, beta_k)
 
 
 # One packing workspace per (Python thread, dtype), grown on demand and kept:
@@ -446,6 +495,5 @@ def gemm(a, b, c, alpha, beta, trans_a, trans_b):
         return
     threads = numba.get_num_threads()
     nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
-    kcb, _, pb_size = _blocking(k, n, nr)
-    work = _workspace(c.dtype, 2 * pb_size + threads * (MC * kcb + MR * nr))
+    work = _workspace(c.dtype, _workspace_layout(k, n, threads, nr)[2])
     gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work)
