@@ -71,13 +71,15 @@ MC = 144
 # read. A multiple of NR (16 float32, 8 float64).
 NC = 2048
 # Products with m * n * k below this many multiply-adds run on one thread.
-# Measured on the 2-core development machine (examples/bench_gemm.py, the
-# "small" rows): entering a prange region costs ~3-5 us when the machine is
-# quiet (wake the second thread, join) and far more when it is busy, while the
-# serial kernel runs at ~50-70 GFLOP/s, i.e. ~30k multiply-adds per us. At
-# 64^3 = 262k multiply-adds (~8 us of serial work) splitting in two starts to
-# pay for the region; below it the serial kernel wins.
-SERIAL_WORK = 64 * 64 * 64
+# Entering a prange region costs ~2-5 us on a quiet 2-core machine (wake the
+# second thread, join) and, measured while the development machine was
+# oversubscribed, 15-250 us (a starved thread holds up the join), whereas the
+# serial kernel runs at 50-70 GFLOP/s single-threaded. At 96^3 = 885k
+# multiply-adds the serial time (~30 us) is large enough that halving it pays
+# for the region even with some background load; at 64^3 (~8 us) a loaded
+# machine made the parallel path 10-100x slower than np.dot, which itself
+# stays on one thread up to 64^3 (OpenBLAS's GEMM_MULTITHREAD_THRESHOLD).
+SERIAL_WORK = 96 * 96 * 96
 
 
 @njit(cache=True)
