@@ -37,6 +37,11 @@ def _tiny_inputs(dtype):
         "m2": r(7, 3),                # matrix B of matmul(x2, m2)
         "g2": r(5, 7),                # grad of any op returning x2's shape
         "t1": np.array([0, 6, 2, 3, 1], dtype=np.int64),   # class indices for x2
+        "ga4": r(2, 3, 1, 1),         # grad of adaptive_avg_pool2d(x4, 1)
+        "c3": np.abs(r(3)) + 0.5,     # per-channel statistics / affine parameters of x4
+        "p2": 1 / (1 + np.exp(-r(5, 7))),                   # probabilities, x2's shape
+        "mask2": rng.random((5, 7)) > 0.5,                  # dropout keep mask, x2's shape
+        "sq": r(100, 100),            # 100^3 multiply-adds: above the GEMM's serial threshold
     }
 
 
@@ -53,6 +58,7 @@ WARMUP_CALLS = [
     ("linear_backward", ("gy2", "x2", "w2"), {}),
     ("matmul", ("x2", "m2"), {}),
     ("matmul_backward", ("gy2", "x2", "m2"), {}),
+    ("matmul", ("sq", "sq"), {}),                           # the parallel GEMM path
     ("relu", ("x2",), {}),
     ("relu_backward", ("g2", "x2"), {}),
     ("sigmoid", ("x2",), {}),
@@ -69,6 +75,24 @@ WARMUP_CALLS = [
     ("cross_entropy_backward", (1.0, "x2", "t1"), {}),
     ("max_pool2d", ("x4", 2), {"return_indices": True}),
     ("max_pool2d_backward", ("gp4", "x4", 2), {}),
+    ("avg_pool2d", ("x4", 2), {}),
+    ("avg_pool2d_backward", ("gp4", "x4", 2), {}),
+    ("adaptive_avg_pool2d", ("x4", 1), {}),
+    ("adaptive_avg_pool2d_backward", ("ga4", "x4", 1), {}),
+    ("batch_norm", ("x4", "c3", "c3", "c3", "c3"), {"training": True}),
+    ("batch_norm", ("x4", "c3", "c3", "c3", "c3"), {"training": False}),
+    ("batch_norm_backward", ("x4", "x4", "c3", "c3", "c3"), {"training": True}),
+    ("batch_norm_backward", ("x4", "x4", "c3", "c3", "c3"), {"training": False}),
+    ("dropout", ("x2", 0.5), {"generator": 0}),
+    ("dropout_backward", ("g2", "mask2", 0.5), {}),
+    ("mse_loss", ("x2", "g2"), {}),
+    ("mse_loss_backward", (1.0, "x2", "g2"), {}),
+    ("binary_cross_entropy", ("p2", "p2"), {}),
+    ("binary_cross_entropy_backward", (1.0, "p2", "p2"), {}),
+    ("binary_cross_entropy_with_logits", ("x2", "p2"), {}),
+    ("binary_cross_entropy_with_logits_backward", (1.0, "x2", "p2"), {}),
+    ("cross_entropy", ("x2", "p2"), {}),                  # probability targets
+    ("cross_entropy_backward", (1.0, "x2", "p2"), {}),
 ]
 
 
