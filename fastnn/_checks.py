@@ -17,8 +17,11 @@ REDUCTIONS = ("mean", "sum", "none")
 CONV_ALGORITHMS = ("auto", "direct", "im2col")
 
 
-def float_array(op, name, x, ndim=None, layout=None, min_ndim=None):
-    """Check that ``x`` is a float32/float64 ndarray of the given rank; return it C-contiguous."""
+def float_array(op, name, x, ndim=None, layout=None, min_ndim=None, keep_layout=False):
+    """Check that ``x`` is a float32/float64 ndarray of the given rank; return it C-contiguous.
+
+    With ``keep_layout`` the array is returned as it is (the caller handles its strides).
+    """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}(): {name} must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
@@ -31,7 +34,7 @@ def float_array(op, name, x, ndim=None, layout=None, min_ndim=None):
         raise ValueError(
             f"{op}(): {name} must have at least {min_ndim} dimension(s), got shape {x.shape}")
     # not np.ascontiguousarray: it turns a 0-d array into a 1-d one
-    return x if x.flags.c_contiguous else x.copy(order="C")
+    return x if x.flags.c_contiguous or keep_layout else x.copy(order="C")
 
 
 def same_dtype(op, ref_name, ref, **others):
@@ -206,9 +209,9 @@ def linear_backward_args(op, grad_output, input, weight):
     return go.reshape(x2.shape[0], w.shape[0]), x2, w, lead
 
 
-def matmul_args(op, input, other):
-    a = float_array(op, "input", input, 2, "(M, K)")
-    b = float_array(op, "other", other, 2, "(K, N)")
+def matmul_args(op, input, other, keep_layout=False):
+    a = float_array(op, "input", input, 2, "(M, K)", keep_layout=keep_layout)
+    b = float_array(op, "other", other, 2, "(K, N)", keep_layout=keep_layout)
     same_dtype(op, "input", a, other=b)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"{op}(): input {a.shape} and other {b.shape} cannot be multiplied: "
@@ -216,8 +219,8 @@ def matmul_args(op, input, other):
     return a, b
 
 
-def matmul_backward_args(op, grad_output, input, other):
-    a, b = matmul_args(op, input, other)
+def matmul_backward_args(op, grad_output, input, other, keep_layout=False):
+    a, b = matmul_args(op, input, other, keep_layout)
     go = float_array(op, "grad_output", grad_output, 2, "(M, N)")
     same_dtype(op, "input", a, grad_output=go)
     same_shape(op, "grad_output", go, "the matmul output", (a.shape[0], b.shape[1]))

@@ -279,6 +279,20 @@ def linear_backward(grad_output, input, weight):
     return grad_input.reshape(lead + (w.shape[1],)), grad_weight, grad_bias
 
 
+def _gemm_operand(x):
+    """A 2-D array as (C-contiguous matrix, transposed?) for the GEMM kernel, copying only if needed.
+
+    A transposed view (x.T of a C-contiguous array, e.g. ``w.T``) is passed to
+    the kernel as its C-contiguous base with the transpose flag set, instead of
+    being copied: the kernel packs either layout at the same speed.
+    """
+    if x.flags.c_contiguous:
+        return x, False
+    if x.T.flags.c_contiguous:
+        return x.T, True
+    return np.ascontiguousarray(x), False
+
+
 def matmul(input, other):
     """Matrix product of two 2-D arrays with fastnn's GEMM kernel.
 
@@ -291,15 +305,22 @@ def matmul(input, other):
     -------
     ndarray of shape (M, N). Raises ValueError on mismatched inner dimensions.
     """
-    a, b = _checks.matmul_args("matmul", input, other)
-    return _gemm_into(a, b, np.empty((a.shape[0], b.shape[1]), dtype=a.dtype))
+    a, b = _checks.matmul_args("matmul", input, other, keep_layout=True)
+    (a, ta), (b, tb) = _gemm_operand(a), _gemm_operand(b)
+    m, n = (a.shape[1] if ta else a.shape[0]), (b.shape[0] if tb else b.shape[1])
+    return _gemm_into(a, b, np.empty((m, n), dtype=a.dtype), trans_a=ta, trans_b=tb)
 
 
 def matmul_backward(grad_output, input, other):
     """Gradients of :func:`matmul`: (grad_output @ other.T, input.T @ grad_output)."""
-    go, a, b = _checks.matmul_backward_args("matmul_backward", grad_output, input, other)
-    grad_input = _gemm_into(go, b, np.empty_like(a), trans_b=True)
-    grad_other = _gemm_into(a, go, np.empty_like(b), trans_a=True)
+    go, a, b = _checks.matmul_backward_args("matmul_backward", grad_output, input, other,
+                                            keep_layout=True)
+    go = go if go.flags.c_contiguous else np.ascontiguousarray(go)
+    (a, ta), (b, tb) = _gemm_operand(a), _gemm_operand(b)
+    shape_a, shape_b = (a.shape[::-1] if ta else a.shape), (b.shape[::-1] if tb else b.shape)
+    # other = b.T when tb, so other.T is b itself: the kernel's transpose flag flips.
+    grad_input = _gemm_into(go, b, np.empty(shape_a, dtype=a.dtype), trans_b=not tb)
+    grad_other = _gemm_into(a, go, np.empty(shape_b, dtype=a.dtype), trans_a=not ta)
     return grad_input, grad_other
 
 
