@@ -19,6 +19,8 @@ Conventions (as torch.nn.functional):
   returns the gradient(s) with respect to the forward's inputs, in the order of
   the forward's arguments.
 """
+import functools
+
 import numpy as np
 
 from . import _checks
@@ -55,17 +57,17 @@ def _gemm_into(a, b, c, trans_a=False, trans_b=False):
 
 # The rule behind algorithm='auto' (README "Choosing the conv2d algorithm",
 # measured with examples/bench_conv2d.py on the 2-core Zen 3 development
-# machine, float32, forward + backward):
-# * a 1x1 kernel with stride 1 and no padding is a plain GEMM per image
-#   (out[n] = W (C_out x C_in) @ x[n] (C_in x H*W)): no im2col, no packing;
-# * otherwise the packed direct kernel wins while the reduction depth
-#   C_in*kH*kW ("taps") is small: there a GEMM's K dimension is too short to
-#   amortise packing and im2col's copy of the input kH*kW times over, while the
-#   direct kernel streams the input once per tap from L1/L2;
-# * with many taps im2col + GEMM wins (the GEMM's register tile reuses each
-#   loaded value many more times than the direct kernel's 4 x 2 block).
-# DIRECT_MAX_TAPS is the crossover measured between the two.
-DIRECT_MAX_TAPS = 64
+# machine, float32, forward and backward, 13 shapes from 9 to 1728 taps):
+# with the GEMM of kernels/gemm.py as it stands, the packed direct kernel beat
+# im2col + GEMM on every shape (1.5x-30x; the GEMM tops out well below the
+# direct kernel's 40-50 GFLOP/s per core), and beat the 1x1-as-GEMM path on
+# both 1x1 shapes too. So 'auto' takes 'direct' unless the conv is pointwise
+# and POINTWISE_GEMM is set, or C_in*kH*kW exceeds DIRECT_MAX_TAPS. The two
+# knobs exist so that a faster GEMM can be switched in by re-measuring: im2col
+# wins where the GEMM's register tile reuses each loaded value more often than
+# the direct kernel's 4-channel x 2-tap block does (deep reductions).
+POINTWISE_GEMM = False
+DIRECT_MAX_TAPS = None  # None: no limit measured yet (direct won up to 1728 taps)
 
 # Kept for compatibility: the direct path needs no column matrix at all.
 IM2COL_MAX_BYTES = 512 * 2**20
@@ -130,15 +132,18 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     Returns
     -------
     str
-        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 (one GEMM per
-        image); else ``'direct'`` when the reduction depth C_in*kH*kW is at most
-        ``DIRECT_MAX_TAPS``; else ``'im2col'``. The thresholds come from the
-        measurements in the README ("Choosing the conv2d algorithm").
+        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 when
+        ``POINTWISE_GEMM`` is set; ``'im2col'`` when ``DIRECT_MAX_TAPS`` is set
+        and the reduction depth C_in*kH*kW exceeds it; else ``'direct'``. The
+        settings come from the measurements in the README ("Choosing the conv2d
+        algorithm"): with the current GEMM, 'direct' won on every shape.
     """
     _, c_in, kh, kw = weight_shape
-    if kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
+    if POINTWISE_GEMM and kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
         return "1x1"
-    return "direct" if c_in * kh * kw <= DIRECT_MAX_TAPS else "im2col"
+    if DIRECT_MAX_TAPS is not None and c_in * kh * kw > DIRECT_MAX_TAPS:
+        return "im2col"
+    return "direct"
 
 
 def _select(x, w, g):
@@ -224,11 +229,14 @@ def _gemm_backward(go, x, w, grad_input, grad_weight, g):
                            g.dil_h, g.dil_w, g.out_h, g.out_w)
 
 
+@functools.lru_cache(maxsize=64)
 def _direct_layout(c_in, g):
     """Packed-plane geometry and tap tables of the direct kernels (kernels/conv_direct.py).
 
     Returns (ph, pw, tap_plane, tap_off, sp_plane, sp_off): packed planes are
     PH x PW; tap_* index every (c, ky, kx) tap, sp_* every spatial (ky, kx) tap.
+    Cached per geometry (callers must not modify the tables): building them with NumPy
+    costs ~20 us, as much as a whole small conv.
     """
     sh, sw, dh, dw = g.stride_h, g.stride_w, g.dil_h, g.dil_w
     ph = g.out_h + ((g.kh - 1) * dh) // sh
@@ -239,8 +247,9 @@ def _direct_layout(c_in, g):
     sp_off = ((qy // sh)[:, None] * pw + (qx // sw)[None, :]).ravel()
     tap_plane = (np.arange(c_in)[:, None] * (sh * sw) + sp_plane[None, :]).ravel()
     tap_off = np.tile(sp_off, c_in)
-    return (ph, pw, tap_plane.astype(np.int64), tap_off.astype(np.int64),
-            sp_plane.astype(np.int64), sp_off.astype(np.int64))
+    # (Not marked read-only: Numba would compile a second specialisation for
+    # read-only arrays. Only the direct kernels see them, and they only read.)
+    return (ph, pw) + tuple(t.astype(np.int64) for t in (tap_plane, tap_off, sp_plane, sp_off))
 
 
 def _blocked(mat, ob):

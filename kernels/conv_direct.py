@@ -264,9 +264,9 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
     ``conv2d_direct_backward_input``. grad_w : (C_out, C_in, kH, kW), overwritten.
 
     Each task owns the weights of OB output channels x one input channel and
-    sums over the whole batch itself, so no reduction crosses the prange. Per
-    position it loads 4 gradient rows and 1 input row for 4 FMAs into vector
-    accumulators (the reduction vectorises under the ``reassoc`` flag).
+    sums over the whole batch itself, so no reduction crosses the prange. Each
+    pass handles 4 output channels x 2 taps with 8 vector accumulators (the
+    reduction vectorises under the ``reassoc`` flag).
     """
     n_batch, c_out = gw.shape[0], gw.shape[1]
     c_in, kh, kw = grad_w.shape[1], grad_w.shape[2], grad_w.shape[3]
@@ -291,7 +291,44 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
                 g1 = gn[o0 + min(1, nj - 1), base:]
                 g2 = gn[o0 + min(2, nj - 1), base:]
                 g3 = gn[o0 + min(3, nj - 1), base:]
-                for s in range(n_sp):
+                # Two taps per pass: 6 loads feed 8 FMAs (one tap: 5 loads per 4 FMAs,
+                # load-bound on 2 loads/cycle).
+                for s in range(0, n_sp - 1, 2):
+                    src = xp[n, c * ss + tap_plane[s], base + tap_off[s]:]
+                    srd = xp[n, c * ss + tap_plane[s + 1], base + tap_off[s + 1]:]
+                    acc0 = zero
+                    acc1 = zero
+                    acc2 = zero
+                    acc3 = zero
+                    acc4 = zero
+                    acc5 = zero
+                    acc6 = zero
+                    acc7 = zero
+                    for m in range(length):
+                        u = src[m]
+                        v = srd[m]
+                        h0 = g0[m]
+                        h1 = g1[m]
+                        h2 = g2[m]
+                        h3 = g3[m]
+                        acc0 += h0 * u
+                        acc1 += h1 * u
+                        acc2 += h2 * u
+                        acc3 += h3 * u
+                        acc4 += h0 * v
+                        acc5 += h1 * v
+                        acc6 += h2 * v
+                        acc7 += h3 * v
+                    sums[s, 0] += acc0
+                    sums[s, 1] += acc1
+                    sums[s, 2] += acc2
+                    sums[s, 3] += acc3
+                    sums[s + 1, 0] += acc4
+                    sums[s + 1, 1] += acc5
+                    sums[s + 1, 2] += acc6
+                    sums[s + 1, 3] += acc7
+                if n_sp % 2 == 1:
+                    s = n_sp - 1
                     src = xp[n, c * ss + tap_plane[s], base + tap_off[s]:]
                     acc0 = zero
                     acc1 = zero

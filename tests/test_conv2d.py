@@ -157,19 +157,24 @@ def test_bias_gradient_is_sum_of_grad_output(rng):
     np.testing.assert_allclose(gb, go.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
-def test_auto_rule():
+def test_auto_rule(monkeypatch):
     sel = F.select_conv2d_algorithm
+    monkeypatch.setattr(F, "POINTWISE_GEMM", True)
+    monkeypatch.setattr(F, "DIRECT_MAX_TAPS", 64)
     # 1x1, stride 1, no padding: a GEMM per image.
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "1x1"
-    assert sel((8, 64, 8, 8), (32, 64, 1, 1), (4, 4), np.float32, stride=(2, 2)) != "1x1"
-    assert sel((8, 64, 8, 8), (32, 64, 1, 1), (10, 10), np.float32, padding=(1, 1)) != "1x1"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1)) == "direct"
     # Few taps (C_in * kH * kW): direct; many: im2col.
     assert sel((8, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
-    taps = F.DIRECT_MAX_TAPS
-    assert sel((1, taps, 9, 9), (4, taps, 1, 1), (9, 9), np.float32, padding=(1, 1)) == "direct"
-    assert sel((1, taps + 1, 9, 9), (4, taps + 1, 1, 1), (9, 9), np.float32,
-               padding=(1, 1)) == "im2col"
+    assert sel((1, 64, 9, 9), (4, 64, 1, 1), (11, 11), np.float32, padding=(1, 1)) == "direct"
+    assert sel((1, 65, 9, 9), (4, 65, 1, 1), (11, 11), np.float32, padding=(1, 1)) == "im2col"
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "im2col"
+    # The measured defaults (README table): direct everywhere with the current GEMM.
+    monkeypatch.undo()
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
+    assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "direct"
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
