@@ -61,7 +61,7 @@ def median_times(fns, reps):
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def bench_shape(name, reps, ref_reps):
+def bench_shape(name, reps, ref_reps, only=None):
     n, c, hw, k, r, p, s = SHAPES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
@@ -71,6 +71,8 @@ def bench_shape(name, reps, ref_reps):
     go = rng.standard_normal(out.shape).astype(np.float32)
     macs = n * k * out.shape[2] * out.shape[3] * c * r * r
     algos = ["direct", "im2col"] + (["1x1"] if (r, p, s) == (1, 0, 1) else []) + ["auto"]
+    if only:
+        algos = [a for a in algos if a in only or a == "auto"]
     fwd = {a: (lambda a=a: F.conv2d(x, w, algorithm=a, **kw)) for a in algos}
     bwd = {a: (lambda a=a: F.conv2d_backward(go, x, w, algorithm=a, **kw)) for a in algos}
     if torch is not None:
@@ -109,6 +111,8 @@ def main():
     ap.add_argument("--ref-reps", type=int, default=3, help="rounds for the slow NumPy reference")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--markdown", action="store_true", help="print a README table")
+    ap.add_argument("--algorithms", default="", help="comma-separated subset of direct,im2col,1x1 "
+                    "(auto is always timed)")
     args = ap.parse_args()
     fastnn.set_num_threads(args.threads)
     if torch is not None:
@@ -123,7 +127,8 @@ def main():
               + f" {'picks':>7} {'torch/auto':>10} {'numpy/auto':>10}")
     ratios = {}
     for name in args.shapes.split(","):
-        for shape, pas, flops, t, pick in bench_shape(name, args.reps, args.ref_reps):
+        for shape, pas, flops, t, pick in bench_shape(name, args.reps, args.ref_reps,
+                                                        args.algorithms.split(",") if args.algorithms else None):
             tr = t["torch"] / t["auto"] if "torch" in t else float("nan")
             nr = t["numpy"] / t["auto"]
             if shape in ISSUE:

@@ -69,9 +69,6 @@ def _gemm_into(a, b, c, trans_a=False, trans_b=False):
 POINTWISE_GEMM = False
 DIRECT_MAX_TAPS = None  # None: no limit measured yet (direct won up to 1728 taps)
 
-# Kept for compatibility: the direct path needs no column matrix at all.
-IM2COL_MAX_BYTES = 512 * 2**20
-
 # im2col works on chunks of the batch whose column matrix takes at most this
 # many bytes (a chunk is never smaller than one image), so the extra memory of
 # the im2col path is bounded by max(IM2COL_CHUNK_BYTES, one image's columns)
