@@ -1,75 +1,451 @@
 """General matrix multiply (GEMM): C = alpha * op(A) @ op(B) + beta * C.
 
-A straightforward cache-blocked kernel written for clarity first:
+The classic GotoBLAS/BLIS scheme, written with the explicit SIMD vectors of
+:mod:`fastnn.kernels.simd` (AVX2 + FMA: 16 ymm registers of 8 float32 or
+4 float64 lanes):
 
-* op(B) is copied ("packed") into a contiguous panel of at most KC x NC
-  elements, so that the innermost loop reads it at unit stride whether or not B
-  is transposed, and the panel stays in the L2 cache while every row of C is
-  updated with it.
-* The innermost loop, ``c_row[j] += a_ik * b_row[j]``, runs over contiguous
-  memory and LLVM vectorises it into FMA instructions.
-* Rows of C are independent, so they are split across threads with ``prange``;
-  no two threads ever write the same element.
+* Register tile (``_micro_kernel``): an MR x NR = 6 x (2
+  vectors) block of C (6 x 16 float32, 6 x 8 float64) lives in 12 ymm
+  registers for a whole pass over K. Each step of K loads 2 vectors of B,
+  broadcasts the 6 values of A one at a time and does 12 FMAs: 12 accumulators
+  + 2 B + 1 A = 15 of the 16 registers. 12 independent FMA chains also cover
+  the FMA latency (2 FMA units x 4-5 cycles latency needs >= 10 in flight).
+  (6 x 16 beat 4 x 24 and 8 x 8 in BLIS's and OpenBLAS's own Zen kernels; it is
+  the largest tile that fits the register file.)
+* Packing: op(B)[k0:k0+kc, j0:j0+nc] is copied into a panel of NR-column
+  "slivers" (``_pack_b``), each sliver kc x NR contiguous in the order the
+  micro-kernel reads it; op(A)[i0:i0+mc, k0:k0+kc] likewise into MR-row slivers
+  (``_pack_a``). Packing makes every load of the hot loop unit-stride whatever
+  the transposes. Edge slivers are padded by repeating the last valid row or
+  column, so the micro-kernel always computes a full tile; the extra results
+  are simply not written back (only the valid h x w corner of an edge tile is
+  stored, through a scalar path).
+* Cache blocking: a B sliver (KC x NR = 16 KiB) stays in L1 while the
+  micro-kernel sweeps the A block (MC x KC = 144 KiB float32) held in L2; the
+  B panel (KC x NC = 4 MiB float32) is shared by both threads from L3.
+* Threads (``gemm_parallel``): the B panel is packed by all threads together,
+  then each thread takes one rectangle of C (pipelined: one parallel region
+  packs the next panel and computes with the current one): a balanced share of the row slivers (each thread packs its own A block), or,
+  when rows are few and columns many (convolution-shaped products such as
+  64 x 32768), a share of the column slivers. No two threads write the same
+  element of C.
+* Small products run serially (``gemm_serial``, no prange at all): below
+  ``SERIAL_WORK`` multiply-adds a parallel region costs more than it saves.
 
-It is not tuned to the machine's peak (no register tiling); the benchmark in
-``asv_bench/benchmarks/bench_gemm.py`` measures it against NumPy's BLAS.
+``gemm`` itself is a small Python function that picks the serial or parallel
+kernel and hands the parallel one a reusable workspace. Keeping the two
+kernels apart (instead of one ``@njit(parallel=True)`` function with an
+``if``) also keeps compile time down: Numba re-optimises every callee inside
+every function that calls it, so each extra layer or call site of the
+micro-kernel costs seconds of LLVM time.
+
+Indices into arrays in the hot loops go through the ``simd`` intrinsics, which
+address memory from the data pointer: plain ``arr[i]`` indexing with a signed
+``i`` makes Numba emit negative-index wraparound code that stops LLVM from
+emitting plain vector loads.
 """
+import threading
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 from ._config import FASTMATH
+from .simd import lanes, load, store, vbroadcast, vfma, vload, vmul, vsplat, vstore, vzero
 
-# Depth (rows of op(B)) and width (columns) of one packed panel. KC x NC float32
-# values = 256 KiB, which fits the 512 KiB-1 MiB L2 caches of current x86 cores
-# with room left for the rows of A and C being streamed past it.
+# Rows of the register tile. 6 rows x 2 vectors = 12 accumulators (see above).
+MR = 6
+# Depth of one packed block. A B sliver (KC x 16 float32) is then 16 KiB, half
+# of the 32 KiB L1 data cache, leaving room for the A values streamed past it;
+# a long K block also amortises loading/storing the C tile (once per block).
 KC = 256
-NC = 256
+# Rows of the A block a thread packs per K block: MC x KC float32 = 144 KiB
+# (288 KiB float64), well inside the 512 KiB L2 of a Zen 3 core. A multiple of
+# MR so that only the last block of a thread has a partial sliver.
+MC = 144
+# Columns of the shared B panel: KC x NC float32 = 2 MiB (two of them are in
+# use at once, see gemm_parallel), a share of the 32 MiB L3 that both cores
+# read. A multiple of NR (16 float32, 8 float64).
+NC = 2048
+# Products with m * n * k below this many multiply-adds run on one thread.
+# Measured on the 2-core development machine (examples/bench_gemm.py, the
+# "small" rows): entering a prange region costs ~3-5 us when the machine is
+# quiet (wake the second thread, join) and far more when it is busy, while the
+# serial kernel runs at ~50-70 GFLOP/s, i.e. ~30k multiply-adds per us. At
+# 64^3 = 262k multiply-adds (~8 us of serial work) splitting in two starts to
+# pay for the region; below it the serial kernel wins.
+SERIAL_WORK = 64 * 64 * 64
+
+
+@njit(cache=True)
+def _blocking(k, n, nr):
+    """K block depth, B panel width and packed-panel size for a k x n op(B).
+
+    Equal K blocks (K = 257 -> 129 + 128, not 256 + 1) and equal panels, so
+    that no step is a sliver-thin pass that pays overhead for no work.
+    """
+    nkb = (k + KC - 1) // KC
+    kcb = (k + nkb - 1) // nkb
+    njb = (n + NC - 1) // NC
+    ncb = (n + njb - 1) // njb
+    return kcb, ncb, kcb * ((ncb + nr - 1) // nr) * nr
+
+
+@njit(inline="always")
+def _op_strides(x, trans):
+    # Flat-offset strides of op(X) = X or X.T for a C-contiguous 2-D x:
+    # element (i, p) of op(X) is at i * s_row + p * s_col.
+    if trans:
+        return 1, x.shape[1]
+    return x.shape[1], 1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _pack_a(a, trans_a, m, i0, mc, k0, kc, pa, pa0):
+    """Copy op(A)[i0:i0+mc, k0:k0+kc] into ``pa[pa0:]`` as MR-row slivers.
+
+    Element (i0 + s*MR + r, k0 + p) goes to ``pa[pa0 + s*kc*MR + p*MR + r]``:
+    for each step p the micro-kernel finds its MR values of A side by side.
+    Rows past the end of A repeat row m - 1 (results discarded at write-back).
+    """
+    sr, sc = _op_strides(a, trans_a)
+    for s in range((mc + MR - 1) // MR):
+        ib = i0 + s * MR
+        o0 = min(ib, m - 1) * sr + k0 * sc
+        o1 = min(ib + 1, m - 1) * sr + k0 * sc
+        o2 = min(ib + 2, m - 1) * sr + k0 * sc
+        o3 = min(ib + 3, m - 1) * sr + k0 * sc
+        o4 = min(ib + 4, m - 1) * sr + k0 * sc
+        o5 = min(ib + 5, m - 1) * sr + k0 * sc
+        dst = pa0 + s * kc * MR
+        for p in range(kc):
+            q = p * sc
+            store(pa, dst, load(a, o0 + q))
+            store(pa, dst + 1, load(a, o1 + q))
+            store(pa, dst + 2, load(a, o2 + q))
+            store(pa, dst + 3, load(a, o3 + q))
+            store(pa, dst + 4, load(a, o4 + q))
+            store(pa, dst + 5, load(a, o5 + q))
+            dst += MR
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, s0, s1):
+    """Copy slivers s0..s1-1 of op(B)[k0:k0+kc, j0:j0+nc] into ``pb``.
+
+    Element (k0 + p, j0 + s*NR + q) goes to ``pb[s*kc*NR + p*NR + q]``, so the
+    micro-kernel reads a sliver as one contiguous stream. Columns past the end
+    of B repeat column n - 1 (results discarded at write-back).
+    """
+    w_vec = lanes(pb)
+    nr = 2 * w_vec
+    sr, sc = _op_strides(b, trans_b)
+    # Slivers s0..full-1 are whole; at most the last one sticks out of the panel.
+    full = min(s1, nc // nr)
+    if sc == 1 and full > s0:
+        # Row-major B: walk each row of the panel once, left to right (two
+        # vector copies per sliver), so the reads stream through memory. Going
+        # sliver by sliver instead reads 64 bytes from each of kc rows that are
+        # a whole row of B apart (128 KiB for N = 32768): a TLB miss per read,
+        # which made packing a third of the run time for 64 x 32768 outputs.
+        for p in range(kc):
+            src = (k0 + p) * sr + j0 + s0 * nr
+            dst = s0 * kc * nr + p * nr
+            for _ in range(s0, full):
+                vstore(pb, dst, vload(b, src))
+                vstore(pb, dst + w_vec, vload(b, src + w_vec))
+                src += nr
+                dst += kc * nr
+        s0 = full
+    for s in range(s0, s1):
+        # Transposed B (a column of op(B) is a row of b: each of the nr rows
+        # is read contiguously as p advances) or the edge sliver. The inner
+        # loop has a constant trip count, so LLVM unrolls it instead of
+        # vectorising a strided loop, which is much cheaper to compile.
+        jb = j0 + s * nr
+        dst = s * kc * nr
+        for p in range(kc):
+            row = (k0 + p) * sr
+            for q in range(nr):
+                store(pb, dst + q, load(b, row + min(jb + q, n - 1) * sc))
+            dst += nr
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _micro_kernel(pa, a_off, pb, b_off, kc, c, off, h, w, alpha, beta, tile):
+    """C[h x w at flat offset off] = alpha * A sliver @ B sliver + beta * C.
+
+    The A sliver is at ``pa[a_off:]`` (kc x MR), the B sliver at ``pb[b_off:]``
+    (kc x NR). A full tile (h == MR, w == NR) is written straight from the
+    registers; an edge tile is first stored to ``pa[tile:tile + MR*NR]`` (a few
+    hundred bytes of scratch after the packed A block) and written back by
+    ``_write_edge``.
+    """
+    w_vec = lanes(pb)
+    nr = 2 * w_vec
+    # The 12 accumulators, row r, vector half 0/1: named variables (not an
+    # array) so that LLVM keeps each one in a register for the whole loop.
+    c00 = vzero(pb)
+    c01 = vzero(pb)
+    c10 = vzero(pb)
+    c11 = vzero(pb)
+    c20 = vzero(pb)
+    c21 = vzero(pb)
+    c30 = vzero(pb)
+    c31 = vzero(pb)
+    c40 = vzero(pb)
+    c41 = vzero(pb)
+    c50 = vzero(pb)
+    c51 = vzero(pb)
+    for _ in range(kc):
+        b0 = vload(pb, b_off)
+        b1 = vload(pb, b_off + w_vec)
+        av = vbroadcast(pa, a_off)
+        c00 = vfma(av, b0, c00)
+        c01 = vfma(av, b1, c01)
+        av = vbroadcast(pa, a_off + 1)
+        c10 = vfma(av, b0, c10)
+        c11 = vfma(av, b1, c11)
+        av = vbroadcast(pa, a_off + 2)
+        c20 = vfma(av, b0, c20)
+        c21 = vfma(av, b1, c21)
+        av = vbroadcast(pa, a_off + 3)
+        c30 = vfma(av, b0, c30)
+        c31 = vfma(av, b1, c31)
+        av = vbroadcast(pa, a_off + 4)
+        c40 = vfma(av, b0, c40)
+        c41 = vfma(av, b1, c41)
+        av = vbroadcast(pa, a_off + 5)
+        c50 = vfma(av, b0, c50)
+        c51 = vfma(av, b1, c51)
+        a_off += MR
+        b_off += nr
+    n = c.shape[1]
+    if h == MR and w == nr:
+        va = vsplat(alpha)
+        if beta == 0:
+            # beta == 0 never reads C (BLAS convention: C may hold NaN).
+            vstore(c, off, vmul(va, c00))
+            vstore(c, off + w_vec, vmul(va, c01))
+            vstore(c, off + n, vmul(va, c10))
+            vstore(c, off + n + w_vec, vmul(va, c11))
+            vstore(c, off + 2 * n, vmul(va, c20))
+            vstore(c, off + 2 * n + w_vec, vmul(va, c21))
+            vstore(c, off + 3 * n, vmul(va, c30))
+            vstore(c, off + 3 * n + w_vec, vmul(va, c31))
+            vstore(c, off + 4 * n, vmul(va, c40))
+            vstore(c, off + 4 * n + w_vec, vmul(va, c41))
+            vstore(c, off + 5 * n, vmul(va, c50))
+            vstore(c, off + 5 * n + w_vec, vmul(va, c51))
+        else:
+            vb = vsplat(beta)
+            vstore(c, off, vfma(vb, vload(c, off), vmul(va, c00)))
+            vstore(c, off + w_vec, vfma(vb, vload(c, off + w_vec), vmul(va, c01)))
+            vstore(c, off + n, vfma(vb, vload(c, off + n), vmul(va, c10)))
+            vstore(c, off + n + w_vec, vfma(vb, vload(c, off + n + w_vec), vmul(va, c11)))
+            o = off + 2 * n
+            vstore(c, o, vfma(vb, vload(c, o), vmul(va, c20)))
+            vstore(c, o + w_vec, vfma(vb, vload(c, o + w_vec), vmul(va, c21)))
+            o = off + 3 * n
+            vstore(c, o, vfma(vb, vload(c, o), vmul(va, c30)))
+            vstore(c, o + w_vec, vfma(vb, vload(c, o + w_vec), vmul(va, c31)))
+            o = off + 4 * n
+            vstore(c, o, vfma(vb, vload(c, o), vmul(va, c40)))
+            vstore(c, o + w_vec, vfma(vb, vload(c, o + w_vec), vmul(va, c41)))
+            o = off + 5 * n
+            vstore(c, o, vfma(vb, vload(c, o), vmul(va, c50)))
+            vstore(c, o + w_vec, vfma(vb, vload(c, o + w_vec), vmul(va, c51)))
+        return
+    vstore(pa, tile, c00)
+    vstore(pa, tile + w_vec, c01)
+    vstore(pa, tile + nr, c10)
+    vstore(pa, tile + nr + w_vec, c11)
+    vstore(pa, tile + 2 * nr, c20)
+    vstore(pa, tile + 2 * nr + w_vec, c21)
+    vstore(pa, tile + 3 * nr, c30)
+    vstore(pa, tile + 3 * nr + w_vec, c31)
+    vstore(pa, tile + 4 * nr, c40)
+    vstore(pa, tile + 4 * nr + w_vec, c41)
+    vstore(pa, tile + 5 * nr, c50)
+    vstore(pa, tile + 5 * nr + w_vec, c51)
+    _write_edge(c, off, pa, tile, h, w, alpha, beta)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _write_edge(c, off, pa, tile, h, w, alpha, beta):
+    """C[h x w corner at flat offset off] = alpha * tile + beta * C[same]."""
+    n = c.shape[1]
+    nr = 2 * lanes(c)
+    for r in range(h):
+        for q in range(w):
+            x = alpha * load(pa, tile + r * nr + q)
+            o = off + r * n + q
+            if beta == 0:
+                store(c, o, x)
+            else:
+                store(c, o, x + beta * load(c, o))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _block(a, trans_a, c, pb, k0, kc, j0, nc, r0, r1, s0, s1, pa, pa0, alpha, beta):
+    """One thread's share of one (K block, B panel) step.
+
+    C[rows of row slivers r0..r1-1, columns of panel slivers s0..s1-1] =
+    alpha * op(A)[those rows, k0:k0+kc] @ panel + beta * C[same]. A is packed
+    MC rows at a time into ``pa[pa0:pa0 + MC*kc]``, the tile scratch follows
+    it (``MR*NR`` more elements).
+    """
+    m, n = c.shape
+    nr = 2 * lanes(pb)
+    step = MC // MR
+    tile = pa0 + MC * kc
+    for rb in range(r0, r1, step):
+        re = min(rb + step, r1)
+        _pack_a(a, trans_a, m, rb * MR, min(re * MR, m) - rb * MR, k0, kc, pa, pa0)
+        # Column slivers outside, row slivers inside: one B sliver stays in L1
+        # while the packed A block (in L2) streams past it.
+        for s in range(s0, s1):
+            j = j0 + s * nr
+            w = min(nr, j0 + nc - j)
+            for r in range(rb, re):
+                i = r * MR
+                _micro_kernel(pa, pa0 + (r - rb) * kc * MR, pb, s * kc * nr, kc,
+                              c, i * n + j, min(MR, m - i), w, alpha, beta, tile)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
+    """``gemm`` on the calling thread only (same arguments as ``gemm``).
+
+    Allocates its own (small) packing buffers: it is meant for products below
+    ``SERIAL_WORK``, where they are a few KiB.
+    """
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        for i in range(m):
+            for j in range(n):
+                if beta == 0:
+                    c[i, j] = 0
+                else:
+                    c[i, j] *= beta
+        return
+    nr = 2 * lanes(c)
+    kcb, ncb, pb_size = _blocking(k, n, nr)
+    pb = np.empty(pb_size, dtype=c.dtype)
+    pa = np.empty(MC * kcb + MR * nr, dtype=c.dtype)
+    ms = (m + MR - 1) // MR
+    # A literal 0 argument would make Numba compile separate Literal[int](0)
+    # specialisations of _pack_b and _block: pass a typed int64 zero instead.
+    zero = np.int64(0)
+    for j0 in range(0, n, ncb):
+        nc = min(ncb, n - j0)
+        ns = (nc + nr - 1) // nr
+        for k0 in range(0, k, kcb):
+            kc = min(kcb, k - k0)
+            # The first K block applies beta; later blocks accumulate onto it.
+            beta_k = beta if k0 == 0 else c.dtype.type(1)
+            _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, zero, ns)
+            _block(a, trans_a, c, pb, k0, kc, j0, nc, zero, ms, zero, ns, pa, zero,
+                   alpha, beta_k)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
+def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
+    """``gemm`` on ``threads`` threads; ``work`` is a scratch buffer.
+
+    work : 1-D ndarray of c's dtype with at least
+        ``2 * _blocking(k, n, NR)[2] + threads * (MC * kcb + MR * NR)``
+        elements: two B panels, then one A block and tile scratch per thread.
+        Requires m, n, k >= 1.
+
+    Software-pipelined so that one parallel region does two things: in region
+    ``st`` every thread packs its share of B panel ``st`` (into buffer st % 2)
+    and computes its rectangle of step ``st - 1`` (from the other buffer,
+    packed by all threads in the previous region; the end of a region is the
+    barrier). One region per (K block, panel) step instead of two halves the
+    thread synchronisations, and one prange instead of two shortens compile.
+    """
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    nr = 2 * lanes(c)
+    kcb, ncb, pb_size = _blocking(k, n, nr)
+    nkb = (k + kcb - 1) // kcb
+    nsteps = nkb * ((n + ncb - 1) // ncb)
+    ms = (m + MR - 1) // MR  # row slivers of C
+    for st in range(nsteps + 1):
+        for t in prange(threads):
+            # prange indices are unsigned: cast, or the callees get compiled
+            # a second time for uint64 arguments.
+            t = np.int64(t)
+            if st < nsteps:
+                j0 = st // nkb * ncb
+                k0 = st % nkb * kcb
+                nc = min(ncb, n - j0)
+                ns = (nc + nr - 1) // nr
+                pb = work[st % 2 * pb_size:(st % 2 + 1) * pb_size]
+                _pack_b(b, trans_b, n, k0, min(kcb, k - k0), j0, nc, pb,
+                        t * ns // threads, (t + 1) * ns // threads)
+            if st > 0:
+                j0 = (st - 1) // nkb * ncb
+                k0 = (st - 1) % nkb * kcb
+                nc = min(ncb, n - j0)
+                ns = (nc + nr - 1) // nr  # column slivers in this panel
+                # The first K block applies beta; later ones accumulate.
+                beta_k = beta if k0 == 0 else c.dtype.type(1)
+                # Split rows or columns, whichever leaves the busiest thread
+                # the fewest tiles (ties: rows, each thread packs only its A).
+                r0, r1, s0, s1 = np.int64(0), ms, np.int64(0), ns
+                if (ms + threads - 1) // threads * ns <= ms * ((ns + threads - 1) // threads):
+                    r0, r1 = t * ms // threads, (t + 1) * ms // threads
+                else:
+                    s0, s1 = t * ns // threads, (t + 1) * ns // threads
+                pb = work[(st - 1) % 2 * pb_size:((st - 1) % 2 + 1) * pb_size]
+                _block(a, trans_a, c, pb, k0, min(kcb, k - k0), j0, nc, r0, r1, s0, s1,
+                       work, 2 * pb_size + t * (MC * kcb + MR * nr), alpha, beta_k)
+
+
+# One packing workspace per (Python thread, dtype), grown on demand and kept:
+# a fresh multi-MiB array per call would be served by mmap and pay page faults
+# on every call. Per Python thread, so concurrent gemm calls from several
+# threads never share a buffer.
+_local = threading.local()
+
+
+def _workspace(dtype, size):
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    buf = cache.get(dtype)
+    if buf is None or buf.size < size:
+        buf = cache[dtype] = np.empty(size, dtype=dtype)
+    return buf
+
+
 def gemm(a, b, c, alpha, beta, trans_a, trans_b):
     """C = alpha * op(A) @ op(B) + beta * C, in place in ``c``.
 
     a : ndarray (M, K), or (K, M) when ``trans_a``; C-contiguous.
     b : ndarray (K, N), or (N, K) when ``trans_b``; C-contiguous.
-    c : ndarray (M, N), C-contiguous, same dtype; overwritten.
+    c : ndarray (M, N), C-contiguous, same dtype (float32 or float64);
+        overwritten.
     alpha, beta : scalars of the arrays' dtype. With beta == 0 the old content
         of ``c`` is ignored (as in BLAS), so ``c`` may be uninitialised memory.
+
+    Products of fewer than ``SERIAL_WORK`` multiply-adds run on the calling
+    thread; larger ones on ``numba.get_num_threads()`` threads, with a packing
+    workspace (up to ~4.3 MiB float32, ~8.6 MiB float64) kept per Python
+    thread for reuse. No argument checking: see fastnn.functional.matmul.
     """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    zero = c.dtype.type(0)
-
-    for i in prange(m):
-        if beta == zero:
-            c[i, :] = zero
-        else:
-            c[i, :] *= beta
-    if k == 0:
+    if m * n * k < SERIAL_WORK:
+        gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
         return
-
-    panel = np.empty((min(KC, k), min(NC, n)), dtype=c.dtype)
-    for j0 in range(0, n, NC):
-        nc = min(NC, n - j0)
-        for k0 in range(0, k, KC):
-            kc = min(KC, k - k0)
-            # Pack op(B)[k0:k0+kc, j0:j0+nc] into panel[:kc, :nc].
-            for kk in prange(kc):
-                prow = panel[kk]
-                if trans_b:
-                    for jj in range(nc):
-                        prow[jj] = b[j0 + jj, k0 + kk]
-                else:
-                    brow = b[k0 + kk, j0:j0 + nc]
-                    for jj in range(nc):
-                        prow[jj] = brow[jj]
-            for i in prange(m):
-                crow = c[i, j0:j0 + nc]
-                for kk in range(kc):
-                    if trans_a:
-                        a_ik = alpha * a[k0 + kk, i]
-                    else:
-                        a_ik = alpha * a[i, k0 + kk]
-                    prow = panel[kk]
-                    for jj in range(nc):
-                        crow[jj] += a_ik * prow[jj]
+    threads = numba.get_num_threads()
+    nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
+    kcb, _, pb_size = _blocking(k, n, nr)
+    work = _workspace(c.dtype, 2 * pb_size + threads * (MC * kcb + MR * nr))
+    gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work)

@@ -1,10 +1,14 @@
 """The Numba GEMM kernel and the matmul/linear ops built on it."""
+import threading
+
 import numpy as np
 import pytest
+from numba import njit
 
 import fastnn.functional as F
 import fastnn.reference as R
 from fastnn.kernels import gemm as gemm_kernel
+from fastnn.kernels import simd
 from helpers import DTYPES, assert_close, check_gradients
 
 # Sizes straddle the kernel's 256-wide packing blocks and are odd on purpose.
@@ -27,6 +31,134 @@ def test_gemm_kernel_matches_numpy(m, k, n, trans_a, trans_b, dtype, rng):
     want = (0.75 * (opa.astype(np.float64) @ opb.astype(np.float64))
             - 1.5 * c0.astype(np.float64)).astype(dtype)
     assert_close(c, want)
+
+
+def _operands(m, k, n, trans_a, trans_b, dtype, rng):
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    return a, b
+
+
+def _expected(a, b, c0, alpha, beta, trans_a, trans_b, dtype):
+    opa = (a.T if trans_a else a).astype(np.float64)
+    opb = (b.T if trans_b else b).astype(np.float64)
+    return (alpha * (opa @ opb) + beta * c0.astype(np.float64)).astype(dtype)
+
+
+# Shapes for the two code paths, called directly. The register tile is 6 x 16
+# (float32) / 6 x 8 (float64), K blocks are <= KC = 256 deep, B panels
+# NC = 2048 wide: these cover exact tiles, every kind of edge (1, primes, one
+# past a tile), several K blocks (K = 257, 600), several panels (N = 2053),
+# the column split (M <= 6, many columns) and the row split of the threads.
+PATH_SHAPES = [(1, 1, 1), (6, 16, 16), (12, 256, 32), (7, 13, 17), (5, 257, 3),
+               (13, 600, 29), (1, 31, 2053), (6, 5, 300), (97, 11, 61)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
+                                             (True, True)], ids=["nn", "nt", "tn", "tt"])
+@pytest.mark.parametrize("m,k,n", PATH_SHAPES)
+@pytest.mark.parametrize("path", ["serial", "threads1", "threads2", "threads3"])
+def test_gemm_paths_match_numpy(path, m, k, n, trans_a, trans_b, dtype, rng):
+    a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    c = c0.copy()
+    alpha, beta = dtype(1.25), dtype(0.5)
+    if path == "serial":
+        gemm_kernel.gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
+    else:
+        # More threads than Numba runs (3 on a 2-core CI machine) must still
+        # be correct: the split is by share index, not by the thread running it.
+        threads = int(path[-1])
+        work = np.full(10 ** 6, np.nan, dtype=dtype)  # stale scratch must not leak
+        gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work)
+    assert_close(c, _expected(a, b, c0, 1.25, 0.5, trans_a, trans_b, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-2.0, 1.0), (0.5, -3.0), (0.0, 2.0)])
+@pytest.mark.parametrize("serial_work", [0, 10 ** 9], ids=["parallel", "serial"])
+def test_gemm_alpha_beta_on_both_sides_of_threshold(serial_work, alpha, beta, dtype, rng,
+                                                    monkeypatch):
+    # The public entry point picks the path from SERIAL_WORK: force each side.
+    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", serial_work)
+    a, b = _operands(19, 300, 23, False, True, dtype, rng)
+    c0 = rng.standard_normal((19, 23)).astype(dtype)
+    c = np.full_like(c0, np.nan) if beta == 0 else c0.copy()
+    gemm_kernel.gemm(a, b, c, dtype(alpha), dtype(beta), False, True)
+    assert_close(c, _expected(a, b, c0, alpha, beta, False, True, dtype))
+
+
+def test_gemm_threshold_splits_as_documented(rng, monkeypatch):
+    # Just below SERIAL_WORK multiply-adds runs gemm_serial, at it gemm_parallel.
+    calls = []
+    monkeypatch.setattr(gemm_kernel, "gemm_serial", lambda *args: calls.append("serial"))
+    monkeypatch.setattr(gemm_kernel, "gemm_parallel", lambda *args: calls.append("parallel"))
+    side = round(gemm_kernel.SERIAL_WORK ** (1 / 3))
+    assert side ** 3 == gemm_kernel.SERIAL_WORK
+    for m in (side - 1, side):
+        a = np.zeros((m, side), np.float32)
+        b = np.zeros((side, side), np.float32)
+        gemm_kernel.gemm(a, b, np.zeros((m, side), np.float32), np.float32(1), np.float32(0),
+                         False, False)
+    assert calls == ["serial", "parallel"]
+
+
+def test_gemm_workspace_reused_across_sizes_and_dtypes(rng, monkeypatch):
+    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", 0)
+    for m, k, n, dtype in [(40, 300, 50, np.float32), (8, 20, 9, np.float32),
+                           (40, 300, 50, np.float64), (70, 500, 90, np.float32)]:
+        a, b = _operands(m, k, n, False, False, dtype, rng)
+        c = np.empty((m, n), dtype)
+        gemm_kernel.gemm(a, b, c, dtype(1), dtype(0), False, False)
+        assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, False, False, dtype))
+
+
+def test_gemm_concurrent_python_threads(rng, monkeypatch):
+    # Each Python thread gets its own packing workspace: concurrent calls must
+    # not write into each other's panels.
+    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", 0)
+    cases = [_operands(30 + i, 200, 40 + i, False, False, np.float32, rng) for i in range(4)]
+    results = [None] * len(cases)
+
+    def work(i):
+        a, b = cases[i]
+        for _ in range(10):
+            c = np.empty((a.shape[0], b.shape[1]), np.float32)
+            gemm_kernel.gemm(a, b, c, np.float32(1), np.float32(0), False, False)
+        results[i] = c
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (a, b), c in zip(cases, results):
+        assert_close(c, _expected(a, b, np.zeros(c.shape), 1, 0, False, False, np.float32))
+
+
+@njit(cache=True)
+def _simd_roundtrip(x, y, out):
+    # out[i] = x[i] * y[0] + x[0] for the first lanes(x) elements, then the
+    # same through vmul/vadd and scalar load/store, at an unaligned offset 1.
+    w = simd.lanes(x)
+    v = simd.vfma(simd.vload(x, 0), simd.vbroadcast(y, 0), simd.vsplat(x[0]))
+    simd.vstore(out, 0, v)
+    u = simd.vadd(simd.vmul(simd.vload(x, 1), simd.vsplat(y[0])), simd.vzero(x))
+    simd.vstore(out, w, u)
+    simd.store(out, 2 * w, simd.load(x, 2) + simd.vget(u, w - 1))
+    return w
+
+
+@pytest.mark.parametrize("dtype,lanes", [(np.float32, 8), (np.float64, 4)], ids=["f32", "f64"])
+def test_simd_intrinsics(dtype, lanes):
+    x = np.arange(1, 2 * lanes + 2, dtype=dtype)
+    y = np.array([3.0], dtype)
+    out = np.zeros(2 * lanes + 1, dtype)
+    assert _simd_roundtrip(x, y, out) == lanes
+    np.testing.assert_array_equal(out[:lanes], x[:lanes] * 3 + x[0])
+    np.testing.assert_array_equal(out[lanes:2 * lanes], x[1:lanes + 1] * 3)
+    assert out[2 * lanes] == x[2] + x[lanes] * 3
 
 
 def test_gemm_beta_zero_ignores_nan_in_output(rng):

@@ -1,0 +1,228 @@
+"""Explicit 256-bit SIMD vectors for Numba kernels (AVX2 + FMA).
+
+Why this module exists: LLVM's auto-vectoriser turns simple loops into vector
+code, but it will not keep a 2-D block of partial sums in registers across a
+loop (register tiling), which is what a GEMM near the machine's peak needs. Here
+a vector of 8 float32 (or 4 float64) lanes is a first-class Numba value whose
+LLVM type is ``<8 x float>`` (``<4 x double>``); the kernel names each
+accumulator as a local variable and LLVM maps each to one ymm register.
+
+The functions below are ``numba.extending.intrinsic``: usable only inside
+``@njit`` code, they emit a handful of LLVM instructions each.
+
+* ``vload(arr, i)`` / ``vstore(arr, i, v)``: ``lanes(arr)`` consecutive elements
+  starting at flat element offset ``i`` of a C-contiguous array (any ndim).
+  The address is computed from the array's data pointer, so there is NO bounds
+  check and NO negative-index wraparound: the caller guarantees
+  ``0 <= i`` and ``i + lanes <= arr.size``. (Ordinary ``arr[i]`` indexing with a
+  possibly negative ``i`` makes Numba emit a select on ``i < 0``, which breaks
+  consecutive loads into gathers.) Unaligned access is allowed.
+* ``load(arr, i)`` / ``store(arr, i, x)``: one element at flat offset ``i``,
+  same pointer addressing and same caller guarantee as ``vload``/``vstore``
+  (for packing loops, where wraparound code would bloat every access).
+* ``vget(v, q)``: lane ``q`` of ``v`` as a scalar (``0 <= q < lanes``).
+* ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
+  ``vbroadcastss``/``vbroadcastsd`` from memory).
+* ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
+* ``vzero(arr)``: a zero vector of ``arr``'s dtype.
+* ``vfma(a, b, c)``: ``a * b + c`` lane by lane, one rounding (``llvm.fma``,
+  a single ``vfmadd`` instruction on FMA hardware).
+* ``vadd(a, b)``, ``vmul(a, b)``: lane-wise sum and product.
+* ``lanes(arr)``: lanes per vector for ``arr``'s dtype (8 for float32, 4 for
+  float64), a compile-time constant that LLVM folds.
+
+Only float32 and float64 arrays are accepted; other dtypes fail at typing time.
+256 bits is this project's target (AVX2, 16 ymm registers); on an AVX-512
+machine the same code still runs, on ymm registers.
+"""
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+# Vector width in bytes: one AVX2 ymm register.
+VECTOR_BYTES = 32
+
+
+class Vector(types.Type):
+    """Numba type of a SIMD vector of ``count`` values of ``dtype``."""
+
+    def __init__(self, dtype, count):
+        self.dtype = dtype
+        self.count = count
+        super().__init__(name=f"Vector({dtype} x {count})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    # The value is held as an LLVM vector, so it lives in one register.
+    def __init__(self, dmm, fe_type):
+        elem = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(elem, fe_type.count))
+
+
+_FLOATS = (types.float32, types.float64)
+
+
+def _vector_of(dtype):
+    return Vector(dtype, VECTOR_BYTES // (dtype.bitwidth // 8))
+
+
+def _float_array(arr):
+    return isinstance(arr, types.Array) and arr.dtype in _FLOATS
+
+
+def _element_pointer(context, builder, arrty, arr, idxty, idx):
+    data = context.make_array(arrty)(context, builder, arr).data
+    return builder.gep(data, [context.cast(builder, idx, idxty, types.intp)])
+
+
+def _splat(builder, scalar, vty):
+    # insertelement into lane 0, then a shuffle with an all-zero mask copies it
+    # to every lane; LLVM emits one vbroadcastss/sd.
+    undef = ir.Constant(vty, ir.Undefined)
+    first = builder.insert_element(undef, scalar, ir.Constant(ir.IntType(32), 0))
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count)
+    return builder.shuffle_vector(first, undef, mask)
+
+
+@intrinsic
+def lanes(typingctx, arr):
+    if not _float_array(arr):
+        return None
+    count = _vector_of(arr.dtype).count
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, count)
+    return types.intp(arr), codegen
+
+
+@intrinsic
+def vload(typingctx, arr, idx):
+    if not (_float_array(arr) and isinstance(idx, types.Integer)):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.return_type)
+        # align = element size: the address need not be 32-byte aligned.
+        return builder.load(builder.bitcast(ptr, llty.as_pointer()), align=arr.dtype.bitwidth // 8)
+    return vty(arr, idx), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, idx, vec):
+    if not (_float_array(arr) and isinstance(idx, types.Integer) and vec == _vector_of(arr.dtype)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.args[2])
+        builder.store(args[2], builder.bitcast(ptr, llty.as_pointer()),
+                      align=arr.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+    return types.none(arr, idx, vec), codegen
+
+
+@intrinsic
+def load(typingctx, arr, idx):
+    if not (_float_array(arr) and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_element_pointer(context, builder, sig.args[0], args[0],
+                                             sig.args[1], args[1]))
+    return arr.dtype(arr, idx), codegen
+
+
+@intrinsic
+def store(typingctx, arr, idx, x):
+    if not (_float_array(arr) and isinstance(idx, types.Integer) and x == arr.dtype):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _element_pointer(context, builder, sig.args[0], args[0],
+                                                sig.args[1], args[1]))
+        return context.get_dummy_value()
+    return types.none(arr, idx, x), codegen
+
+
+@intrinsic
+def vget(typingctx, vec, q):
+    if not (isinstance(vec, Vector) and isinstance(q, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.extract_element(args[0], context.cast(builder, args[1], sig.args[1],
+                                                             types.intp))
+    return vec.dtype(vec, q), codegen
+
+
+@intrinsic
+def vbroadcast(typingctx, arr, idx):
+    if not (_float_array(arr) and isinstance(idx, types.Integer)):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        return _splat(builder, builder.load(ptr), context.get_value_type(sig.return_type))
+    return vty(arr, idx), codegen
+
+
+@intrinsic
+def vsplat(typingctx, x):
+    if x not in _FLOATS:
+        return None
+    vty = _vector_of(x)
+
+    def codegen(context, builder, sig, args):
+        return _splat(builder, args[0], context.get_value_type(sig.return_type))
+    return vty(x), codegen
+
+
+@intrinsic
+def vzero(typingctx, arr):
+    if not _float_array(arr):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(sig.return_type)
+        return ir.Constant(llty, [ir.Constant(llty.element, 0.0)] * llty.count)
+    return vty(arr), codegen
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    if not (isinstance(a, Vector) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vmul(typingctx, a, b):
+    if not (isinstance(a, Vector) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    if not (isinstance(a, Vector) and a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(sig.return_type)
+        fnty = ir.FunctionType(llty, [llty, llty, llty])
+        suffix = f"v{llty.count}f{a.dtype.bitwidth}"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{suffix}")
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
