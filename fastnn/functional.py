@@ -56,18 +56,22 @@ def _gemm_into(a, b, c, trans_a=False, trans_b=False):
 # --------------------------------------------------------------------------- conv2d
 
 # The rule behind algorithm='auto' (README "Choosing the conv2d algorithm",
-# measured with examples/bench_conv2d.py on the 2-core Zen 3 development
-# machine, float32, forward and backward, 13 shapes from 9 to 1728 taps):
-# with the GEMM of kernels/gemm.py as it stands, the packed direct kernel beat
-# im2col + GEMM on every shape (1.5x-30x; the GEMM tops out well below the
-# direct kernel's 40-50 GFLOP/s per core), and beat the 1x1-as-GEMM path on
-# both 1x1 shapes too. So 'auto' takes 'direct' unless the conv is pointwise
-# and POINTWISE_GEMM is set, or C_in*kH*kW exceeds DIRECT_MAX_TAPS. The two
-# knobs exist so that a faster GEMM can be switched in by re-measuring: im2col
-# wins where the GEMM's register tile reuses each loaded value more often than
-# the direct kernel's 4-channel x 2-tap block does (deep reductions).
-POINTWISE_GEMM = False
-DIRECT_MAX_TAPS = None  # None: no limit measured yet (direct won up to 1728 taps)
+# measured with examples/bench_conv2d.py and 1-thread min-of-7 runs on the
+# 2-core Zen 3 development machine, float32, forward + backward, 13 shapes
+# from 9 to 1728 taps, with the register-tiled GEMM of branch gemm):
+# * 1x1, stride 1, no padding: the GEMM path ('1x1') won (forward ~tie with
+#   direct, backward 1.4x-3.8x faster), so POINTWISE_GEMM is on;
+# * everything else: the packed direct kernel won 1.1x-4x over im2col + GEMM
+#   (im2col copies the input kH*kW times; the direct kernel streams it once
+#   per tap from L1/L2), up to 1728 taps (C_in*kH*kW) -- EXCEPT on tiny output
+#   planes with deep reductions: the digits demo's second layer (4x4 output,
+#   144 taps) ran 1.3x (fwd) / 3.8x (bwd) faster with im2col, where the direct
+#   kernel's wide rows are 1/3 junk and its tasks too small; (4x4, 72 taps)
+#   was a tie. Hence im2col when H_out*W_out <= SMALL_PLANE_PIXELS and the
+#   taps exceed DIRECT_MAX_TAPS.
+POINTWISE_GEMM = True
+SMALL_PLANE_PIXELS = 16
+DIRECT_MAX_TAPS = 64
 
 # im2col works on chunks of the batch whose column matrix takes at most this
 # many bytes (a chunk is never smaller than one image), so the extra memory of
@@ -129,16 +133,17 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     Returns
     -------
     str
-        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 when
-        ``POINTWISE_GEMM`` is set; ``'im2col'`` when ``DIRECT_MAX_TAPS`` is set
-        and the reduction depth C_in*kH*kW exceeds it; else ``'direct'``. The
+        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 (when
+        ``POINTWISE_GEMM``, the default); ``'im2col'`` when the output plane has
+        at most ``SMALL_PLANE_PIXELS`` (16) positions and the reduction depth
+        C_in*kH*kW exceeds ``DIRECT_MAX_TAPS`` (64); else ``'direct'``. The
         settings come from the measurements in the README ("Choosing the conv2d
-        algorithm"): with the current GEMM, 'direct' won on every shape.
+        algorithm").
     """
     _, c_in, kh, kw = weight_shape
     if POINTWISE_GEMM and kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
         return "1x1"
-    if DIRECT_MAX_TAPS is not None and c_in * kh * kw > DIRECT_MAX_TAPS:
+    if output_hw[0] * output_hw[1] <= SMALL_PLANE_PIXELS and c_in * kh * kw > DIRECT_MAX_TAPS:
         return "im2col"
     return "direct"
 

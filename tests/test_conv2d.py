@@ -159,21 +159,20 @@ def test_bias_gradient_is_sum_of_grad_output(rng):
 
 def test_auto_rule(monkeypatch):
     sel = F.select_conv2d_algorithm
-    monkeypatch.setattr(F, "POINTWISE_GEMM", True)
-    monkeypatch.setattr(F, "DIRECT_MAX_TAPS", 64)
     # 1x1, stride 1, no padding: a GEMM per image.
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "1x1"
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1)) == "direct"
-    # Few taps (C_in * kH * kW): direct; many: im2col.
-    assert sel((8, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
-    assert sel((1, 64, 9, 9), (4, 64, 1, 1), (11, 11), np.float32, padding=(1, 1)) == "direct"
-    assert sel((1, 65, 9, 9), (4, 65, 1, 1), (11, 11), np.float32, padding=(1, 1)) == "im2col"
-    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "im2col"
-    # The measured defaults (README table): direct everywhere with the current GEMM.
-    monkeypatch.undo()
+    # Direct for the issue shapes (few or many taps, big planes, stride 2) ...
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
     assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
+    assert sel((64, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
+    assert sel((8, 3, 224, 224), (64, 3, 7, 7), (112, 112), np.float32, (2, 2), (3, 3)) == "direct"
+    # ... im2col for a tiny output plane with a deep reduction (digits layer 2).
+    assert sel((64, 16, 4, 4), (32, 16, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "im2col"
+    assert sel((32, 7, 4, 4), (16, 7, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "direct"
+    assert sel((64, 16, 5, 5), (32, 16, 3, 3), (5, 5), np.float32, padding=(1, 1)) == "direct"
+    monkeypatch.setattr(F, "POINTWISE_GEMM", False)
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "direct"
 
 
