@@ -14,7 +14,7 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 REDUCTIONS = ("mean", "sum", "none")
-CONV_ALGORITHMS = ("auto", "direct", "im2col")
+CONV_ALGORITHMS = ("auto", "direct", "im2col", "1x1")
 
 
 def float_array(op, name, x, ndim=None, layout=None, min_ndim=None, keep_layout=False):
@@ -163,7 +163,17 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
             f"the padded input {in_h}x{in_w} (input {h}x{wd}, padding {padding!r})")
     geom = ConvGeometry(sh, sw, pt, pl, pb, pr, dh, dw, kh, kw,
                         (in_h - eff_h) // sh + 1, (in_w - eff_w) // sw + 1)
+    if algorithm == "1x1" and not is_pointwise_conv(geom):
+        raise ValueError(
+            f"{op}(): algorithm='1x1' needs a 1x1 kernel with stride 1 and no padding, got "
+            f"kernel {kh}x{kw}, stride {(sh, sw)}, padding {padding!r}")
     return x, w, b, geom
+
+
+def is_pointwise_conv(geom):
+    """True for a 1x1 kernel, stride 1, no padding: a plain GEMM per image."""
+    return (geom.kh == geom.kw == 1 and geom.stride_h == geom.stride_w == 1
+            and geom.pad_h == geom.pad_w == geom.pad_bottom == geom.pad_right == 0)
 
 
 def conv2d_backward_args(op, grad_output, input, weight, stride, padding, dilation, groups,

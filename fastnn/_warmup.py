@@ -28,6 +28,7 @@ def _tiny_inputs(dtype):
         "x4": r(2, 3, 6, 6),          # NCHW image batch
         "w4": r(4, 3, 3, 3),          # conv weight (C_out, C_in, kH, kW)
         "b4": r(4),                   # conv bias
+        "w11": r(4, 3, 1, 1),         # 1x1 conv weight (its output has gy4's shape)
         "gy4": r(2, 4, 6, 6),         # grad of conv2d(x4, w4, padding=1)
         "gp4": r(2, 3, 3, 3),         # grad of max_pool2d(x4, 2)
         "x2": r(5, 7),                # (N, features), (N, classes), matrix A
@@ -54,6 +55,8 @@ WARMUP_CALLS = [
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "im2col"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "direct"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "im2col"}),
+    ("conv2d", ("x4", "w11", "b4"), {"algorithm": "1x1"}),
+    ("conv2d_backward", ("gy4", "x4", "w11"), {"algorithm": "1x1"}),
     ("linear", ("x2", "w2", "b2"), {}),
     ("linear_backward", ("gy2", "x2", "w2"), {}),
     ("matmul", ("x2", "m2"), {}),
@@ -100,7 +103,7 @@ def warmup(dtypes=("float32", "float64")):
     """Compile, or load from Numba's on-disk cache, every fastnn kernel for ``dtypes``.
 
     Calls every public op of :mod:`fastnn.functional` and its backward once on
-    tiny inputs (both conv2d algorithms), so later calls of those dtypes never
+    tiny inputs (every conv2d algorithm), so later calls of those dtypes never
     pause to compile. Importing fastnn compiles nothing; without warmup() each
     kernel compiles on its first call instead.
 

@@ -291,7 +291,8 @@ def bench_conv(ctx):
         out_hw = (hw + 2 * pad - r) // stride + 1
         go = _randn(n, k, out_hw, out_hw, seed=4)
         macs = n * k * out_hw * out_hw * c * r * r
-        algo = F.select_conv2d_algorithm(x.shape, w.shape, (out_hw, out_hw), x.dtype)
+        algo = F.select_conv2d_algorithm(x.shape, w.shape, (out_hw, out_hw), x.dtype,
+                                         (stride, stride), (pad, pad))
         kw = dict(stride=stride, padding=pad)
         fwd = {"fastnn": lambda: F.conv2d(x, w, b, **kw),
                "numpy": lambda: R.conv2d(x, w, b, **kw), "torch": None}

@@ -23,7 +23,7 @@ CASES = {
     "kernel_equals_input": ((2, 3, 4, 4), (5, 3, 4, 4), dict()),
     "wide_channels": ((2, 16, 5, 5), (8, 16, 3, 3), dict(padding=1)),
 }
-ALGORITHMS = ["direct", "im2col"]
+ALGORITHMS = ["direct", "im2col"]  # "auto" and "1x1": tests further down
 
 
 def make(case, dtype, rng):
@@ -157,17 +157,157 @@ def test_bias_gradient_is_sum_of_grad_output(rng):
     np.testing.assert_allclose(gb, go.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
-def test_auto_selects_im2col_unless_columns_exceed_memory_cap():
-    assert F.select_conv2d_algorithm((8, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "im2col"
-    assert F.select_conv2d_algorithm((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "im2col"
-    # 256 * 3*3*512 * 56*56 float32 columns = 13 GiB: too big, fall back to direct.
-    assert F.select_conv2d_algorithm((256, 512, 56, 56), (512, 512, 3, 3), (56, 56),
-                                     np.float32) == "direct"
-    limit_elems = F.IM2COL_MAX_BYTES // 8
-    assert F.select_conv2d_algorithm((1, limit_elems, 1, 1), (1, limit_elems, 1, 1), (1, 1),
-                                     np.float64) == "im2col"
-    assert F.select_conv2d_algorithm((1, limit_elems + 1, 1, 1), (1, limit_elems + 1, 1, 1),
-                                     (1, 1), np.float64) == "direct"
+def test_auto_rule(monkeypatch):
+    sel = F.select_conv2d_algorithm
+    # 1x1, stride 1, no padding: a GEMM per image.
+    assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "1x1"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1)) == "direct"
+    # Direct for the issue shapes (few or many taps, big planes, stride 2) ...
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
+    assert sel((64, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
+    assert sel((8, 3, 224, 224), (64, 3, 7, 7), (112, 112), np.float32, (2, 2), (3, 3)) == "direct"
+    # ... im2col for a tiny output plane with a deep reduction (digits layer 2).
+    assert sel((64, 16, 4, 4), (32, 16, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "im2col"
+    assert sel((32, 7, 4, 4), (16, 7, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "direct"
+    assert sel((64, 16, 5, 5), (32, 16, 3, 3), (5, 5), np.float32, padding=(1, 1)) == "direct"
+    monkeypatch.setattr(F, "POINTWISE_GEMM", False)
+    assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "direct"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", [c for c in CASES if c != "1x1"] + ["1x1"])
+def test_auto_matches_reference(case, dtype, rng):
+    x, w, b, kw = make(case, dtype, rng)
+    out = F.conv2d(x, w, b, **kw)
+    assert_close(out, R.conv2d(x, w, b, **kw))
+    go = rng.standard_normal(out.shape).astype(dtype)
+    for got, want in zip(F.conv2d_backward(go, x, w, **kw), R.conv2d_backward(go, x, w, **kw)):
+        assert_close(got, want)
+
+
+POINTWISE = {
+    "1x1": CASES["1x1"][:2],
+    "1x1_batch1": ((1, 5, 4, 6), (7, 5, 1, 1)),
+    "1x1_odd": ((3, 3, 7, 5), (2, 3, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", POINTWISE)
+def test_pointwise_gemm_path(case, dtype, rng):
+    xs, ws = POINTWISE[case]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    out = F.conv2d(x, w, b, algorithm="1x1")
+    assert_close(out, R.conv2d(x, w, b))
+    go = rng.standard_normal(out.shape).astype(dtype)
+    for got, want in zip(F.conv2d_backward(go, x, w, algorithm="1x1"),
+                         R.conv2d_backward(go, x, w)):
+        assert_close(got, want)
+
+
+def test_pointwise_gradcheck(rng):
+    x = rng.standard_normal((2, 3, 3, 4))
+    w = rng.standard_normal((2, 3, 1, 1))
+    b = rng.standard_normal(2)
+    check_gradients(lambda x, w, b: F.conv2d(x, w, b, algorithm="1x1"),
+                    lambda g, x, w, b: F.conv2d_backward(g, x, w, algorithm="1x1"), [x, w, b], rng)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2), dict(padding=1)], ids=["stride", "padding"])
+def test_pointwise_algorithm_rejects_other_geometry(kw):
+    x = np.zeros((1, 2, 4, 4))
+    with pytest.raises(ValueError, match="algorithm='1x1' needs a 1x1 kernel"):
+        F.conv2d(x, np.zeros((3, 2, 1, 1)), algorithm="1x1", **kw)
+    with pytest.raises(ValueError, match="algorithm='1x1' needs a 1x1 kernel"):
+        F.conv2d(x, np.zeros((3, 2, 3, 3)), algorithm="1x1")
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "1x1"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_chunked_batch_matches_reference(algorithm, dtype, rng, monkeypatch):
+    """A tiny chunk budget forces one image (or a few) per GEMM; results are unchanged."""
+    if algorithm == "1x1":
+        xs, ws, kw = (5, 3, 4, 5), (4, 3, 1, 1), {}
+    else:
+        xs, ws, kw = (5, 3, 6, 7), (4, 3, 3, 2), dict(stride=(2, 1), padding=1, dilation=(1, 2))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(dtype)
+    want_out = R.conv2d(x, w, **kw)
+    want_grads = R.conv2d_backward(go, x, w, **kw)
+    per_image = ws[1] * ws[2] * ws[3] * go.shape[2] * go.shape[3] * np.dtype(dtype).itemsize
+    for budget in (1, 2 * per_image, 10**9):  # 1 image, 2 images (+ a remainder of 1), all
+        monkeypatch.setattr(F, "IM2COL_CHUNK_BYTES", budget)
+        assert len(F._batch_chunks(xs[0], per_image)) == {1: 5, 2 * per_image: 3}.get(budget, 1)
+        assert_close(F.conv2d(x, w, algorithm=algorithm, **kw), want_out)
+        for got, want in zip(F.conv2d_backward(go, x, w, algorithm=algorithm, **kw), want_grads):
+            assert_close(got, want)
+
+
+def test_workspace_reuse_gives_identical_results(rng):
+    """Cached scratch buffers carry garbage between calls of different shapes: results must not."""
+    calls = []
+    for xs, ws, kw in [((2, 3, 9, 9), (4, 3, 3, 3), dict(padding=1)),
+                       ((4, 5, 6, 6), (2, 5, 1, 1), {}),
+                       ((1, 2, 12, 11), (3, 2, 5, 5), dict(stride=2, padding=2)),
+                       ((3, 8, 5, 5), (6, 8, 3, 3), {})]:
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal(ws).astype(np.float32)
+        go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(np.float32)
+        calls.append((x, w, go, kw))
+    algos = ["direct", "im2col", "auto"]
+    first = [[(F.conv2d(x, w, algorithm=a, **kw),) + F.conv2d_backward(go, x, w, algorithm=a, **kw)
+              for a in algos] for x, w, go, kw in calls]
+    # Again in reverse order: every cached buffer now holds another shape's data.
+    again = [[(F.conv2d(x, w, algorithm=a, **kw),) + F.conv2d_backward(go, x, w, algorithm=a, **kw)
+              for a in algos] for x, w, go, kw in reversed(calls)][::-1]
+    for per_call_1, per_call_2 in zip(first, again):
+        for res1, res2 in zip(per_call_1, per_call_2):
+            for a, b in zip(res1, res2):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_threads_give_correct_results(rng):
+    """Workspaces are per thread: two threads convolving different shapes don't interfere."""
+    import threading
+    jobs = []
+    for k, xs in enumerate([(3, 4, 10, 10), (2, 6, 7, 9)]):
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal((5, xs[1], 3, 3)).astype(np.float32)
+        jobs.append((x, w, R.conv2d(x, w, padding=1)))
+    errors = []
+
+    def work(x, w, want):
+        try:
+            for _ in range(20):
+                for a in ("direct", "im2col"):
+                    assert_close(F.conv2d(x, w, padding=1, algorithm=a), want)
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_output_too_large_raises_memory_error_before_allocating():
+    x = np.zeros((64, 1, 64, 64), np.float32)
+    w = np.zeros((2**20, 1, 1, 1), np.float32)  # output: 64 * 2**20 * 4096 floats = 1 PiB
+    with pytest.raises(MemoryError, match=r"output of shape \(64, 1048576, 64, 64\).*bytes"):
+        F.conv2d(x, w)
+
+
+def test_memory_check_passes_ordinary_sizes():
+    F._check_allocation("conv2d", "output", (64, 64, 112, 112), np.float32)  # 205 MB: no error
+    with pytest.raises(MemoryError, match="conv2d\\(\\): the output of shape"):
+        F._check_allocation("conv2d", "output", (2**40, 2**10), np.float64)
 
 
 @settings(max_examples=40, deadline=None)

@@ -14,7 +14,7 @@ from .common import CONV_SHAPES, conv_inputs, require_torch
 class Conv2d:
     """fastnn conv2d (each algorithm: 'direct', 'im2col') and the reference, forward and backward.
 
-    ('auto' picks im2col on all four shapes: see select_conv2d_algorithm.)
+    ('auto' picks per shape: see select_conv2d_algorithm.)
     """
 
     params = (list(CONV_SHAPES), ["direct", "im2col", "reference"])
