@@ -67,18 +67,21 @@ def conv2d_case(draw, backward=False):
     rng = np.random.default_rng(draw(seeds))
     dt = draw(dtypes)
     n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    algorithm = draw(st.sampled_from(_checks.CONV_ALGORITHMS))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     padding = draw(st.one_of(st.tuples(st.integers(0, 2), st.integers(0, 2)),
                              st.sampled_from(["same", "valid"])))
     stride = (1, 1) if padding == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if algorithm == "1x1":    # only defined for pointwise geometry
+        kh, kw, padding, stride = 1, 1, (0, 0), (1, 1)
     ph, pw = padding if isinstance(padding, tuple) else (0, 0)
     # smallest input the dilated kernel fits in, plus a little
     h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 5))
     w = max(1, dw * (kw - 1) + 1 - 2 * pw) + draw(st.integers(0, 5))
     x, weight = randn(rng, (n, c_in, h, w), dt), randn(rng, (c_out, c_in, kh, kw), dt)
     kwargs = dict(stride=stride, padding=padding, dilation=(dh, dw),
-                  algorithm=draw(st.sampled_from(_checks.CONV_ALGORITHMS)))
+                  algorithm=algorithm)
     if backward:
         _, _, _, g = _checks.conv2d_args("conv2d", x, weight, None, stride, padding, (dh, dw),
                                          1, "auto")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _warmup, functional, kernels
+from fastnn import _checks, _warmup, functional, kernels
 
 
 def _dispatchers():
@@ -40,7 +40,7 @@ def test_warmup_table_names_public_ops_and_covers_every_backward():
     assert sorted(set(ops) - names) == []
     conv_algorithms = {kw.get("algorithm") for name, _, kw in _warmup.WARMUP_CALLS
                        if name.startswith("conv2d")}
-    assert conv_algorithms == {"direct", "im2col"}
+    assert conv_algorithms == set(_checks.CONV_ALGORITHMS) - {"auto"}
 
 
 @pytest.mark.parametrize("bad", [(), ("float16",), ("float32", "int64"), "complex128"])
