@@ -19,6 +19,7 @@ ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
 from . import functional, init, layers, losses, model, optim, reference
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
+from .layers import LeakyReLU
 from .losses import CrossEntropyLoss
 from .model import Sequential
 from .optim import SGD
@@ -30,4 +31,5 @@ __all__ = [
     "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
+    "LeakyReLU",
 ]

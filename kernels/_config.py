@@ -16,3 +16,11 @@ glance and changed deliberately.
 # or inf ever occurs and delete NaN checks (max-pool's NaN propagation, for
 # one), so a NaN input could silently turn into a finite wrong answer.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
+
+# Flags for the vectorised math functions (kernels/mathfun.py) and the
+# elementwise kernels that inline them. Only ``contract`` (a*b+c -> FMA, which
+# makes polynomial evaluation slightly more accurate): ``reassoc`` would let
+# LLVM regroup the Cody-Waite range reduction and the polynomials and cost
+# ulps, ``afn``/``arcp`` would allow approximate division. No ``nnan``/``ninf``:
+# exp/sigmoid/tanh handle NaN and inf through ordinary comparisons.
+MATHFUN_FASTMATH = {"contract"}
