@@ -94,9 +94,10 @@ def _span1_overload(op, x, out, p, lo, hi, stream):
             i = start
             while hi - i >= lanes:
                 m = min(_BLOCK, (hi - i) // lanes * lanes)
-                xs = x[i:i + m]  # a view indexed from 0: no wraparound checks in the loop
-                for j in range(m):
-                    buf[j] = f(xs[j], p)
+                xs = x[i:i + m]  # views indexed from 0: no wraparound checks in the loop
+                bs = buf[:m]
+                for j in range(xs.size):
+                    bs[j] = f(xs[j], p)
                 for j in range(0, m, lanes):
                     stream_store(out, i + j, buf, j)
                 i += m
@@ -128,8 +129,9 @@ def _span2_overload(op, a, b, out, p, lo, hi, stream):
                 m = min(_BLOCK, (hi - i) // lanes * lanes)
                 as_ = a[i:i + m]
                 bs = b[i:i + m]
-                for j in range(m):
-                    buf[j] = f(as_[j], bs[j], p)
+                os = buf[:m]
+                for j in range(os.size):
+                    os[j] = f(as_[j], bs[j], p)
                 for j in range(0, m, lanes):
                     stream_store(out, i + j, buf, j)
                 i += m

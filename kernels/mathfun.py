@@ -316,7 +316,8 @@ def _tanh_f32(x):
     p = p * z + _TANH_P_F32[2]
     p = p * z + _TANH_P_F32[3]
     p = p * z + _TANH_P_F32[4]
-    small = x + x * z * p  # exact sign, tanh(-0.0) = -0.0
+    small = x + x * z * p
+    small = x if z == 0 else small  # tiny x: tanh x = x, keeping tanh(-0.0) = -0.0
     a = np.abs(x)
     e = exp(-_TWO_F32 * a)
     big = (_ONE_F32 - e) / (_ONE_F32 + e)  # +-inf: e = 0 -> 1; NaN -> NaN
@@ -329,6 +330,7 @@ def _tanh_f64(x):
     p = (_TANH_P_F64[0] * z + _TANH_P_F64[1]) * z + _TANH_P_F64[2]
     q = ((z + _TANH_Q_F64[0]) * z + _TANH_Q_F64[1]) * z + _TANH_Q_F64[2]
     small = x + x * z * (p / q)
+    small = x if z == 0 else small  # tiny x: tanh x = x, keeping tanh(-0.0) = -0.0
     a = np.abs(x)
     e = exp(-2.0 * a)
     big = (1.0 - e) / (1.0 + e)
