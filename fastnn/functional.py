@@ -311,33 +311,43 @@ TRANSCENDENTAL_PARALLEL_MIN = 8192
 # store would first read every output line from memory (see
 # kernels/mathfun.py stream_store; relu on 64 MiB: ~70% -> ~100% of np.copyto).
 STREAMING_MIN_BYTES = 16 * 2**20
+# sigmoid / tanh forward do not stream: with ~1 ns of arithmetic per element,
+# the streaming path (compute a block into a buffer, then store it) measured
+# slower than plain stores (serial, 4M float32: 0.8 ns/element plain, 1.1-8.7
+# ns streaming over four noisy runs), while relu streamed faster (0.41 vs
+# 0.46). The kernels support it; tests switch it on to exercise it.
+TRANSCENDENTAL_STREAMING = False
 
 
-def _split(n_elements, nbytes, parallel_min):
+def _split(n_elements, nbytes, transcendental):
     """(n_chunks, stream) arguments of an activation kernel for an output of this size."""
-    n_chunks = _get_num_threads() if n_elements >= parallel_min else 1
-    return n_chunks, nbytes >= STREAMING_MIN_BYTES
+    if transcendental:
+        parallel = n_elements >= TRANSCENDENTAL_PARALLEL_MIN
+        stream = TRANSCENDENTAL_STREAMING and nbytes >= STREAMING_MIN_BYTES
+    else:
+        parallel = n_elements >= ELEMENTWISE_PARALLEL_MIN
+        stream = nbytes >= STREAMING_MIN_BYTES
+    return (_get_num_threads() if parallel else 1), stream
 
 
-def _elementwise(kernel, op, input, out, parallel_min, *scalars):
+def _elementwise(kernel, op, input, out, transcendental, *scalars):
     x = _checks.float_array(op, "input", input)
     if out is None:
         out = np.empty_like(x)
     else:
         _checks.out_array(op, out, x, reads=(("input", x),))
-    kernel(x.reshape(-1), out.reshape(-1), *scalars, *_split(x.size, x.nbytes, parallel_min))
+    kernel(x.reshape(-1), out.reshape(-1), *scalars, *_split(x.size, x.nbytes, transcendental))
     return out
 
 
-def _elementwise_backward(kernel, op, grad_output, saved, saved_name, out, parallel_min,
-                          *scalars):
+def _elementwise_backward(kernel, op, grad_output, saved, saved_name, out, *scalars):
     go, s = _checks.elementwise_backward_args(op, grad_output, saved, saved_name)
     if out is None:
         out = np.empty_like(s)
     else:
         _checks.out_array(op, out, s, reads=(("grad_output", go), (saved_name, s)))
     kernel(go.reshape(-1), s.reshape(-1), out.reshape(-1), *scalars,
-           *_split(s.size, s.nbytes, parallel_min))
+           *_split(s.size, s.nbytes, False))
     return out
 
 
@@ -354,7 +364,7 @@ def relu(input, out=None):
 
     out : see below. Returns ``out`` (or a new array) of input's shape and dtype.
     """
-    return _elementwise(_act.relu_forward, "relu", input, out, ELEMENTWISE_PARALLEL_MIN)
+    return _elementwise(_act.relu_forward, "relu", input, out, False)
 
 
 def relu_backward(grad_output, input, out=None):
@@ -365,7 +375,7 @@ def relu_backward(grad_output, input, out=None):
     (the test is ``input <= 0``, false for NaN). ``out`` as for :func:`relu`.
     """
     return _elementwise_backward(_act.relu_backward, "relu_backward", grad_output, input,
-                                 "input", out, ELEMENTWISE_PARALLEL_MIN)
+                                 "input", out)
 
 
 def leaky_relu(input, negative_slope=0.01, out=None):
@@ -383,7 +393,7 @@ def leaky_relu(input, negative_slope=0.01, out=None):
     """
     slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
     x = _checks.float_array("leaky_relu", "input", input)
-    return _elementwise(_act.leaky_relu_forward, "leaky_relu", x, out, ELEMENTWISE_PARALLEL_MIN,
+    return _elementwise(_act.leaky_relu_forward, "leaky_relu", x, out, False,
                         x.dtype.type(slope))
 
 
@@ -393,7 +403,7 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
     slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
     s = _checks.float_array("leaky_relu_backward", "input", input)
     return _elementwise_backward(_act.leaky_relu_backward, "leaky_relu_backward", grad_output,
-                                 s, "input", out, ELEMENTWISE_PARALLEL_MIN, s.dtype.type(slope))
+                                 s, "input", out, s.dtype.type(slope))
 
 
 def sigmoid(input, out=None):
@@ -402,14 +412,13 @@ def sigmoid(input, out=None):
     Max error ~1-2 ulp (vectorised exp, kernels/mathfun.py); sigmoid(+inf) = 1,
     sigmoid(-inf) = 0, NaN -> NaN. ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.sigmoid_forward, "sigmoid", input, out,
-                        TRANSCENDENTAL_PARALLEL_MIN)
+    return _elementwise(_act.sigmoid_forward, "sigmoid", input, out, True)
 
 
 def sigmoid_backward(grad_output, output, out=None):
     """grad_output * s * (1 - s), where ``output`` = s = sigmoid(input) from the forward."""
     return _elementwise_backward(_act.sigmoid_backward, "sigmoid_backward", grad_output, output,
-                                 "output", out, ELEMENTWISE_PARALLEL_MIN)
+                                 "output", out)
 
 
 def tanh(input, out=None):
@@ -417,13 +426,13 @@ def tanh(input, out=None):
 
     ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.tanh_forward, "tanh", input, out, TRANSCENDENTAL_PARALLEL_MIN)
+    return _elementwise(_act.tanh_forward, "tanh", input, out, True)
 
 
 def tanh_backward(grad_output, output, out=None):
     """grad_output * (1 - t^2), where ``output`` = t = tanh(input) from the forward."""
     return _elementwise_backward(_act.tanh_backward, "tanh_backward", grad_output, output,
-                                 "output", out, ELEMENTWISE_PARALLEL_MIN)
+                                 "output", out)
 
 
 def step(input, out=None):
@@ -432,13 +441,13 @@ def step(input, out=None):
     The threshold unit of the perceptron / "hard-coded MLP" exercises; any
     shape, float32/float64. ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.step_forward, "step", input, out, ELEMENTWISE_PARALLEL_MIN)
+    return _elementwise(_act.step_forward, "step", input, out, False)
 
 
 def step_backward(grad_output, input, out=None):
     """Zeros: the step function's derivative is 0 everywhere except at 0, where it is undefined."""
     return _elementwise_backward(_act.step_backward, "step_backward", grad_output, input,
-                                 "input", out, ELEMENTWISE_PARALLEL_MIN)
+                                 "input", out)
 
 
 for _f in (relu, relu_backward, leaky_relu, leaky_relu_backward, sigmoid, sigmoid_backward,

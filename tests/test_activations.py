@@ -99,6 +99,7 @@ def path(request, monkeypatch):
         monkeypatch.setattr(F, "TRANSCENDENTAL_PARALLEL_MIN", 1)
     if request.param == "streaming":
         monkeypatch.setattr(F, "STREAMING_MIN_BYTES", 0)
+        monkeypatch.setattr(F, "TRANSCENDENTAL_STREAMING", True)
     return request.param
 
 
