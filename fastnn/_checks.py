@@ -258,9 +258,12 @@ def out_array(op, out, like, reads=()):
     if not out.flags.writeable:
         raise ValueError(f"{op}(): out is read-only")
     for name, arr in reads:
-        same = (arr.ctypes.data == out.ctypes.data and arr.shape == out.shape
-                and arr.dtype == out.dtype)
-        if not same and np.may_share_memory(out, arr):
+        if arr is out or not np.may_share_memory(out, arr):  # cheap checks first (~0.5 us)
+            continue
+        # (arr.ctypes.data would cost ~6 us per call: 3x a small relu)
+        same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                and arr.shape == out.shape and arr.dtype == out.dtype)
+        if not same:
             raise ValueError(f"{op}(): out partially overlaps {name}; pass the same array "
                              f"(in place) or a separate one")
     return out

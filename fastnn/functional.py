@@ -19,6 +19,8 @@ Conventions (as torch.nn.functional):
   returns the gradient(s) with respect to the forward's inputs, in the order of
   the forward's arguments.
 """
+import math
+
 import numpy as np
 from numba import get_num_threads as _get_num_threads
 
@@ -460,12 +462,18 @@ del _f
 
 def _rows_along(x, dim):
     """(rows, K) C-contiguous matrix with axis ``dim`` of x last, and its N-D shape."""
+    if dim == x.ndim - 1 and x.flags.c_contiguous:
+        # The common case (softmax over the last axis) is a free reshape;
+        # moveaxis + np.prod cost ~20 us, 10x a whole 32 x 10 softmax.
+        return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), x.shape
     moved = np.moveaxis(x, dim, -1)
     n_rows = int(np.prod(moved.shape[:-1]))  # not -1: K may be 0
     return np.ascontiguousarray(moved).reshape(n_rows, x.shape[dim]), moved.shape
 
 
 def _from_rows(rows, moved_shape, dim):
+    if dim == len(moved_shape) - 1:
+        return rows.reshape(moved_shape)
     return np.ascontiguousarray(np.moveaxis(rows.reshape(moved_shape), -1, dim))
 
 
