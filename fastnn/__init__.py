@@ -27,6 +27,7 @@ from ._warmup import warmup
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout,
                      GlobalAvgPool2d)
+from .layers import LeakyReLU
 from .losses import CrossEntropyLoss
 from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from .model import Sequential
@@ -52,5 +53,6 @@ __all__ = [
     "gradcheck", "numerical_jacobian", "numerical_gradient", "check_layer", "rel_error",
     "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
+    "LeakyReLU",
 ]
 __all__ += ["warmup"]

@@ -248,6 +248,47 @@ def elementwise_backward_args(op, grad_output, saved, saved_name):
     return go, s
 
 
+def out_array(op, out, like, reads=()):
+    """Validate an ``out=`` array for a result of ``like``'s shape and dtype; return it.
+
+    ``out`` must be an ndarray of exactly that shape and dtype, C-contiguous
+    and writable. It may be one of the arrays the op reads (``reads``: (name,
+    array) pairs, the C-contiguous arrays the kernel will read) -- elementwise
+    ops read each element before writing it -- but must not partially overlap
+    one (a shifted view would read already-overwritten values).
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}(): out must be a numpy.ndarray or None, got {type(out).__name__}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"{op}(): out must have dtype {like.dtype} (the result's), "
+                        f"got {out.dtype}")
+    if out.shape != like.shape:
+        raise ValueError(f"{op}(): out must have shape {like.shape} (the result's), "
+                         f"got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{op}(): out must be C-contiguous, got strides {out.strides}")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}(): out is read-only")
+    for name, arr in reads:
+        if arr is out or not np.may_share_memory(out, arr):  # cheap checks first (~0.5 us)
+            continue
+        # (arr.ctypes.data would cost ~6 us per call: 3x a small relu)
+        same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                and arr.shape == out.shape and arr.dtype == out.dtype)
+        if not same:
+            raise ValueError(f"{op}(): out partially overlaps {name}; pass the same array "
+                             f"(in place) or a separate one")
+    return out
+
+
+def real_scalar(op, name, value):
+    """Check that ``value`` is a real number (int or float, not bool); return it as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}(): {name} must be a real number, got {value!r}")
+    return float(value)
+
+
 # --------------------------------------------------------------------------- softmax / loss
 
 def softmax_args(op, input, dim):

@@ -20,9 +20,11 @@ Conventions (as torch.nn.functional):
   the forward's arguments.
 """
 import functools
+import math
 
 import numba
 import numpy as np
+from numba import get_num_threads as _get_num_threads
 
 from . import _checks
 from . import _random
@@ -50,6 +52,7 @@ __all__ = [
     "batch_norm", "batch_norm_backward", "dropout", "dropout_backward",
     "mse_loss", "mse_loss_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
+    "leaky_relu", "leaky_relu_backward",
 ]
 
 
@@ -531,82 +534,189 @@ def matmul_backward(grad_output, input, other):
 
 # --------------------------------------------------------------------------- activations
 
-def _elementwise(kernel, op, input):
+# Below these sizes an elementwise call runs serially on the calling thread:
+# starting a prange region costs ~2 us plus waking the other thread. Measured
+# per element on one thread (2-core Zen 3, float32, in cache): relu / step /
+# the backward products ~0.2 ns, sigmoid ~0.9 ns, tanh ~1.3 ns. So a parallel
+# split pays off from a few tens of thousands of cheap elements, but already
+# from a few thousand sigmoid / tanh elements (more work per element).
+ELEMENTWISE_PARALLEL_MIN = 32768
+TRANSCENDENTAL_PARALLEL_MIN = 8192
+# Outputs at least this large are written with non-temporal (streaming)
+# stores: they do not fit in the 32 MiB L3 next to their input, so a normal
+# store would first read every output line from memory (see
+# kernels/mathfun.py stream_store; relu on 64 MiB: ~70% -> ~100% of np.copyto).
+STREAMING_MIN_BYTES = 16 * 2**20
+# sigmoid / tanh forward do not stream: with ~1 ns of arithmetic per element,
+# the streaming path (compute a block into a buffer, then store it) measured
+# slower than plain stores (serial, 4M float32: 0.8 ns/element plain, 1.1-8.7
+# ns streaming over four noisy runs), while relu streamed faster (0.41 vs
+# 0.46). The kernels support it; tests switch it on to exercise it.
+TRANSCENDENTAL_STREAMING = False
+
+
+def _split(n_elements, nbytes, transcendental):
+    """(n_chunks, stream) arguments of an activation kernel for an output of this size."""
+    if transcendental:
+        parallel = n_elements >= TRANSCENDENTAL_PARALLEL_MIN
+        stream = TRANSCENDENTAL_STREAMING and nbytes >= STREAMING_MIN_BYTES
+    else:
+        parallel = n_elements >= ELEMENTWISE_PARALLEL_MIN
+        stream = nbytes >= STREAMING_MIN_BYTES
+    return (_get_num_threads() if parallel else 1), stream
+
+
+def _elementwise(kernel, op, input, out, transcendental, *scalars):
     x = _checks.float_array(op, "input", input)
-    out = np.empty_like(x)
-    kernel(x.reshape(-1), out.reshape(-1))
+    if out is None:
+        out = np.empty_like(x)
+    else:
+        _checks.out_array(op, out, x, reads=(("input", x),))
+    kernel(x.reshape(-1), out.reshape(-1), *scalars, *_split(x.size, x.nbytes, transcendental))
     return out
 
 
-def _elementwise_backward(kernel, op, grad_output, saved, saved_name):
+def _elementwise_backward(kernel, op, grad_output, saved, saved_name, out, *scalars):
     go, s = _checks.elementwise_backward_args(op, grad_output, saved, saved_name)
-    grad_input = np.empty_like(s)
-    kernel(go.reshape(-1), s.reshape(-1), grad_input.reshape(-1))
-    return grad_input
+    if out is None:
+        out = np.empty_like(s)
+    else:
+        _checks.out_array(op, out, s, reads=(("grad_output", go), (saved_name, s)))
+    kernel(go.reshape(-1), s.reshape(-1), out.reshape(-1), *scalars,
+           *_split(s.size, s.nbytes, False))
+    return out
 
 
-def relu(input):
-    """max(input, 0) elementwise; any shape, float32/float64. relu(NaN) = NaN."""
-    return _elementwise(_act.relu_forward, "relu", input)
+_OUT_DOC = """``out``: None (a new array) or an ndarray of the result's shape and dtype,
+    C-contiguous and writable, which receives the result and is returned. It may
+    be one of the op's inputs (in place: each element is read before it is
+    written) but not partially overlap one. Errors: TypeError / ValueError
+    naming the argument (non-array or wrong dtype / wrong shape, non-contiguous,
+    read-only, partial overlap)."""
 
 
-def relu_backward(grad_output, input):
-    """grad_output * (input > 0): exactly 0 where input <= 0 (relu'(0) = 0).
+def relu(input, out=None):
+    """max(input, 0) elementwise; any shape, float32/float64. relu(NaN) = NaN.
 
-    input is the forward's input; both arrays share one shape and dtype.
+    out : see below. Returns ``out`` (or a new array) of input's shape and dtype.
+    """
+    return _elementwise(_act.relu_forward, "relu", input, out, False)
+
+
+def relu_backward(grad_output, input, out=None):
+    """grad_output where input > 0, else exactly 0 (relu'(0) = 0).
+
+    input is the forward's input; both arrays share one shape and dtype. As
+    torch's threshold_backward, an input of NaN passes grad_output through
+    (the test is ``input <= 0``, false for NaN). ``out`` as for :func:`relu`.
     """
     return _elementwise_backward(_act.relu_backward, "relu_backward", grad_output, input,
-                                 "input")
+                                 "input", out)
 
 
-def sigmoid(input):
-    """1 / (1 + exp(-input)) elementwise, without overflow for any input; any shape."""
-    return _elementwise(_act.sigmoid_forward, "sigmoid", input)
+def leaky_relu(input, negative_slope=0.01, out=None):
+    """input where input > 0, else negative_slope * input, as torch.nn.functional.leaky_relu.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, float32 or float64
+    negative_slope : real number (int or float; cast to input's dtype), default 0.01
+    out : None or ndarray, as for :func:`relu`
+
+    Returns ``out`` (or a new array) of input's shape and dtype; NaN -> NaN.
+    Raises TypeError for a negative_slope that is not a real number (bool,
+    str, complex, array).
+    """
+    slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
+    x = _checks.float_array("leaky_relu", "input", input)
+    return _elementwise(_act.leaky_relu_forward, "leaky_relu", x, out, False,
+                        x.dtype.type(slope))
 
 
-def sigmoid_backward(grad_output, output):
+def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
+    """grad_output where input > 0, else negative_slope * grad_output (torch's convention:
+    slope at input = 0 and at NaN). input is the forward's input; ``out`` as for :func:`relu`."""
+    slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
+    s = _checks.float_array("leaky_relu_backward", "input", input)
+    return _elementwise_backward(_act.leaky_relu_backward, "leaky_relu_backward", grad_output,
+                                 s, "input", out, s.dtype.type(slope))
+
+
+def sigmoid(input, out=None):
+    """1 / (1 + exp(-input)) elementwise, without overflow for any input; any shape.
+
+    Max error ~1-2 ulp (vectorised exp, kernels/mathfun.py); sigmoid(+inf) = 1,
+    sigmoid(-inf) = 0, NaN -> NaN. ``out`` as for :func:`relu`.
+    """
+    return _elementwise(_act.sigmoid_forward, "sigmoid", input, out, True)
+
+
+def sigmoid_backward(grad_output, output, out=None):
     """grad_output * s * (1 - s), where ``output`` = s = sigmoid(input) from the forward."""
     return _elementwise_backward(_act.sigmoid_backward, "sigmoid_backward", grad_output, output,
-                                 "output")
+                                 "output", out)
 
 
-def tanh(input):
-    """tanh(input) elementwise; any shape."""
-    return _elementwise(_act.tanh_forward, "tanh", input)
+def tanh(input, out=None):
+    """tanh(input) elementwise; any shape. Max error ~1-2 ulp; tanh(+-inf) = +-1.
+
+    ``out`` as for :func:`relu`.
+    """
+    return _elementwise(_act.tanh_forward, "tanh", input, out, True)
 
 
-def tanh_backward(grad_output, output):
+def tanh_backward(grad_output, output, out=None):
     """grad_output * (1 - t^2), where ``output`` = t = tanh(input) from the forward."""
     return _elementwise_backward(_act.tanh_backward, "tanh_backward", grad_output, output,
-                                 "output")
+                                 "output", out)
 
 
-def step(input):
+def step(input, out=None):
     """Hard threshold (Heaviside step): 1 where input >= 0, else 0; step(NaN) = NaN.
 
     The threshold unit of the perceptron / "hard-coded MLP" exercises; any
-    shape, float32/float64.
+    shape, float32/float64. ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.step_forward, "step", input)
+    return _elementwise(_act.step_forward, "step", input, out, False)
 
 
-def step_backward(grad_output, input):
+def step_backward(grad_output, input, out=None):
     """Zeros: the step function's derivative is 0 everywhere except at 0, where it is undefined."""
     return _elementwise_backward(_act.step_backward, "step_backward", grad_output, input,
-                                 "input")
+                                 "input", out)
+
+
+for _f in (relu, relu_backward, leaky_relu, leaky_relu_backward, sigmoid, sigmoid_backward,
+           tanh, tanh_backward, step, step_backward):
+    _f.__doc__ += "\n    " + _OUT_DOC + "\n"
+del _f
 
 
 # --------------------------------------------------------------------------- softmax
 
 def _rows_along(x, dim):
     """(rows, K) C-contiguous matrix with axis ``dim`` of x last, and its N-D shape."""
+    if dim == x.ndim - 1 and x.flags.c_contiguous:
+        # The common case (softmax over the last axis) is a free reshape;
+        # moveaxis + np.prod cost ~20 us, 10x a whole 32 x 10 softmax.
+        return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), x.shape
     moved = np.moveaxis(x, dim, -1)
     n_rows = int(np.prod(moved.shape[:-1]))  # not -1: K may be 0
     return np.ascontiguousarray(moved).reshape(n_rows, x.shape[dim]), moved.shape
 
 
 def _from_rows(rows, moved_shape, dim):
+    if dim == len(moved_shape) - 1:
+        return rows.reshape(moved_shape)
     return np.ascontiguousarray(np.moveaxis(rows.reshape(moved_shape), -1, dim))
+
+
+# Softmax-family calls on fewer elements (rows x K) than this run serially:
+# a prange region costs ~2 us to start, while a softmax row of K floats takes
+# ~1 ns per element on one thread, so the demo's 32 x 10 logits (~0.3 us of
+# work) would spend most of their time starting threads. Measured with
+# examples/bench_elementwise.py --small.
+SOFTMAX_PARALLEL_MIN = 8192
 
 
 def _rowwise(kernel, op, input, dim):
@@ -615,7 +725,7 @@ def _rowwise(kernel, op, input, dim):
     rows, shape = _rows_along(x, d)
     out = np.empty_like(rows)
     if rows.size:
-        kernel(rows, out)
+        kernel(rows, out, rows.size >= SOFTMAX_PARALLEL_MIN)
     return _from_rows(out, shape, d)
 
 
@@ -625,7 +735,7 @@ def _rowwise_backward(kernel, op, grad_output, output, dim):
     y_rows, _ = _rows_along(y, d)
     grad_input = np.empty_like(y_rows)
     if y_rows.size:
-        kernel(g_rows, y_rows, grad_input)
+        kernel(g_rows, y_rows, grad_input, y_rows.size >= SOFTMAX_PARALLEL_MIN)
     return _from_rows(grad_input, shape, d)
 
 
@@ -721,7 +831,7 @@ def cross_entropy(input, target, reduction="mean"):
     if x.shape[0] and t.ndim == 2:
         _losses.soft_cross_entropy_forward(x, t, losses)
     elif x.shape[0]:
-        _softmax.softmax_cross_entropy_forward(x, t, losses)
+        _softmax.softmax_cross_entropy_forward(x, t, losses, x.size >= SOFTMAX_PARALLEL_MIN)
     if reduction == "none":
         return losses
     return losses.mean() if reduction == "mean" else losses.sum()
@@ -747,7 +857,8 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
     if x.shape[0] and t.ndim == 2:
         _losses.soft_cross_entropy_backward(x, t, scale, grad_input)
     elif x.shape[0]:
-        _softmax.softmax_cross_entropy_backward(x, t, scale, grad_input)
+        _softmax.softmax_cross_entropy_backward(x, t, scale, grad_input,
+                                                x.size >= SOFTMAX_PARALLEL_MIN)
     return grad_input
 
 

@@ -17,7 +17,7 @@ from .init import get_initializer
 
 __all__ = ["Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d",
            "Flatten", "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d",
-           "GlobalAvgPool2d"]
+           "GlobalAvgPool2d", "LeakyReLU"]
 
 
 class Layer:
@@ -319,6 +319,33 @@ class _Activation(Layer):
 class ReLU(_Activation):
     """max(x, 0) elementwise; gradient exactly 0 where x <= 0."""
     name = "relu"
+
+
+class LeakyReLU(_Activation):
+    """x where x > 0, else negative_slope * x, as torch.nn.LeakyReLU.
+
+    Parameters
+    ----------
+    negative_slope : real number, default 0.01 (TypeError otherwise)
+    """
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = _checks.real_scalar("LeakyReLU", "negative_slope",
+                                                  negative_slope)
+
+    def forward(self, x, training=True):
+        F = _backend.ops()
+        self._cache = (F, x)
+        return F.leaky_relu(x, self.negative_slope)
+
+    def backward(self, grad_output):
+        F, x = self._saved()
+        return F.leaky_relu_backward(grad_output, x, self.negative_slope)
+
+    def __repr__(self):
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
 
 
 class Sigmoid(_Activation):

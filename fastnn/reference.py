@@ -26,6 +26,7 @@ __all__ = [
     "batch_norm", "batch_norm_backward", "dropout", "dropout_backward",
     "mse_loss", "mse_loss_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
+    "leaky_relu", "leaky_relu_backward",
 ]
 
 
@@ -113,46 +114,87 @@ def matmul_backward(grad_output, input, other):
 
 # --------------------------------------------------------------------------- activations
 
-def relu(input):
+def _into(op, result, out, like, reads):
+    """Return result, or copy it into a validated ``out`` (the same checks as the kernels')."""
+    if out is None:
+        return result
+    np.copyto(out, result)
+    return out
+
+
+def _check_out(op, out, like, reads):
+    if out is not None:
+        _checks.out_array(op, out, like, reads)
+
+
+def relu(input, out=None):
     x = _checks.float_array("relu", "input", input)
+    _check_out("relu", out, x, (("input", x),))
     # np.where keeps NaN (NaN <= 0 is False), as the kernel does.
-    return np.where(x <= 0, x.dtype.type(0), x)
+    return _into("relu", np.where(x <= 0, x.dtype.type(0), x), out, x, ())
 
 
-def relu_backward(grad_output, input):
+def relu_backward(grad_output, input, out=None):
     go, x = _checks.elementwise_backward_args("relu_backward", grad_output, input, "input")
-    return np.where(x > 0, go, go.dtype.type(0))
+    _check_out("relu_backward", out, x, (("grad_output", go), ("input", x)))
+    # As torch's threshold_backward: x <= 0 -> 0, else (including NaN) the gradient.
+    return _into("relu_backward", np.where(x <= 0, go.dtype.type(0), go), out, x, ())
 
 
-def sigmoid(input):
+def leaky_relu(input, negative_slope=0.01, out=None):
+    slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
+    x = _checks.float_array("leaky_relu", "input", input)
+    _check_out("leaky_relu", out, x, (("input", x),))
+    return _into("leaky_relu", np.where(x > 0, x, x * x.dtype.type(slope)), out, x, ())
+
+
+def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
+    slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
+    s = _checks.float_array("leaky_relu_backward", "input", input)
+    go, x = _checks.elementwise_backward_args("leaky_relu_backward", grad_output, s, "input")
+    _check_out("leaky_relu_backward", out, x, (("grad_output", go), ("input", x)))
+    return _into("leaky_relu_backward", np.where(x > 0, go, go * x.dtype.type(slope)), out, x,
+                 ())
+
+
+def sigmoid(input, out=None):
     x = _checks.float_array("sigmoid", "input", input)
+    _check_out("sigmoid", out, x, (("input", x),))
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return _into("sigmoid", y, out, x, ())
 
 
-def sigmoid_backward(grad_output, output):
+def sigmoid_backward(grad_output, output, out=None):
     go, s = _checks.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
-    return go * s * (1 - s)
+    _check_out("sigmoid_backward", out, s, (("grad_output", go), ("output", s)))
+    return _into("sigmoid_backward", go * s * (1 - s), out, s, ())
 
 
-def tanh(input):
-    return np.tanh(_checks.float_array("tanh", "input", input))
+def tanh(input, out=None):
+    x = _checks.float_array("tanh", "input", input)
+    _check_out("tanh", out, x, (("input", x),))
+    return _into("tanh", np.tanh(x), out, x, ())
 
 
-def tanh_backward(grad_output, output):
+def tanh_backward(grad_output, output, out=None):
     go, t = _checks.elementwise_backward_args("tanh_backward", grad_output, output, "output")
-    return go * (1 - t * t)
+    _check_out("tanh_backward", out, t, (("grad_output", go), ("output", t)))
+    return _into("tanh_backward", go * (1 - t * t), out, t, ())
 
 
-def step(input):
+def step(input, out=None):
     x = _checks.float_array("step", "input", input)
+    _check_out("step", out, x, (("input", x),))
     one, zero = x.dtype.type(1), x.dtype.type(0)
-    return np.where(np.isnan(x), x, np.where(x >= 0, one, zero))  # step(NaN) = NaN
+    y = np.where(np.isnan(x), x, np.where(x >= 0, one, zero))  # step(NaN) = NaN
+    return _into("step", y, out, x, ())
 
 
-def step_backward(grad_output, input):
+def step_backward(grad_output, input, out=None):
     go, x = _checks.elementwise_backward_args("step_backward", grad_output, input, "input")
-    return np.zeros_like(x)
+    _check_out("step_backward", out, x, (("grad_output", go), ("input", x)))
+    return _into("step_backward", np.zeros_like(x), out, x, ())
 
 
 # --------------------------------------------------------------------------- softmax

@@ -54,3 +54,11 @@ def _cache_enabled():
 
 
 CACHE = _cache_enabled()
+
+# Flags for the vectorised math functions (kernels/mathfun.py) and the
+# elementwise kernels that inline them. Only ``contract`` (a*b+c -> FMA, which
+# makes polynomial evaluation slightly more accurate): ``reassoc`` would let
+# LLVM regroup the Cody-Waite range reduction and the polynomials and cost
+# ulps, ``afn``/``arcp`` would allow approximate division. No ``nnan``/``ninf``:
+# exp/sigmoid/tanh handle NaN and inf through ordinary comparisons.
+MATHFUN_FASTMATH = {"contract"}

@@ -11,40 +11,58 @@ shift-invariant. Backward passes apply the Jacobian without forming it:
     softmax:      J = diag(s) - s s^T,     J^T g = s * (g - <g, s>)
     log_softmax:  J = I - 1 s^T,           J^T g = g - s * sum(g)
     cross-entropy with logits z, class t:  dL/dz = softmax(z) - onehot(t)
+
+NaN and inf follow torch: the max pass uses llvm.maxnum (mathfun.maxnum), which
+ignores NaN, but a NaN entry still reaches the sum of exponentials and turns
+the whole row into NaN; a +inf entry gives inf - inf = NaN likewise; -inf
+entries get probability 0 (log-probability -inf); a row of only -inf is NaN.
+
+Speed: every pass over a row is a vectorised loop. ``max`` with a compare
+does not vectorise, ``maxnum`` does; ``np.exp`` is a scalar libm call, the
+Cephes-style ``mathfun.exp`` vectorises. The kernels are compiled with
+``FASTMATH`` (reassociation lets the sums vectorise); the exp they call keeps
+its own, stricter flags (flags are per instruction and survive inlining).
+``error_model='numpy'``: a division by zero gives inf/NaN instead of a Python
+exception, whose check would stop vectorisation.
+
+``parallel`` (last argument): split rows across threads with prange, or run
+serially on the calling thread when the whole call is too small to pay for
+starting a parallel region (the caller decides, fastnn.functional).
 """
 import numpy as np
 from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
+from .mathfun import exp, maxnum
+
+_JIT = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 
 
-@njit(cache=CACHE, fastmath=FASTMATH)
+@njit(**_JIT)
 def _row_max(row):
     m = row[0]
     for j in range(1, row.size):
-        v = row[j]
-        if v > m:
-            m = v
+        m = maxnum(m, row[j])
     return m
 
 
-@njit(cache=CACHE, fastmath=FASTMATH)
+@njit(**_JIT)
 def _row_logsumexp(row):
     """log(sum(exp(row))) computed as m + log(sum(exp(row - m)))."""
     m = _row_max(row)
     s = row.dtype.type(0)
     for j in range(row.size):
-        s += np.exp(row[j] - m)
-    return m + np.log(s)
+        s += exp(row[j] - m)
+    return m + np.log(s)  # once per row: the scalar libm log is fine
 
 
-@njit(cache=CACHE, fastmath=FASTMATH)
+@njit(**_JIT)
 def _scaled_softmax_row(xr, orow, scale):
     """orow = scale * exp(xr - max xr) / sum(exp(xr - max xr)) for one row."""
     m = _row_max(xr)
     s = orow.dtype.type(0)
     for j in range(xr.size):
-        e = np.exp(xr[j] - m)
+        e = exp(xr[j] - m)
         orow[j] = e
         s += e
     k = scale / s
@@ -52,71 +70,102 @@ def _scaled_softmax_row(xr, orow, scale):
         orow[j] *= k
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def softmax_forward(x, out):
+@njit(**_JIT)
+def _log_softmax_row(xr, orow):
+    lse = _row_logsumexp(xr)
+    for j in range(xr.size):
+        orow[j] = xr[j] - lse
+
+
+@njit(**_JIT)
+def _softmax_backward_row(g, s, gi):
+    dot = gi.dtype.type(0)
+    for j in range(s.size):
+        dot += g[j] * s[j]
+    for j in range(s.size):
+        gi[j] = s[j] * (g[j] - dot)
+
+
+@njit(**_JIT)
+def _log_softmax_backward_row(g, lp, gi):
+    total = gi.dtype.type(0)
+    for j in range(g.size):
+        total += g[j]
+    for j in range(g.size):
+        gi[j] = g[j] - exp(lp[j]) * total
+
+
+@njit(parallel=True, **_JIT)
+def softmax_forward(x, out, parallel):
     """out[r] = exp(x[r] - max x[r]) / sum(exp(x[r] - max x[r]))."""
     one = out.dtype.type(1)
+    if not parallel:
+        for r in range(x.shape[0]):
+            _scaled_softmax_row(x[r], out[r], one)
+        return
     for r in prange(x.shape[0]):
         _scaled_softmax_row(x[r], out[r], one)
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def log_softmax_forward(x, out):
+@njit(parallel=True, **_JIT)
+def log_softmax_forward(x, out, parallel):
     """out[r] = x[r] - logsumexp(x[r])."""
+    if not parallel:
+        for r in range(x.shape[0]):
+            _log_softmax_row(x[r], out[r])
+        return
     for r in prange(x.shape[0]):
-        xr = x[r]
-        lse = _row_logsumexp(xr)
-        orow = out[r]
-        for j in range(xr.size):
-            orow[j] = xr[j] - lse
+        _log_softmax_row(x[r], out[r])
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def softmax_backward(grad_out, y, grad_in):
+@njit(parallel=True, **_JIT)
+def softmax_backward(grad_out, y, grad_in, parallel):
     """grad_in[r] = y[r] * (grad_out[r] - <grad_out[r], y[r]>), y = softmax output."""
+    if not parallel:
+        for r in range(y.shape[0]):
+            _softmax_backward_row(grad_out[r], y[r], grad_in[r])
+        return
     for r in prange(y.shape[0]):
-        g = grad_out[r]
-        s = y[r]
-        dot = grad_in.dtype.type(0)
-        for j in range(s.size):
-            dot += g[j] * s[j]
-        gi = grad_in[r]
-        for j in range(s.size):
-            gi[j] = s[j] * (g[j] - dot)
+        _softmax_backward_row(grad_out[r], y[r], grad_in[r])
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def log_softmax_backward(grad_out, logp, grad_in):
+@njit(parallel=True, **_JIT)
+def log_softmax_backward(grad_out, logp, grad_in, parallel):
     """grad_in[r] = grad_out[r] - exp(logp[r]) * sum(grad_out[r]), logp = log_softmax output."""
+    if not parallel:
+        for r in range(logp.shape[0]):
+            _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
+        return
     for r in prange(logp.shape[0]):
-        g = grad_out[r]
-        lp = logp[r]
-        total = grad_in.dtype.type(0)
-        for j in range(g.size):
-            total += g[j]
-        gi = grad_in[r]
-        for j in range(g.size):
-            gi[j] = g[j] - np.exp(lp[j]) * total
+        _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def softmax_cross_entropy_forward(logits, target, loss):
+@njit(parallel=True, **_JIT)
+def softmax_cross_entropy_forward(logits, target, loss, parallel):
     """loss[r] = logsumexp(logits[r]) - logits[r, target[r]] (= -log softmax(logits[r])[target[r]]).
 
     logits : (N, C); target : (N,) int64 class indices in [0, C); loss : (N,).
     """
+    if not parallel:
+        for r in range(logits.shape[0]):
+            loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
+        return
     for r in prange(logits.shape[0]):
-        row = logits[r]
-        loss[r] = _row_logsumexp(row) - row[target[r]]
+        loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def softmax_cross_entropy_backward(logits, target, scale, grad_in):
+@njit(parallel=True, **_JIT)
+def softmax_cross_entropy_backward(logits, target, scale, grad_in, parallel):
     """grad_in[r] = scale[r] * (softmax(logits[r]) - onehot(target[r])).
 
     ``scale`` (N,) is the upstream gradient of each row's loss (for a mean over
     the batch: grad / N in every entry).
     """
+    if not parallel:
+        for r in range(logits.shape[0]):
+            _scaled_softmax_row(logits[r], grad_in[r], scale[r])
+            grad_in[r, target[r]] -= scale[r]
+        return
     for r in prange(logits.shape[0]):
         _scaled_softmax_row(logits[r], grad_in[r], scale[r])
         grad_in[r, target[r]] -= scale[r]

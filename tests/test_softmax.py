@@ -104,3 +104,56 @@ def test_cross_entropy_extreme_logits_are_finite():
     x = np.array([[1e4, -1e4, 0.0]], dtype=np.float32)
     assert np.isfinite(F.cross_entropy(x, np.array([1])))
     np.testing.assert_allclose(F.cross_entropy(x, np.array([1])), 2e4, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- paths and special values
+
+@pytest.fixture(params=["serial", "parallel"])
+def softmax_path(request, monkeypatch):
+    if request.param == "parallel":
+        monkeypatch.setattr(F, "SOFTMAX_PARALLEL_MIN", 1)
+    else:
+        monkeypatch.setattr(F, "SOFTMAX_PARALLEL_MIN", 10**9)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_serial_and_parallel_paths_match_reference(dtype, softmax_path, rng):
+    x = (4 * rng.standard_normal((7, 37))).astype(dtype)
+    go = rng.standard_normal((7, 37)).astype(dtype)
+    t = rng.integers(0, 37, 7)
+    for name in ["softmax", "log_softmax"]:
+        y = getattr(F, name)(x)
+        assert_close(y, getattr(R, name)(x))
+        assert_close(getattr(F, name + "_backward")(go, y), getattr(R, name + "_backward")(go, y))
+    assert_close(F.cross_entropy(x, t, "none"), R.cross_entropy(x, t, "none"))
+    assert_close(F.cross_entropy_backward(dtype(1), x, t), R.cross_entropy_backward(dtype(1), x, t))
+
+
+# Rows with inf / NaN, and what torch 2.13 returns for them (checked by hand):
+# a NaN or +inf anywhere makes the row NaN (inf - inf), -inf gets probability 0,
+# a row of only -inf is NaN.
+INF, NAN = np.inf, np.nan
+SPECIAL_ROWS = [
+    ([INF, 1.0, 2.0], [NAN, NAN, NAN], [NAN, NAN, NAN]),
+    ([NAN, 1.0, 2.0], [NAN, NAN, NAN], [NAN, NAN, NAN]),
+    ([-INF, 1.0, 2.0], [0.0, 0.26894142, 0.73105858], [-INF, -1.31326169, -0.31326169]),
+    ([-INF, -INF, -INF], [NAN, NAN, NAN], [NAN, NAN, NAN]),
+    ([1e30, -1e30, 0.0], [1.0, 0.0, 0.0], [0.0, -2e30, -1e30]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+@pytest.mark.parametrize("row,soft,logsoft", SPECIAL_ROWS,
+                         ids=["pos_inf", "nan", "neg_inf", "all_neg_inf", "huge"])
+def test_inf_and_nan_rows_match_torch(ops, row, soft, logsoft, dtype):
+    x = np.array([row, [0.0, 1.0, 2.0]], dtype=dtype)  # a normal row beside it stays normal
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = ops.softmax(x)
+        ls = ops.log_softmax(x)
+        ce = ops.cross_entropy(x, np.array([1, 1]), "none")
+    np.testing.assert_allclose(s[0], soft, rtol=1e-6)
+    np.testing.assert_allclose(ls[0], logsoft, rtol=1e-6)
+    np.testing.assert_allclose(s[1], [0.09003057, 0.24472847, 0.66524096], rtol=1e-6)
+    assert np.isnan(ce[0]) == np.isnan(soft[0])

@@ -79,9 +79,6 @@ def test_nan_upstream_gradient_propagates(ops):
     same(ops.relu_backward(g, np.array([1.0, 1.0])), [nan, 1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="relu_backward gives 0 where input is NaN; torch passes "
-                   "grad_output through (threshold_backward on the output). Being changed on the "
-                   "activation-kernel branch; remove this mark when merged.")
 @backends
 def test_relu_backward_at_nan_passes_gradient_like_torch(ops):
     x = np.array([nan, -1.0, 2.0])
