@@ -7,6 +7,8 @@ and backward multiplies the upstream gradient by the same mask / keep.
 
     python examples/seed_12_dropout.py
 """
+import argparse
+
 import numpy as np
 
 import fastnn
@@ -14,11 +16,15 @@ import fastnn.functional
 import fastnn.reference
 
 
-def main():
+BACKENDS = {"numba": fastnn.functional, "numpy": fastnn.reference}
+
+
+def main(backend=None):
+    names = list(BACKENDS) if backend is None else [backend]
     keep = 0.8
     h = np.random.default_rng(0).random(10**6) + 1.0
     masks = {}
-    for ops in (fastnn.functional, fastnn.reference):
+    for ops in (BACKENDS[name] for name in names):
         h_drop, mask = ops.dropout(h, p=1 - keep, generator=2026, return_mask=True)
         grad = ops.dropout_backward(np.ones_like(h), mask, p=1 - keep)
         masks[ops.__name__] = mask
@@ -26,13 +32,23 @@ def main():
               f"mean h {h.mean():.4f}, mean h_drop {h_drop.mean():.4f} "
               f"({100 * (h_drop.mean() / h.mean() - 1):+.3f}%), "
               f"backward of ones: {np.unique(grad)} (0 and 1/keep)")
-    same = np.array_equal(*masks.values())
-    print(f"same seed, same mask on both backends: {same}")
-    layer = fastnn.Dropout(keep_prob=keep, seed=2026)
+        assert abs(mask.mean() - keep) < 0.005 and abs(h_drop.mean() / h.mean() - 1) < 0.01
+        np.testing.assert_allclose(np.unique(grad), [0.0, 1 / keep], rtol=1e-12)
+    if len(masks) == 2:
+        same = np.array_equal(*masks.values())
+        print(f"same seed, same mask on both backends: {same}")
+        assert same
+    with fastnn.backend(names[0]):
+        layer = fastnn.Dropout(keep_prob=keep, seed=2026)
+        same_mask = np.array_equal(layer.forward(h) != 0, next(iter(masks.values())))
+        identity = np.array_equal(layer.forward(h, training=False), h)
     print(f"{layer!r} (keep_prob {layer.keep_prob:g}): training mask equals the above: "
-          f"{np.array_equal(layer.forward(h) != 0, masks['fastnn.functional'])}; "
-          f"evaluation is the identity: {np.array_equal(layer.forward(h, training=False), h)}")
+          f"{same_mask}; evaluation is the identity: {identity}")
+    assert same_mask and identity
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=list(BACKENDS), default=None,
+                        help="run one backend (default: both)")
+    main(parser.parse_args().backend)

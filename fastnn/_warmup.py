@@ -70,6 +70,8 @@ WARMUP_CALLS = [
     ("tanh_backward", ("g2", "x2"), {}),
     ("step", ("x2",), {}),
     ("step_backward", ("g2", "x2"), {}),
+    ("leaky_relu", ("x2",), {}),
+    ("leaky_relu_backward", ("g2", "x2"), {}),
     ("softmax", ("x2",), {}),
     ("softmax_backward", ("g2", "x2"), {}),
     ("log_softmax", ("x2",), {}),
