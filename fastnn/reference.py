@@ -132,16 +132,16 @@ def sigmoid(input):
 
 def sigmoid_backward(grad_output, output):
     go, s = _checks.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
-    return go * s * (1 - s)
+    return np.asarray(go * s * (1 - s))  # asarray: 0-d stays an array
 
 
 def tanh(input):
-    return np.tanh(_checks.float_array("tanh", "input", input))
+    return np.asarray(np.tanh(_checks.float_array("tanh", "input", input)))  # 0-d stays an array
 
 
 def tanh_backward(grad_output, output):
     go, t = _checks.elementwise_backward_args("tanh_backward", grad_output, output, "output")
-    return go * (1 - t * t)
+    return np.asarray(go * (1 - t * t))  # asarray: 0-d stays an array
 
 
 def step(input):
