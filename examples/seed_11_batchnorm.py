@@ -13,7 +13,8 @@ import fastnn.functional
 import fastnn.reference
 
 
-def main():
+def main(backend="numba"):
+    """Both backends run the functional ops; ``backend`` picks the one the layer uses."""
     x = np.array([[2.0], [4.0], [6.0], [8.0], [10.0]])  # (N=5, C=1)
     gamma, beta = np.array([2.0]), np.array([1.0])
     mean, var = x.mean(), x.var()  # NumPy's var is the biased (population) variance
@@ -29,9 +30,10 @@ def main():
         # with momentum 1 the running statistics become the batch's (variance unbiased)
         print(f"{'':18s} running_mean {running_mean[0]:g}, running_var {running_var[0]:g} "
               f"(unbiased: 8 * 5/4)")
-    layer = fastnn.BatchNorm1d(1, eps=0.0, dtype=np.float64)
-    layer.params["weight"][:], layer.params["bias"][:] = 2.0, 1.0
-    print(f"BatchNorm1d layer   eps=0      output {np.round(layer.forward(x)[:, 0], 4)}")
+    with fastnn.backend(backend):
+        layer = fastnn.BatchNorm1d(1, eps=0.0, dtype=np.float64)
+        layer.params["weight"][:], layer.params["bias"][:] = 2.0, 1.0
+        print(f"BatchNorm1d layer   eps=0      output {np.round(layer.forward(x)[:, 0], 4)}")
 
 
 if __name__ == "__main__":

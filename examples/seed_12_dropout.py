@@ -14,7 +14,8 @@ import fastnn.functional
 import fastnn.reference
 
 
-def main():
+def main(backend="numba"):
+    """Both backends run the functional ops; ``backend`` picks the one the layer uses."""
     keep = 0.8
     h = np.random.default_rng(0).random(10**6) + 1.0
     masks = {}
@@ -28,10 +29,13 @@ def main():
               f"backward of ones: {np.unique(grad)} (0 and 1/keep)")
     same = np.array_equal(*masks.values())
     print(f"same seed, same mask on both backends: {same}")
-    layer = fastnn.Dropout(keep_prob=keep, seed=2026)
+    with fastnn.backend(backend):
+        layer = fastnn.Dropout(keep_prob=keep, seed=2026)
+        kept = layer.forward(h) != 0
+        identity = np.array_equal(layer.forward(h, training=False), h)
     print(f"{layer!r} (keep_prob {layer.keep_prob:g}): training mask equals the above: "
-          f"{np.array_equal(layer.forward(h) != 0, masks['fastnn.functional'])}; "
-          f"evaluation is the identity: {np.array_equal(layer.forward(h, training=False), h)}")
+          f"{np.array_equal(kept, masks['fastnn.functional'])}; "
+          f"evaluation is the identity: {identity}")
 
 
 if __name__ == "__main__":
