@@ -117,7 +117,7 @@ def matmul_backward(grad_output, input, other):
 def _into(op, result, out, like, reads):
     """Return result, or copy it into a validated ``out`` (the same checks as the kernels')."""
     if out is None:
-        return result
+        return np.asarray(result)  # a 0-d input gives a 0-d array, not a NumPy scalar
     np.copyto(out, result)
     return out
 

@@ -42,6 +42,9 @@ def _calls(dtype):
     """(id, zero-argument callable) for each op the threads hammer. Append a row for a new op."""
     x, w, b, go, a, m, logits = _inputs(dtype)
     target = np.arange(128) % 10
+    probs = F.softmax(logits[::-1].copy())  # class probabilities / BCE targets
+    p_in = F.sigmoid(logits)  # BCE input in (0, 1)
+    mask = F.dropout(x, 0.5, generator=1, return_mask=True)[1]
     return [
         ("conv2d_direct", lambda: F.conv2d(x, w, b, padding=1, algorithm="direct")),
         ("conv2d_im2col", lambda: F.conv2d(x, w, b, padding=1, algorithm="im2col")),
@@ -52,6 +55,28 @@ def _calls(dtype):
         ("softmax", lambda: F.softmax(logits)),
         ("cross_entropy_backward", lambda: F.cross_entropy_backward(1.0, logits, target)),
         ("max_pool2d", lambda: F.max_pool2d(x, 2, return_indices=True)),
+        ("max_pool2d_ceil_backward", lambda: F.max_pool2d_backward(x[:, :, :8, :8], x, 3, 2,
+                                                                   ceil_mode=True)),
+        ("avg_pool2d", lambda: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+        ("avg_pool2d_backward", lambda: F.avg_pool2d_backward(x[:, :, :8, :8], x, 2)),
+        ("adaptive_avg_pool2d", lambda: F.adaptive_avg_pool2d(x, 1)),
+        ("adaptive_avg_pool2d_backward", lambda: F.adaptive_avg_pool2d_backward(
+            x[:, :, :1, :1], x, 1)),
+        # training without running stats: the per-thread partial sums, nothing updated in place
+        ("batch_norm", lambda: F.batch_norm(x, None, None, b[:3], b[3:6], training=True)),
+        ("batch_norm_backward", lambda: F.batch_norm_backward(x, x, None, None, b[:3], True)),
+        ("dropout", lambda: F.dropout(x, 0.5, generator=0, return_mask=True)),
+        ("dropout_backward", lambda: F.dropout_backward(x, mask, 0.5)),
+        ("mse_loss", lambda: F.mse_loss(logits, probs, "none")),
+        ("mse_loss_backward", lambda: F.mse_loss_backward(1.0, logits, probs)),
+        ("binary_cross_entropy", lambda: F.binary_cross_entropy(p_in, probs, "sum")),
+        ("binary_cross_entropy_backward", lambda: F.binary_cross_entropy_backward(
+            1.0, p_in, probs)),
+        ("bce_with_logits", lambda: F.binary_cross_entropy_with_logits(logits, probs)),
+        ("bce_with_logits_backward", lambda: F.binary_cross_entropy_with_logits_backward(
+            1.0, logits, probs)),
+        ("cross_entropy_probs", lambda: F.cross_entropy(logits, probs, "none")),
+        ("cross_entropy_probs_backward", lambda: F.cross_entropy_backward(1.0, logits, probs)),
     ]
 
 

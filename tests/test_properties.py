@@ -7,7 +7,9 @@ strided slice of a larger buffer). Then:
 
 * fastnn.functional on the odd layouts equals fastnn.reference on C-ordered
   copies within tests/helpers.py TOL, with the input's dtype;
-* neither backend modifies any of its inputs.
+* neither backend modifies any of its inputs, except the documented in-place
+  updates listed in MODIFIED_IN_PLACE (training-mode batch_norm's running
+  statistics), which must come out equal on both backends.
 
 Examples per op: the hypothesis profile (tests/conftest.py): "ci" by default,
 HYPOTHESIS_PROFILE=thorough for many more. To cover a new op, write a
@@ -160,7 +162,7 @@ def cross_entropy_case(draw, backward=False):
 
 
 @st.composite
-def max_pool2d_case(draw, backward=False):
+def max_pool2d_case(draw, backward=False, ceil_mode=False):
     rng = np.random.default_rng(draw(seeds))
     dt = draw(dtypes)
     n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
@@ -171,6 +173,8 @@ def max_pool2d_case(draw, backward=False):
     w = max(1, kw - 2 * pw) + draw(st.integers(0, 6))
     x = randn(rng, (n, c, h, w), dt)
     kwargs = dict(kernel_size=(kh, kw), stride=stride, padding=(ph, pw))
+    if ceil_mode:
+        kwargs["ceil_mode"] = True
     if not backward:
         kwargs["return_indices"] = draw(st.booleans())
         return (x,), kwargs
@@ -178,6 +182,110 @@ def max_pool2d_case(draw, backward=False):
     if draw(st.booleans()):
         kwargs["indices"] = R.max_pool2d(x, **kwargs, return_indices=True)[1]
     return (randn(rng, out.shape, dt), x), kwargs
+
+
+@st.composite
+def avg_pool2d_case(draw, backward=False):
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    h = max(1, kh - 2 * ph) + draw(st.integers(0, 6))
+    w = max(1, kw - 2 * pw) + draw(st.integers(0, 6))
+    x = randn(rng, (n, c, h, w), dt)
+    kwargs = dict(kernel_size=(kh, kw), stride=stride, padding=(ph, pw),
+                  ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()))
+    if backward:
+        return (randn(rng, R.avg_pool2d(x, **kwargs).shape, dt), x), kwargs
+    return (x,), kwargs
+
+
+@st.composite
+def adaptive_avg_pool2d_case(draw, backward=False):
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    x = randn(rng, draw(shapes(4, 4, 6)), dt)
+    output_size = draw(st.sampled_from([1, (1, 1)]))
+    if backward:
+        return (randn(rng, x.shape[:2] + (1, 1), dt), x, output_size), {}
+    return (x, output_size), {}
+
+
+@st.composite
+def batch_norm_case(draw, backward=False, training=False):
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    shape = draw(shapes(2, 4))
+    if training and np.prod(shape) // shape[1] < 2:  # batch statistics need 2+ values/channel
+        shape = (shape[0] + 1,) + shape[1:]
+    c = shape[1]
+    x = (randn(rng, shape, dt) * dt(3) + dt(1)).astype(dt)
+    rm, rv = randn(rng, c, dt), np.asarray(rng.uniform(0.5, 2, c)).astype(dt)
+    if training and draw(st.integers(0, 3)) == 3:  # training may keep no running statistics
+        rm = rv = None
+    weight = randn(rng, c, dt) if draw(st.booleans()) else None
+    eps = draw(st.sampled_from([1e-5, 1e-3, 0.1]))
+    if backward:
+        return (randn(rng, shape, dt), x, rm, rv, weight), dict(training=training, eps=eps)
+    bias = randn(rng, c, dt) if draw(st.booleans()) else None
+    return (x, rm, rv, weight, bias), dict(training=training, eps=eps,
+                                           momentum=draw(st.sampled_from([0.0, 0.1, 0.5, 1.0])))
+
+
+@st.composite
+def dropout_case(draw, backward=False):
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    shape = draw(shapes(0, 4))
+    # sampled_from favours its first entries: mostly masks drawn, sometimes the identity
+    p = draw(st.sampled_from([0.5, 0.1, 0.9, 0.0]))
+    training = draw(st.sampled_from([True, False]))
+    if backward:
+        mask = np.asarray(rng.random(shape) >= p)
+        return (randn(rng, shape, dt), mask, p), dict(training=training)
+    # an int seed: each backend builds its own generator from it, so the masks must agree
+    return (randn(rng, shape, dt),), dict(p=p, training=training, generator=draw(seeds),
+                                          return_mask=draw(st.sampled_from([True, False])))
+
+
+@st.composite
+def loss_case(draw, backward=False, kind="mse"):
+    """mse_loss, binary_cross_entropy(_with_logits): elementwise losses of any shape."""
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    shape = draw(shapes(0, 3))
+    if kind == "bce":  # probabilities, with exact 0 and 1 (torch's log clamp at -100)
+        x = np.asarray(rng.choice([0.0, 1.0, 0.5], shape) if draw(st.booleans())
+                       else rng.uniform(0.01, 0.99, shape)).astype(dt)
+    else:
+        x = np.asarray(randn(rng, shape, dt) * dt(3)).astype(dt)  # asarray: 0-d stays an array
+    target = np.asarray(rng.random(shape)).astype(dt)
+    reduction = draw(st.sampled_from(_checks.REDUCTIONS))
+    if backward:
+        grad = randn(rng, shape, dt) if reduction == "none" else draw(
+            st.sampled_from([1.0, 0.5, -2.0, 3]))
+        return (grad, x, target), dict(reduction=reduction)
+    return (x, target), dict(reduction=reduction)
+
+
+@st.composite
+def soft_cross_entropy_case(draw, backward=False):
+    """cross_entropy with class-probability targets (N, C); rows need not sum to 1."""
+    rng = np.random.default_rng(draw(seeds))
+    dt = draw(dtypes)
+    n, c = draw(st.integers(1, 8)), draw(st.integers(1, 12))
+    x = randn(rng, (n, c), dt) * dt(3)
+    target = np.asarray(rng.random((n, c))).astype(dt)
+    if draw(st.booleans()):
+        target /= target.sum(axis=1, keepdims=True)
+    reduction = draw(st.sampled_from(_checks.REDUCTIONS))
+    if backward:
+        grad = randn(rng, n, dt) if reduction == "none" else draw(
+            st.sampled_from([1.0, 0.5, -2.0, 3]))
+        return (grad, x, target), dict(reduction=reduction)
+    return (x, target), dict(reduction=reduction)
 
 
 # --------------------------------------------------------------------------- the table
@@ -205,7 +313,41 @@ OPS = [
     ("cross_entropy_backward", "cross_entropy_backward", cross_entropy_case(backward=True)),
     ("max_pool2d", "max_pool2d", max_pool2d_case()),
     ("max_pool2d_backward", "max_pool2d_backward", max_pool2d_case(backward=True)),
+    ("max_pool2d_ceil", "max_pool2d", max_pool2d_case(ceil_mode=True)),
+    ("max_pool2d_ceil_backward", "max_pool2d_backward",
+     max_pool2d_case(backward=True, ceil_mode=True)),
+    ("avg_pool2d", "avg_pool2d", avg_pool2d_case()),
+    ("avg_pool2d_backward", "avg_pool2d_backward", avg_pool2d_case(backward=True)),
+    ("adaptive_avg_pool2d", "adaptive_avg_pool2d", adaptive_avg_pool2d_case()),
+    ("adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_backward",
+     adaptive_avg_pool2d_case(backward=True)),
+    ("batch_norm_train", "batch_norm", batch_norm_case(training=True)),
+    ("batch_norm_eval", "batch_norm", batch_norm_case()),
+    ("batch_norm_backward_train", "batch_norm_backward",
+     batch_norm_case(backward=True, training=True)),
+    ("batch_norm_backward_eval", "batch_norm_backward", batch_norm_case(backward=True)),
+    ("dropout", "dropout", dropout_case()),
+    ("dropout_backward", "dropout_backward", dropout_case(backward=True)),
+    ("mse_loss", "mse_loss", loss_case()),
+    ("mse_loss_backward", "mse_loss_backward", loss_case(backward=True)),
+    ("binary_cross_entropy", "binary_cross_entropy", loss_case(kind="bce")),
+    ("binary_cross_entropy_backward", "binary_cross_entropy_backward",
+     loss_case(backward=True, kind="bce")),
+    ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits", loss_case()),
+    ("binary_cross_entropy_with_logits_backward", "binary_cross_entropy_with_logits_backward",
+     loss_case(backward=True)),
+    ("cross_entropy_probs", "cross_entropy", soft_cross_entropy_case()),
+    ("cross_entropy_probs_backward", "cross_entropy_backward",
+     soft_cross_entropy_case(backward=True)),
 ]
+
+# The documented exceptions to "inputs are never modified": op name -> function of the
+# kwargs giving the positions of the arguments the op updates IN PLACE (training-mode
+# batch_norm updates running_mean and running_var, as torch). For those the test compares
+# the updated arrays between the backends instead of asserting they are unchanged.
+MODIFIED_IN_PLACE = {
+    "batch_norm": lambda kwargs: (1, 2) if kwargs.get("training") else (),
+}
 
 
 def _outputs(result):
@@ -236,6 +378,14 @@ def test_op_matches_reference_on_any_layout(name, case, data):
             assert_close(g, e)
         else:  # max_pool2d indices
             np.testing.assert_array_equal(g, e)
-    for a, b in zip(odd + ref_args, before + ref_before):  # inputs are never modified
-        if isinstance(a, np.ndarray):
-            np.testing.assert_array_equal(a, b)
+    in_place = MODIFIED_IN_PLACE.get(name, lambda kwargs: ())(kwargs)
+    for i in in_place:  # updated in place by design: both backends update them alike
+        if isinstance(odd[i], np.ndarray):
+            assert odd[i].dtype == ref_args[i].dtype == float_dtype
+            assert_close(odd[i], ref_args[i])
+    for i, (a, b, ra, rb) in enumerate(zip(odd, before, ref_args, ref_before)):
+        if i in in_place:
+            continue
+        for x, x0 in ((a, b), (ra, rb)):  # inputs are never modified
+            if isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, x0)
