@@ -31,8 +31,11 @@ relu_backward / leaky_relu_backward pass the gradient where the input is NaN
 vectorisable exp of kernels/mathfun.py (max error ~1-2 ulp, same special
 values as NumPy).
 """
+import warnings
+
 import numpy as np
 from numba import njit, prange, types
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import overload
 
 from ._config import CACHE, MATHFUN_FASTMATH
@@ -46,6 +49,14 @@ _ZERO = np.float32(0.0)  # exact in both dtypes; keeps float32 arithmetic float3
 _ONE = np.float32(1.0)
 
 _FLAGS = MATHFUN_FASTMATH  # contract only: no reassociation of the exp polynomials
+
+# Inlining mathfun.tanh (inline="always") trips one of Numba's internal
+# "pedantic" IR checks at compile time ("variable '_tanh...' is not in scope").
+# It is harmless (the compiled tanh is tested value by value, tests/test_mathfun.py)
+# but would be printed to users at their first tanh call, so only that message
+# is silenced.
+warnings.filterwarnings("ignore", message=r"variable '_tanh[^']*' is not in scope",
+                        category=NumbaIRAssumptionWarning)
 _JIT = dict(fastmath=_FLAGS, error_model="numpy")
 
 
