@@ -882,11 +882,12 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
 # forward / backward ~5 ns, max_pool2d backward ~1.5 ns, global average
 # forward / backward ~0.2 ns. The thresholds keep a parallel call's work well
 # above the wake-up cost (~100-500 us serial at POOL_PARALLEL_MIN, ~50 us at
-# GLOBAL_POOL_PARALLEL_MIN). On a busy machine serial measured as fast or
-# faster at every size up to 2M elements (no idle core to wake), so they err
-# on the high side. On the demo's (32, 16, 8, 8) = 32768 elements, kernel
-# alone: max_pool2d_backward ~45-70 us parallel -> ~35-50 us serial, the
-# global average kernels ~25 -> ~6 us.
+# GLOBAL_POOL_PARALLEL_MIN). Caveat: they were measured while another process
+# kept one core busy, and then serial was as fast or faster at every size up
+# to 2M elements; on an idle machine the costliest kernel (max_pool2d forward,
+# ~200 us serial on the demo's (32, 16, 8, 8)) may gain from two threads below
+# POOL_PARALLEL_MIN. On that demo input, kernel alone: max_pool2d_backward
+# ~45-70 us parallel -> ~35-50 us serial, the global average kernels ~25 -> ~6 us.
 POOL_PARALLEL_MIN = 65536
 GLOBAL_POOL_PARALLEL_MIN = 262144
 

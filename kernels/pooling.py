@@ -11,7 +11,7 @@ On ties the first maximum in row-major window order wins; a NaN in the window
 wins over every number (the output is NaN, as in PyTorch), the first NaN if
 there are several.
 
-All kernels are parallel over (n, c) planes: a backward scatter-adds only
+All kernels split the work over (n, c) planes: a backward scatter-adds only
 into the plane its thread owns, so overlapping windows need no atomics.
 ``parallel`` (last argument): split the planes across threads with prange, or
 run them serially on the calling thread when the whole call is too small to
