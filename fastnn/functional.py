@@ -308,6 +308,15 @@ def _direct_backward(go, x, w, grad_input, grad_weight, g):
                                           g.out_h, g.out_w)
 
 
+# Bias add / bias-gradient reductions (conv2d, linear) on fewer output
+# elements than this run serially on the calling thread: waking the sleeping
+# OpenMP threads costs ~20-60 us per call, while one thread adds or sums a
+# bias at ~0.1-0.2 ns per element (2-core Zen 3, float32; 262144 elements:
+# ~20 us serial vs ~35 us parallel with the other core busy). The digits
+# demo's biggest bias add is (32, 16, 8*8) = 32768 elements: ~25 us -> ~4-8 us.
+BIAS_PARALLEL_MIN = 262144
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            algorithm="auto"):
     """2-D convolution (cross-correlation) over an NCHW batch, as torch.nn.functional.conv2d.
@@ -378,7 +387,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     else:
         _gemm_forward(x, w, out, g)
     if b is not None:
-        _bias.bias_add(out.reshape(n, c_out, -1), b)
+        _bias.bias_add(out.reshape(n, c_out, -1), b, out.size >= BIAS_PARALLEL_MIN)
     return out
 
 
@@ -428,7 +437,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         _direct_backward(go, x, w, grad_input, grad_weight, g)
     else:
         _gemm_backward(go, x, w, grad_input, grad_weight, g)
-    _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias)
+    _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias, go.size >= BIAS_PARALLEL_MIN)
     return grad_input, grad_weight, grad_bias
 
 
@@ -457,7 +466,8 @@ def linear(input, weight, bias=None):
     out = np.empty((x2.shape[0], w.shape[0]), dtype=x2.dtype)
     _gemm_into(x2, w, out, trans_b=True)
     if b is not None:
-        _bias.bias_add(out.reshape(out.shape[0], out.shape[1], 1), b)
+        _bias.bias_add(out.reshape(out.shape[0], out.shape[1], 1), b,
+                       out.size >= BIAS_PARALLEL_MIN)
     return out.reshape(lead + (w.shape[0],))
 
 
@@ -483,7 +493,7 @@ def linear_backward(grad_output, input, weight):
     grad_input = _gemm_into(go2, w, np.empty((m, w.shape[1]), dtype=x2.dtype))
     grad_weight = _gemm_into(go2, x2, np.empty_like(w), trans_a=True)
     grad_bias = np.empty(out_f, dtype=x2.dtype)
-    _bias.bias_reduce(go2.reshape(m, out_f, 1), grad_bias)
+    _bias.bias_reduce(go2.reshape(m, out_f, 1), grad_bias, go2.size >= BIAS_PARALLEL_MIN)
     return grad_input.reshape(lead + (w.shape[1],)), grad_weight, grad_bias
 
 
@@ -864,13 +874,36 @@ def cross_entropy_backward(grad_output, input, target, reduction="mean"):
 
 # --------------------------------------------------------------------------- max_pool2d
 
+# Pooling calls whose input (N*C*H*W elements) is smaller than these run
+# serially on the calling thread: waking the sleeping OpenMP threads costs
+# ~20-60 us per call (OMP_WAIT_POLICY=PASSIVE), more than the digits demo's
+# pooling work. Serial cost measured per input element (2-core Zen 3, float32,
+# 2x2 windows, the other core busy): max_pool2d forward ~7 ns, avg_pool2d
+# forward / backward ~5 ns, max_pool2d backward ~1.5 ns, global average
+# forward / backward ~0.2 ns. The thresholds keep a parallel call's work well
+# above the wake-up cost (~100-500 us serial at POOL_PARALLEL_MIN, ~50 us at
+# GLOBAL_POOL_PARALLEL_MIN). Caveat: they were measured while another process
+# kept one core busy, and then serial was as fast or faster at every size up
+# to 2M elements; on an idle machine the costliest kernel (max_pool2d forward,
+# ~200 us serial on the demo's (32, 16, 8, 8)) may gain from two threads below
+# POOL_PARALLEL_MIN. On that demo input, kernel alone: max_pool2d_backward
+# ~45-70 us parallel -> ~35-50 us serial, the global average kernels ~25 -> ~6 us.
+POOL_PARALLEL_MIN = 65536
+GLOBAL_POOL_PARALLEL_MIN = 262144
+
+
+def _pool_parallel(x):
+    """Whether a max / avg pooling kernel over input ``x`` splits planes across threads."""
+    return x.size >= POOL_PARALLEL_MIN
+
+
 def _max_pool_indices(x, g):
     n, c = x.shape[:2]
     out = np.empty((n, c, g.out_h, g.out_w), dtype=x.dtype)
     indices = np.empty(out.shape, dtype=np.int64)
     if out.size:
         _pool.max_pool2d_forward(x, out, indices, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
-                                 g.pad_w)
+                                 g.pad_w, _pool_parallel(x))
     return out, indices
 
 
@@ -925,7 +958,7 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
         _, idx = _max_pool_indices(x, g)
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool.max_pool2d_backward(go, idx, grad_input)
+        _pool.max_pool2d_backward(go, idx, grad_input, _pool_parallel(grad_input))
     return grad_input
 
 
@@ -965,7 +998,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     out = np.empty((x.shape[0], x.shape[1], g.out_h, g.out_w), dtype=x.dtype)
     if out.size:
         _pool.avg_pool2d_forward(x, out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                                 include)
+                                 include, _pool_parallel(x))
     return out
 
 
@@ -986,7 +1019,7 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     grad_input = np.empty_like(x)
     if grad_input.size:
         _pool.avg_pool2d_backward(go, grad_input, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
-                                  g.pad_w, include)
+                                  g.pad_w, include, _pool_parallel(grad_input))
     return grad_input
 
 
@@ -1007,7 +1040,8 @@ def adaptive_avg_pool2d(input, output_size):
     n, c, h, w = x.shape
     out = np.empty((n, c, 1, 1), dtype=x.dtype)
     if out.size:
-        _pool.global_avg_pool2d_forward(x.reshape(n * c, h * w), out.reshape(n * c))
+        _pool.global_avg_pool2d_forward(x.reshape(n * c, h * w), out.reshape(n * c),
+                                        x.size >= GLOBAL_POOL_PARALLEL_MIN)
     return out
 
 
@@ -1021,7 +1055,8 @@ def adaptive_avg_pool2d_backward(grad_output, input, output_size):
     n, c, h, w = x.shape
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool.global_avg_pool2d_backward(go.reshape(n * c), grad_input.reshape(n * c, h * w))
+        _pool.global_avg_pool2d_backward(go.reshape(n * c), grad_input.reshape(n * c, h * w),
+                                         grad_input.size >= GLOBAL_POOL_PARALLEL_MIN)
     return grad_input
 
 

@@ -11,8 +11,17 @@ On ties the first maximum in row-major window order wins; a NaN in the window
 wins over every number (the output is NaN, as in PyTorch), the first NaN if
 there are several.
 
-All kernels are parallel over (n, c) planes: a backward scatter-adds only
+All kernels split the work over (n, c) planes: a backward scatter-adds only
 into the plane its thread owns, so overlapping windows need no atomics.
+``parallel`` (last argument): split the planes across threads with prange, or
+run them serially on the calling thread when the whole call is too small to
+pay for starting a parallel region (~20-60 us to wake the sleeping OpenMP
+threads, more than the digits demo's pooling work itself); the caller decides
+(fastnn.functional.POOL_PARALLEL_MIN, GLOBAL_POOL_PARALLEL_MIN). The
+per-plane work is an ``inline="always"`` helper, so each loop body is written
+once and is inlined into both the serial and the prange loop (one compiled
+specialisation per dtype, the flag is a runtime bool). The helpers use
+explicit loops, never array expressions (see _zero_plane).
 
 ceil_mode (torch semantics) only changes the output size, which the caller
 computes: the extra last window may run past the padded input, and every
@@ -24,61 +33,96 @@ from numba import njit, prange
 from ._config import CACHE, FASTMATH
 
 
+@njit(inline="always")
+def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w):
+    """max_pool2d_forward for one input plane (H, W) into out, indices (OH, OW)."""
+    h, wd = plane.shape
+    oh, ow = out.shape
+    neg_inf = out.dtype.type(-np.inf)
+    for oy in range(oh):
+        y0 = oy * stride_h - pad_h
+        y_lo = max(y0, 0)
+        y_hi = min(y0 + kh, h)
+        for ox in range(ow):
+            x0 = ox * stride_w - pad_w
+            x_lo = max(x0, 0)
+            x_hi = min(x0 + kw, wd)
+            best = neg_inf
+            best_idx = y_lo * wd + x_lo
+            for iy in range(y_lo, y_hi):
+                for ix in range(x_lo, x_hi):
+                    v = plane[iy, ix]
+                    # v != v is true only for NaN: the first NaN wins and stays
+                    # (nothing compares greater than NaN afterwards).
+                    if v > best or (v != v and best == best):
+                        best = v
+                        best_idx = iy * wd + ix
+            out[oy, ox] = best
+            indices[oy, ox] = best_idx
+
 
 @njit(parallel=True, cache=CACHE)
-def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w):
+def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w, parallel):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
     x : (N, C, H, W); out, indices : (N, C, OH, OW); overwritten.
     Requires pad_h <= kh // 2 and pad_w <= kw // 2 (every window holds an input).
     """
-    n_batch, chans, h, wd = x.shape
-    oh, ow = out.shape[2], out.shape[3]
-    neg_inf = out.dtype.type(-np.inf)
+    n_batch, chans = x.shape[0], x.shape[1]
+    if not parallel:
+        for task in range(n_batch * chans):
+            n = task // chans
+            c = task % chans
+            _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
+                            pad_h, pad_w)
+        return
     for task in prange(n_batch * chans):
         n = task // chans
         c = task % chans
-        plane = x[n, c]
-        for oy in range(oh):
-            y0 = oy * stride_h - pad_h
-            y_lo = max(y0, 0)
-            y_hi = min(y0 + kh, h)
-            for ox in range(ow):
-                x0 = ox * stride_w - pad_w
-                x_lo = max(x0, 0)
-                x_hi = min(x0 + kw, wd)
-                best = neg_inf
-                best_idx = y_lo * wd + x_lo
-                for iy in range(y_lo, y_hi):
-                    for ix in range(x_lo, x_hi):
-                        v = plane[iy, ix]
-                        # v != v is true only for NaN: the first NaN wins and stays
-                        # (nothing compares greater than NaN afterwards).
-                        if v > best or (v != v and best == best):
-                            best = v
-                            best_idx = iy * wd + ix
-                out[n, c, oy, ox] = best
-                indices[n, c, oy, ox] = best_idx
+        _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
+                        pad_h, pad_w)
+
+
+@njit(inline="always")
+def _zero_plane(plane):
+    # Explicit loops, not plane[:, :] = 0: the helpers are inlined into a
+    # parallel=True kernel, where an array expression becomes a parfor of its
+    # own, which starts a parallel region per plane on the serial path.
+    zero = plane.dtype.type(0)
+    for iy in range(plane.shape[0]):
+        for ix in range(plane.shape[1]):
+            plane[iy, ix] = zero
+
+
+@njit(inline="always")
+def _max_pool_backward_plane(grad_out, indices, grad_in):
+    """max_pool2d_backward for one plane: grad_out, indices (OH, OW); grad_in (H, W)."""
+    wd = grad_in.shape[1]
+    oh, ow = grad_out.shape
+    _zero_plane(grad_in)
+    for oy in range(oh):
+        for ox in range(ow):
+            idx = indices[oy, ox]
+            grad_in[idx // wd, idx % wd] += grad_out[oy, ox]
 
 
 @njit(parallel=True, cache=CACHE)
-def max_pool2d_backward(grad_out, indices, grad_in):
+def max_pool2d_backward(grad_out, indices, grad_in, parallel):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
     grad_out, indices : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
-    n_batch, chans, h, wd = grad_in.shape
-    oh, ow = grad_out.shape[2], grad_out.shape[3]
-    zero = grad_in.dtype.type(0)
+    n_batch, chans = grad_in.shape[0], grad_in.shape[1]
+    if not parallel:
+        for task in range(n_batch * chans):
+            n = task // chans
+            c = task % chans
+            _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
+        return
     for task in prange(n_batch * chans):
         n = task // chans
         c = task % chans
-        plane = grad_in[n, c]
-        plane[:, :] = zero
-        for oy in range(oh):
-            for ox in range(ow):
-                idx = indices[n, c, oy, ox]
-                plane[idx // wd, idx % wd] += grad_out[n, c, oy, ox]
+        _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
 
 
 @njit(cache=CACHE)
@@ -96,72 +140,116 @@ def _avg_window(o, stride, pad, k, size, count_include_pad):
     return lo, hi, (end - start) if count_include_pad else (hi - lo)
 
 
+@njit(inline="always")
+def _avg_pool_plane(plane, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad):
+    """avg_pool2d_forward for one input plane (H, W) into out (OH, OW)."""
+    h, wd = plane.shape
+    oh, ow = out.shape
+    for oy in range(oh):
+        y_lo, y_hi, div_y = _avg_window(oy, stride_h, pad_h, kh, h, count_include_pad)
+        for ox in range(ow):
+            x_lo, x_hi, div_x = _avg_window(ox, stride_w, pad_w, kw, wd, count_include_pad)
+            s = out.dtype.type(0)
+            for iy in range(y_lo, y_hi):
+                for ix in range(x_lo, x_hi):
+                    s += plane[iy, ix]
+            out[oy, ox] = s / (div_y * div_x)
+
+
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad):
+def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad,
+                       parallel):
     """out[n, c, oy, ox] = sum of the window / divisor (see _avg_window); out overwritten.
 
     x : (N, C, H, W); out : (N, C, OH, OW). Padding counts as zeros.
     """
-    n_batch, chans, h, wd = x.shape
-    oh, ow = out.shape[2], out.shape[3]
+    n_batch, chans = x.shape[0], x.shape[1]
+    if not parallel:
+        for task in range(n_batch * chans):
+            n = task // chans
+            c = task % chans
+            _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
+                            count_include_pad)
+        return
     for task in prange(n_batch * chans):
         n = task // chans
         c = task % chans
-        plane = x[n, c]
-        for oy in range(oh):
-            y_lo, y_hi, div_y = _avg_window(oy, stride_h, pad_h, kh, h, count_include_pad)
-            for ox in range(ow):
-                x_lo, x_hi, div_x = _avg_window(ox, stride_w, pad_w, kw, wd, count_include_pad)
-                s = out.dtype.type(0)
-                for iy in range(y_lo, y_hi):
-                    for ix in range(x_lo, x_hi):
-                        s += plane[iy, ix]
-                out[n, c, oy, ox] = s / (div_y * div_x)
+        _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
+                        count_include_pad)
+
+
+@njit(inline="always")
+def _avg_pool_backward_plane(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
+                             count_include_pad):
+    """avg_pool2d_backward for one plane: grad_out (OH, OW) into grad_in (H, W)."""
+    h, wd = grad_in.shape
+    oh, ow = grad_out.shape
+    _zero_plane(grad_in)
+    for oy in range(oh):
+        y_lo, y_hi, div_y = _avg_window(oy, stride_h, pad_h, kh, h, count_include_pad)
+        for ox in range(ow):
+            x_lo, x_hi, div_x = _avg_window(ox, stride_w, pad_w, kw, wd, count_include_pad)
+            g = grad_out[oy, ox] / (div_y * div_x)
+            for iy in range(y_lo, y_hi):
+                for ix in range(x_lo, x_hi):
+                    grad_in[iy, ix] += g
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
-                        count_include_pad):
+                        count_include_pad, parallel):
     """grad_in[window] += grad_out[n, c, oy, ox] / divisor for every window; grad_in overwritten.
 
     grad_out : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
-    n_batch, chans, h, wd = grad_in.shape
-    oh, ow = grad_out.shape[2], grad_out.shape[3]
-    zero = grad_in.dtype.type(0)
+    n_batch, chans = grad_in.shape[0], grad_in.shape[1]
+    if not parallel:
+        for task in range(n_batch * chans):
+            n = task // chans
+            c = task % chans
+            _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h,
+                                     stride_w, pad_h, pad_w, count_include_pad)
+        return
     for task in prange(n_batch * chans):
         n = task // chans
         c = task % chans
-        plane = grad_in[n, c]
-        plane[:, :] = zero
-        for oy in range(oh):
-            y_lo, y_hi, div_y = _avg_window(oy, stride_h, pad_h, kh, h, count_include_pad)
-            for ox in range(ow):
-                x_lo, x_hi, div_x = _avg_window(ox, stride_w, pad_w, kw, wd, count_include_pad)
-                g = grad_out[n, c, oy, ox] / (div_y * div_x)
-                for iy in range(y_lo, y_hi):
-                    for ix in range(x_lo, x_hi):
-                        plane[iy, ix] += g
+        _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h, stride_w,
+                                 pad_h, pad_w, count_include_pad)
+
+
+@njit(inline="always")
+def _row_mean(row):
+    s = row.dtype.type(0)
+    for t in range(row.size):
+        s += row[t]
+    return s / row.size
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def global_avg_pool2d_forward(x, out):
+def global_avg_pool2d_forward(x, out, parallel):
     """out[r] = mean of x[r, :]. x : (N*C, H*W) planes as rows; out : (N*C,)."""
-    rows, length = x.shape
-    for r in prange(rows):
-        row = x[r]
-        s = out.dtype.type(0)
-        for t in range(length):
-            s += row[t]
-        out[r] = s / length
+    if not parallel:
+        for r in range(x.shape[0]):
+            out[r] = _row_mean(x[r])
+        return
+    for r in prange(x.shape[0]):
+        out[r] = _row_mean(x[r])
+
+
+@njit(inline="always")
+def _fill_row(row, value):
+    # A loop, not row[:] = value (see _zero_plane).
+    for t in range(row.size):
+        row[t] = value
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def global_avg_pool2d_backward(grad_out, grad_in):
+def global_avg_pool2d_backward(grad_out, grad_in, parallel):
     """grad_in[r, :] = grad_out[r] / (H*W). grad_out : (N*C,); grad_in : (N*C, H*W)."""
     rows, length = grad_in.shape
+    if not parallel:
+        for r in range(rows):
+            _fill_row(grad_in[r], grad_out[r] / length)
+        return
     for r in prange(rows):
-        g = grad_out[r] / length
-        gi = grad_in[r]
-        for t in range(length):
-            gi[t] = g
+        _fill_row(grad_in[r], grad_out[r] / length)

@@ -1,0 +1,98 @@
+"""Serial and parallel paths of the pooling and bias kernels.
+
+fastnn.functional runs these kernels serially below POOL_PARALLEL_MIN /
+GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN elements (starting a parallel region costs more than the
+work). Each test forces one path by monkeypatching the threshold (parallel on
+a small input, serial on a larger one), checks that the kernel really got
+that flag, and compares the result with the NumPy reference.
+"""
+import numpy as np
+import pytest
+
+import fastnn.functional as F
+import fastnn.reference as R
+from fastnn.kernels import bias as kbias
+from fastnn.kernels import pooling as kpool
+from helpers import DTYPES, assert_close
+
+# (threshold, input shape): threshold 1 forces the parallel path on a small
+# input; a huge threshold forces the serial path on a larger one.
+PATHS = {
+    "parallel": (1, (2, 3, 5, 6)),
+    "serial": (10**12, (3, 4, 9, 8)),
+}
+
+
+@pytest.fixture
+def flags(monkeypatch):
+    """Wrap a kernel so that every ``parallel`` flag it is called with is recorded."""
+    seen = []
+
+    def spy(module, name):
+        kernel = getattr(module, name)
+
+        def wrapper(*args):
+            seen.append(args[-1])
+            return kernel(*args)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    spy.seen = seen
+    return spy
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooling_paths_match_reference(path, dtype, monkeypatch, flags, rng):
+    threshold, shape = PATHS[path]
+    monkeypatch.setattr(F, "POOL_PARALLEL_MIN", threshold)
+    monkeypatch.setattr(F, "GLOBAL_POOL_PARALLEL_MIN", threshold)
+    for name in ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+                 "avg_pool2d_backward", "global_avg_pool2d_forward",
+                 "global_avg_pool2d_backward"):
+        flags(kpool, name)
+    x = rng.standard_normal(shape).astype(dtype)
+    # kernel 3, stride 2, padding 1: overlapping windows and clipped edges.
+    args = (3, 2, 1)
+    out, idx = F.max_pool2d(x, *args, return_indices=True)
+    ref_out, ref_idx = R.max_pool2d(x, *args, return_indices=True)
+    assert_close(out, ref_out)
+    np.testing.assert_array_equal(idx, ref_idx)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    assert_close(F.max_pool2d_backward(g, x, *args, indices=idx),
+                 R.max_pool2d_backward(g, x, *args, indices=ref_idx))
+    for include in (True, False):
+        assert_close(F.avg_pool2d(x, *args, count_include_pad=include),
+                     R.avg_pool2d(x, *args, count_include_pad=include))
+        assert_close(F.avg_pool2d_backward(g, x, *args, count_include_pad=include),
+                     R.avg_pool2d_backward(g, x, *args, count_include_pad=include))
+    assert_close(F.adaptive_avg_pool2d(x, 1), R.adaptive_avg_pool2d(x, 1))
+    g1 = rng.standard_normal(shape[:2] + (1, 1)).astype(dtype)
+    assert_close(F.adaptive_avg_pool2d_backward(g1, x, 1),
+                 R.adaptive_avg_pool2d_backward(g1, x, 1))
+    assert flags.seen == [path == "parallel"] * 8
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_paths_match_reference(path, dtype, monkeypatch, flags, rng):
+    threshold, shape = PATHS[path]
+    monkeypatch.setattr(F, "BIAS_PARALLEL_MIN", threshold)
+    flags(kbias, "bias_add")
+    flags(kbias, "bias_reduce")
+    n, c, h, w = shape
+    x = rng.standard_normal(shape).astype(dtype)
+    wt = rng.standard_normal((5, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    out = F.conv2d(x, wt, b, padding=1)
+    assert_close(out, R.conv2d(x, wt, b, padding=1))
+    g = rng.standard_normal(out.shape).astype(dtype)
+    assert_close(F.conv2d_backward(g, x, wt, padding=1)[2],
+                 R.conv2d_backward(g, x, wt, padding=1)[2])
+    x2 = x.reshape(n, -1)
+    wl = rng.standard_normal((7, x2.shape[1])).astype(dtype)
+    bl = rng.standard_normal(7).astype(dtype)
+    assert_close(F.linear(x2, wl, bl), R.linear(x2, wl, bl))
+    gl = rng.standard_normal((n, 7)).astype(dtype)
+    assert_close(F.linear_backward(gl, x2, wl)[2], R.linear_backward(gl, x2, wl)[2])
+    assert flags.seen == [path == "parallel"] * 4
