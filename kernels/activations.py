@@ -50,12 +50,13 @@ _ONE = np.float32(1.0)
 
 _FLAGS = MATHFUN_FASTMATH  # contract only: no reassociation of the exp polynomials
 
-# Inlining mathfun.tanh (inline="always") trips one of Numba's internal
-# "pedantic" IR checks at compile time ("variable '_tanh...' is not in scope").
-# It is harmless (the compiled tanh is tested value by value, tests/test_mathfun.py)
-# but would be printed to users at their first tanh call, so only that message
-# is silenced.
-warnings.filterwarnings("ignore", message=r"variable '_tanh[^']*' is not in scope",
+# Inlining mathfun's sigmoid/tanh (inline="always") trips one of Numba's internal
+# "pedantic" IR checks at compile time ("variable '_tanh_f32_v19__vphi232_0_2.1'
+# is not in scope": a phi variable the inliner renamed). It is harmless (the
+# compiled functions are tested value by value, tests/test_mathfun.py) but would
+# be printed to users at their first sigmoid/tanh call, so only messages about
+# such inlined phi variables are silenced.
+warnings.filterwarnings("ignore", message=r"variable '[^']*__vphi[^']*' is not in scope",
                         category=NumbaIRAssumptionWarning)
 _JIT = dict(fastmath=_FLAGS, error_model="numpy")
 
