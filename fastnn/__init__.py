@@ -14,14 +14,15 @@ Quick tour::
                               fastnn.Flatten(), fastnn.Linear(4 * 16 * 16, 10))
 
 Modules: functional (compiled ops and their *_backward), reference (the same
-ops in plain NumPy), layers, model, losses, optim, init, data (digits data set).
+ops in plain NumPy), layers, containers, serialization (save/load), losses, optim,
+init, data (digits data set). ``fastnn.model`` re-exports containers and serialization.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
 # call): idle OpenMP threads sleep instead of spinning, unless the user chose.
 from ._openmp import use_passive_wait_policy as _use_passive_wait_policy
 _use_passive_wait_policy()
 
-from . import functional, init, layers, losses, model, optim, reference
+from . import containers, functional, init, layers, losses, model, optim, reference, serialization
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from ._warmup import warmup
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
@@ -30,10 +31,11 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dro
 from .layers import LeakyReLU
 from .losses import CrossEntropyLoss
 from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
-from .model import Sequential
+from .containers import Sequential
 from .optim import SGD
 from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jacobian, rel_error
-from .model import Concat, Residual, load, load_state, save
+from .containers import Concat, Residual
+from .serialization import load, load_state, save
 from .optim import Adam
 from .summary import summary
 from . import _threading
@@ -45,7 +47,8 @@ _threading.configure()
 __version__ = "0.1.0"
 
 __all__ = [
-    "functional", "reference", "init", "layers", "model", "losses", "optim",
+    "functional", "reference", "init", "layers", "containers", "serialization", "model", "losses",
+    "optim",
     "backend", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d", "Flatten",
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",

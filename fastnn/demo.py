@@ -15,7 +15,7 @@ from . import _backend
 from .data import load_digits, minibatches
 from .layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from .losses import CrossEntropyLoss
-from .model import Sequential
+from .containers import Sequential
 from .optim import SGD
 
 DEFAULTS = dict(epochs=8, batch_size=32, lr=0.05, momentum=0.9, seed=0, backend="both")

@@ -125,12 +125,12 @@ class Layer:
 
     def save(self, path):
         """Save parameters, buffers and (if known) the architecture: :func:`fastnn.save`."""
-        from .model import save
+        from .serialization import save
         save(self, path)
 
     def load_state(self, path):
         """Load parameters and buffers saved by :meth:`save`: :func:`fastnn.load_state`."""
-        from .model import load_state
+        from .serialization import load_state
         load_state(self, path)
 
     def _saved(self):

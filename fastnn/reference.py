@@ -13,6 +13,7 @@ each tap being one tensordot (BLAS) over channels; pooling uses
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import _args
 from . import _checks
 from . import _random
 
@@ -47,7 +48,7 @@ def _tap(g, i, j):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            algorithm="auto"):
     """Reference conv2d (``algorithm`` is validated and otherwise ignored)."""
-    x, w, b, g = _checks.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
+    x, w, b, g = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
                                      groups, algorithm)
     xp = _pad_input(x, g)
     out = np.zeros((x.shape[0], w.shape[0], g.out_h, g.out_w), dtype=x.dtype)
@@ -64,7 +65,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     algorithm="auto"):
     """Reference conv2d_backward: (grad_input, grad_weight, grad_bias)."""
-    go, x, w, g = _checks.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
+    go, x, w, g = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
     xp = _pad_input(x, g)
     grad_xp = np.zeros_like(xp)
@@ -86,7 +87,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 def linear(input, weight, bias=None):
     """Reference linear: input @ weight.T + bias."""
-    x2, w, b, lead = _checks.linear_args("linear", input, weight, bias)
+    x2, w, b, lead = _args.linear_args("linear", input, weight, bias)
     out = x2 @ w.T
     if b is not None:
         out += b
@@ -95,20 +96,20 @@ def linear(input, weight, bias=None):
 
 def linear_backward(grad_output, input, weight):
     """Reference linear_backward: (grad_input, grad_weight, grad_bias)."""
-    go2, x2, w, lead = _checks.linear_backward_args("linear_backward", grad_output, input,
+    go2, x2, w, lead = _args.linear_backward_args("linear_backward", grad_output, input,
                                                     weight)
     return (go2 @ w).reshape(lead + (w.shape[1],)), go2.T @ x2, go2.sum(axis=0)
 
 
 def matmul(input, other):
     """Reference matmul of 2-D arrays."""
-    a, b = _checks.matmul_args("matmul", input, other)
+    a, b = _args.matmul_args("matmul", input, other)
     return a @ b
 
 
 def matmul_backward(grad_output, input, other):
     """Reference matmul_backward: (grad_output @ other.T, input.T @ grad_output)."""
-    go, a, b = _checks.matmul_backward_args("matmul_backward", grad_output, input, other)
+    go, a, b = _args.matmul_backward_args("matmul_backward", grad_output, input, other)
     return go @ b.T, a.T @ go
 
 
@@ -135,7 +136,7 @@ def relu(input, out=None):
 
 
 def relu_backward(grad_output, input, out=None):
-    go, x = _checks.elementwise_backward_args("relu_backward", grad_output, input, "input")
+    go, x = _args.elementwise_backward_args("relu_backward", grad_output, input, "input")
     _check_out("relu_backward", out, x, (("grad_output", go), ("input", x)))
     # As torch's threshold_backward: x <= 0 -> 0, else (including NaN) the gradient.
     return _into("relu_backward", np.where(x <= 0, go.dtype.type(0), go), out, x, ())
@@ -151,7 +152,7 @@ def leaky_relu(input, negative_slope=0.01, out=None):
 def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
     slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
     s = _checks.float_array("leaky_relu_backward", "input", input)
-    go, x = _checks.elementwise_backward_args("leaky_relu_backward", grad_output, s, "input")
+    go, x = _args.elementwise_backward_args("leaky_relu_backward", grad_output, s, "input")
     _check_out("leaky_relu_backward", out, x, (("grad_output", go), ("input", x)))
     return _into("leaky_relu_backward", np.where(x > 0, go, go * x.dtype.type(slope)), out, x,
                  ())
@@ -166,7 +167,7 @@ def sigmoid(input, out=None):
 
 
 def sigmoid_backward(grad_output, output, out=None):
-    go, s = _checks.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
+    go, s = _args.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
     _check_out("sigmoid_backward", out, s, (("grad_output", go), ("output", s)))
     return _into("sigmoid_backward", go * s * (1 - s), out, s, ())
 
@@ -178,7 +179,7 @@ def tanh(input, out=None):
 
 
 def tanh_backward(grad_output, output, out=None):
-    go, t = _checks.elementwise_backward_args("tanh_backward", grad_output, output, "output")
+    go, t = _args.elementwise_backward_args("tanh_backward", grad_output, output, "output")
     _check_out("tanh_backward", out, t, (("grad_output", go), ("output", t)))
     return _into("tanh_backward", go * (1 - t * t), out, t, ())
 
@@ -192,7 +193,7 @@ def step(input, out=None):
 
 
 def step_backward(grad_output, input, out=None):
-    go, x = _checks.elementwise_backward_args("step_backward", grad_output, input, "input")
+    go, x = _args.elementwise_backward_args("step_backward", grad_output, input, "input")
     _check_out("step_backward", out, x, (("grad_output", go), ("input", x)))
     return _into("step_backward", np.zeros_like(x), out, x, ())
 
@@ -200,13 +201,13 @@ def step_backward(grad_output, input, out=None):
 # --------------------------------------------------------------------------- softmax
 
 def softmax(input, dim=-1):
-    x, d = _checks.softmax_args("softmax", input, dim)
+    x, d = _args.softmax_args("softmax", input, dim)
     e = np.exp(x - x.max(axis=d, keepdims=True)) if x.size else x.copy()
     return e / e.sum(axis=d, keepdims=True)
 
 
 def softmax_backward(grad_output, output, dim=-1):
-    go, s, d = _checks.softmax_backward_args("softmax_backward", grad_output, output, dim)
+    go, s, d = _args.softmax_backward_args("softmax_backward", grad_output, output, dim)
     return s * (go - (go * s).sum(axis=d, keepdims=True))
 
 
@@ -216,17 +217,17 @@ def _logsumexp(x, axis):
 
 
 def log_softmax(input, dim=-1):
-    x, d = _checks.softmax_args("log_softmax", input, dim)
+    x, d = _args.softmax_args("log_softmax", input, dim)
     return x - _logsumexp(x, d) if x.size else x.copy()
 
 
 def log_softmax_backward(grad_output, output, dim=-1):
-    go, lp, d = _checks.softmax_backward_args("log_softmax_backward", grad_output, output, dim)
+    go, lp, d = _args.softmax_backward_args("log_softmax_backward", grad_output, output, dim)
     return go - np.exp(lp) * go.sum(axis=d, keepdims=True)
 
 
 def cross_entropy(input, target, reduction="mean"):
-    x, t = _checks.cross_entropy_args("cross_entropy", input, target, reduction)
+    x, t = _args.cross_entropy_args("cross_entropy", input, target, reduction)
     if x.shape[0] == 0:
         losses = np.zeros(0, dtype=x.dtype)
     elif t.ndim == 2:  # class probabilities
@@ -239,8 +240,8 @@ def cross_entropy(input, target, reduction="mean"):
 
 
 def cross_entropy_backward(grad_output, input, target, reduction="mean"):
-    x, t = _checks.cross_entropy_args("cross_entropy_backward", input, target, reduction)
-    scale = _checks.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
+    x, t = _args.cross_entropy_args("cross_entropy_backward", input, target, reduction)
+    scale = _args.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
     if x.shape[0] == 0:
         return np.zeros_like(x)
     p = np.exp(x - _logsumexp(x, 1))
@@ -288,7 +289,7 @@ def _pool(x, g):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False,
                ceil_mode=False):
-    x, g = _checks.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding,
+    x, g = _args.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding,
                                    ceil_mode)
     out, indices = _pool(x, g)
     return (out, indices) if return_indices else out
@@ -296,7 +297,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False,
 
 def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, indices=None,
                         ceil_mode=False):
-    go, x, g, idx = _checks.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
+    go, x, g, idx = _args.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
                                                      kernel_size, stride, padding, indices,
                                                      ceil_mode)
     if idx is None:
@@ -325,7 +326,7 @@ def _avg_divisor(g, h, w, count_include_pad, dtype):
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
-    x, g, include = _checks.avg_pool2d_args("avg_pool2d", input, kernel_size, stride, padding,
+    x, g, include = _args.avg_pool2d_args("avg_pool2d", input, kernel_size, stride, padding,
                                             ceil_mode, count_include_pad)
     sums = _windows(x, g, fill=0.0).sum(axis=-1)
     return np.ascontiguousarray(sums / _avg_divisor(g, x.shape[2], x.shape[3], include, x.dtype))
@@ -333,7 +334,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True):
-    go, x, g, include = _checks.avg_pool2d_backward_args(
+    go, x, g, include = _args.avg_pool2d_backward_args(
         "avg_pool2d_backward", grad_output, input, kernel_size, stride, padding, ceil_mode,
         count_include_pad)
     n, c, h, w = x.shape
@@ -349,12 +350,12 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
 
 
 def adaptive_avg_pool2d(input, output_size):
-    x = _checks.adaptive_avg_pool2d_args("adaptive_avg_pool2d", input, output_size)
+    x = _args.adaptive_avg_pool2d_args("adaptive_avg_pool2d", input, output_size)
     return x.mean(axis=(2, 3), keepdims=True)
 
 
 def adaptive_avg_pool2d_backward(grad_output, input, output_size):
-    go, x = _checks.adaptive_avg_pool2d_backward_args("adaptive_avg_pool2d_backward",
+    go, x = _args.adaptive_avg_pool2d_backward_args("adaptive_avg_pool2d_backward",
                                                       grad_output, input, output_size)
     return np.broadcast_to(go / (x.shape[2] * x.shape[3]), x.shape).copy()
 
@@ -372,7 +373,7 @@ def _channel_stats(x3):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Reference batch_norm; updates running_mean / running_var in place when training."""
-    x3, rm, rv, w, b, training, momentum, eps = _checks.batch_norm_args(
+    x3, rm, rv, w, b, training, momentum, eps = _args.batch_norm_args(
         "batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
     if training:
         mean, var = _channel_stats(x3)
@@ -393,7 +394,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def batch_norm_backward(grad_output, input, running_mean, running_var, weight=None,
                         training=False, eps=1e-5):
     """Reference batch_norm_backward: (grad_input, grad_weight, grad_bias)."""
-    go3, x3, rm, rv, w, training, eps = _checks.batch_norm_backward_args(
+    go3, x3, rm, rv, w, training, eps = _args.batch_norm_backward_args(
         "batch_norm_backward", grad_output, input, running_mean, running_var, weight, training,
         eps)
     mean, var = _channel_stats(x3) if training else (rm, rv)
@@ -418,7 +419,7 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
 
 def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
     """Reference dropout: the same mask as fastnn.functional.dropout for the same generator."""
-    x, p, training, gen = _checks.dropout_args("dropout", input, p, training, generator)
+    x, p, training, gen = _args.dropout_args("dropout", input, p, training, generator)
     if not training or p == 0:
         out, mask = x, np.ones(x.shape, dtype=np.bool_)
     else:
@@ -429,7 +430,7 @@ def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
 
 
 def dropout_backward(grad_output, mask, p, training=True):
-    go, mask, p, training = _checks.dropout_backward_args("dropout_backward", grad_output, mask,
+    go, mask, p, training = _args.dropout_backward_args("dropout_backward", grad_output, mask,
                                                           p, training)
     if not training:
         return go.copy()
@@ -446,34 +447,34 @@ def _reduce(losses, reduction):
 
 
 def _loss_grad(op, grad_output, x, reduction):
-    g = _checks.elementwise_loss_grad(op, grad_output, x, reduction)
+    g = _args.elementwise_loss_grad(op, grad_output, x, reduction)
     return g.reshape(x.shape) if reduction == "none" else g[0]
 
 
 def mse_loss(input, target, reduction="mean"):
-    x, t = _checks.elementwise_loss_args("mse_loss", input, target, reduction)
+    x, t = _args.elementwise_loss_args("mse_loss", input, target, reduction)
     return _reduce((x - t) ** 2, reduction)
 
 
 def mse_loss_backward(grad_output, input, target, reduction="mean"):
-    x, t = _checks.elementwise_loss_args("mse_loss_backward", input, target, reduction)
+    x, t = _args.elementwise_loss_args("mse_loss_backward", input, target, reduction)
     return np.asarray(2 * (x - t) * _loss_grad("mse_loss_backward", grad_output, x, reduction))
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    x, t = _checks.elementwise_loss_args("binary_cross_entropy_with_logits", input, target,
+    x, t = _args.elementwise_loss_args("binary_cross_entropy_with_logits", input, target,
                                          reduction)
     return _reduce(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)
 
 
 def binary_cross_entropy_with_logits_backward(grad_output, input, target, reduction="mean"):
     op = "binary_cross_entropy_with_logits_backward"
-    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    x, t = _args.elementwise_loss_args(op, input, target, reduction)
     return np.asarray((sigmoid(x) - t) * _loss_grad(op, grad_output, x, reduction))
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
-    x, t = _checks.elementwise_loss_args("binary_cross_entropy", input, target, reduction)
+    x, t = _args.elementwise_loss_args("binary_cross_entropy", input, target, reduction)
     _checks.probabilities("binary_cross_entropy", "input", x)
     with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped at -100 as torch
         log_p = np.maximum(np.log(x), -100)
@@ -483,7 +484,7 @@ def binary_cross_entropy(input, target, reduction="mean"):
 
 def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
     op = "binary_cross_entropy_backward"
-    x, t = _checks.elementwise_loss_args(op, input, target, reduction)
+    x, t = _args.elementwise_loss_args(op, input, target, reduction)
     _checks.probabilities(op, "input", x)
     eps = np.float32(1e-12)  # torch's EPSILON is a C float
     return np.asarray((x - t) / np.maximum(x * (1 - x), eps)

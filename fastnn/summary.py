@@ -4,7 +4,7 @@ from collections import namedtuple
 import numpy as np
 
 from .layers import Layer
-from .model import model_dtype
+from .containers import model_dtype
 
 __all__ = ["summary", "ModelSummary", "SummaryRow"]
 

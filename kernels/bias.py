@@ -3,16 +3,14 @@
 Dense (N, F) arrays are passed as (N, F, 1) and images (N, C, H, W) as
 (N, C, H*W) views, so one pair of kernels serves linear and conv2d.
 
-``parallel`` (last argument): split the work across threads with prange, or
-run serially on the calling thread when the whole call is too small to pay
-for starting a parallel region (~20-60 us to wake the sleeping OpenMP
-threads, far more than adding a bias to the digits demo's few thousand
-elements); the caller decides (fastnn.functional.BIAS_PARALLEL_MIN). The
-loop bodies are ``inline="always"`` helpers, written once and inlined into
-both loops.
+``n_chunks`` (last argument, kernels/_chunks.py): 1 runs serially on the calling
+thread, n > 1 splits the (n, c) rows into n chunks across threads; the caller
+decides (fastnn/_tuning.py BIAS_PARALLEL_MIN). The loop bodies are
+``inline="always"`` helpers, written once and inlined into both loops.
 """
 from numba import njit, prange
 
+from ._chunks import chunk_bounds
 from ._config import CACHE, FASTMATH
 
 
@@ -26,19 +24,21 @@ def _add_to_row(row, value):
 
 
 @njit(parallel=True, cache=CACHE)
-def bias_add(out, bias, parallel):
+def bias_add(out, bias, n_chunks):
     """out[n, c, :] += bias[c], in place. out : (N, C, L); bias : (C,)."""
     n_batch, chans, _ = out.shape
-    if not parallel:
+    if n_chunks <= 1:
         for task in range(n_batch * chans):
             n = task // chans
             c = task % chans
             _add_to_row(out[n, c], bias[c])
         return
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        _add_to_row(out[n, c], bias[c])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
+        for task in range(lo, hi):
+            n = task // chans
+            c = task % chans
+            _add_to_row(out[n, c], bias[c])
 
 
 @njit(inline="always")
@@ -54,12 +54,14 @@ def _channel_sum(grad_out, c):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def bias_reduce(grad_out, grad_bias, parallel):
+def bias_reduce(grad_out, grad_bias, n_chunks):
     """grad_bias[c] = sum over n and l of grad_out[n, c, l]. grad_out : (N, C, L); grad_bias : (C,)."""
     chans = grad_out.shape[1]
-    if not parallel:
+    if n_chunks <= 1:
         for c in range(chans):
             grad_bias[c] = _channel_sum(grad_out, c)
         return
-    for c in prange(chans):
-        grad_bias[c] = _channel_sum(grad_out, c)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(chans, chunk, n_chunks)
+        for c in range(lo, hi):
+            grad_bias[c] = _channel_sum(grad_out, c)

@@ -7,16 +7,26 @@ upstream gradient by the same mask and scale), so one kernel serves both.
 """
 from numba import njit, prange
 
+from ._chunks import chunk_bounds
 from ._config import CACHE, FASTMATH
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def dropout_apply_mask(x, mask, scale, out):
+def dropout_apply_mask(x, mask, scale, out, n_chunks):
     """out = x * (mask ? scale : 0), flat arrays of one size; mask is bool.
+
+    ``n_chunks``: 1 = serial on the calling thread, n > 1 = n chunks across
+    threads (kernels/_chunks.py).
 
     A multiply rather than a select, as torch does: a dropped inf or NaN gives
     NaN instead of being hidden as 0 (no ``nnan`` flag lets LLVM fold x * 0).
     """
     zero = out.dtype.type(0)
-    for i in prange(x.size):
-        out[i] = x[i] * (scale if mask[i] else zero)
+    if n_chunks <= 1:
+        for i in range(x.size):
+            out[i] = x[i] * (scale if mask[i] else zero)
+        return
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(x.size, chunk, n_chunks)
+        for i in range(lo, hi):
+            out[i] = x[i] * (scale if mask[i] else zero)

@@ -32,11 +32,10 @@ The classic GotoBLAS/BLIS scheme, written with the explicit SIMD vectors of
   is better balanced), pipelined so that one parallel region packs the next
   panel and computes with the current one. No two threads write the same
   element of C.
-* Small products run serially (``gemm_serial``, no prange at all): below
-  ``SERIAL_WORK`` multiply-adds a parallel region costs more than it saves.
-
-``gemm`` itself is a small Python function that picks the serial or parallel
-kernel and hands the parallel one a reusable workspace. Keeping the two
+* Small products run serially (``gemm_serial``, no prange at all): the caller
+  (fastnn/_linear.py ``gemm_into``) picks the serial or the parallel kernel
+  (fastnn/_tuning.py GEMM_SERIAL_WORK) and hands the parallel one a reusable
+  workspace of ``workspace_size(k, n, threads, dtype)`` elements. Keeping the two
 kernels apart (instead of one ``@njit(parallel=True)`` function with an
 ``if``) also keeps compile time down: Numba re-optimises every callee inside
 every function that calls it, so each extra layer or call site of the
@@ -47,9 +46,6 @@ address memory from the data pointer: plain ``arr[i]`` indexing with a signed
 ``i`` makes Numba emit negative-index wraparound code that stops LLVM from
 emitting plain vector loads.
 """
-import threading
-
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -71,15 +67,6 @@ MC = 144
 # read. A multiple of NR (16 float32, 8 float64).
 NC = 2048
 # Products with m * n * k below this many multiply-adds run on one thread.
-# Entering a prange region costs ~2-5 us on a quiet 2-core machine (wake the
-# second thread, join) and, measured while the development machine was
-# oversubscribed, 15-250 us (a starved thread holds up the join), whereas the
-# serial kernel runs at 50-70 GFLOP/s single-threaded. At 96^3 = 885k
-# multiply-adds the serial time (~30 us) is large enough that halving it pays
-# for the region even with some background load; at 64^3 (~8 us) a loaded
-# machine made the parallel path 10-100x slower than np.dot, which itself
-# stays on one thread up to 64^3 (OpenBLAS's GEMM_MULTITHREAD_THRESHOLD).
-SERIAL_WORK = 96 * 96 * 96
 
 
 @njit(cache=CACHE)
@@ -94,6 +81,12 @@ def _blocking(k, n, nr):
     njb = (n + NC - 1) // NC
     ncb = (n + njb - 1) // njb
     return kcb, ncb, kcb * ((ncb + nr - 1) // nr) * nr
+
+
+@njit(cache=CACHE)
+def workspace_size(k, n, threads, nr):
+    """Elements of the scratch buffer that ``gemm_parallel`` needs (NR = 2 * lanes)."""
+    return _workspace_layout(k, n, threads, nr)[2]
 
 
 @njit(cache=CACHE)
@@ -362,10 +355,15 @@ def _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work, pb0,
 
 @njit(cache=CACHE, fastmath=FASTMATH)
 def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
-    """``gemm`` on the calling thread only (same arguments as ``gemm``).
+    """C = alpha * op(A) @ op(B) + beta * C, in place in ``c``, on the calling thread.
+
+    a : (M, K), or (K, M) when ``trans_a``; b : (K, N), or (N, K) when
+    ``trans_b``; c : (M, N); all C-contiguous, one dtype (float32/float64).
+    alpha, beta : scalars of that dtype; with beta == 0 the old content of
+    ``c`` is ignored (as in BLAS), so ``c`` may be uninitialised memory.
 
     Allocates its own packing buffers: it is meant for products below
-    ``SERIAL_WORK``, where they are a few KiB.
+    GEMM_SERIAL_WORK, where they are a few KiB.
     """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
@@ -386,11 +384,11 @@ def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
-    """``gemm`` on ``threads`` threads; ``work`` is a scratch buffer.
+def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
+    """C = alpha * op(A) @ op(B) + beta * C on ``n_chunks`` threads; ``work`` is scratch.
 
     work : 1-D ndarray of c's dtype with at least
-        ``_workspace_layout(k, n, threads, NR)[2]`` elements. Requires
+        ``_workspace_layout(k, n, n_chunks, NR)[2]`` elements. Requires
         m, n, k >= 1.
 
     M <= MC: a column split with nothing shared (see ``_gemm_columns``).
@@ -405,8 +403,8 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
     k = a.shape[0] if trans_a else a.shape[1]
     nr = 2 * lanes(c)
     kcb, ncb, pb_size = _blocking(k, n, nr)
-    panel, per_thread, total = _workspace_layout(k, n, threads, nr)
-    pa_base = max(2, threads) * panel
+    panel, per_thread, total = _workspace_layout(k, n, n_chunks, nr)
+    pa_base = max(2, n_chunks) * panel
     ms = (m + MR - 1) // MR  # row slivers of C
     if m <= MC:
         # Few rows (all of A fits one packed block: convolution-shaped
@@ -416,10 +414,10 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
         # barrier; the price is that every thread packs all of A, which is
         # at most MC rows.
         nst = (n + nr - 1) // nr
-        for t in prange(threads):
+        for t in prange(n_chunks):
             t = np.int64(t)
-            col0 = t * nst // threads * nr
-            col1 = min((t + 1) * nst // threads * nr, n)
+            col0 = t * nst // n_chunks * nr
+            col1 = min((t + 1) * nst // n_chunks * nr, n)
             if col1 > col0:
                 _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work,
                               t * panel, pa_base + t * per_thread)
@@ -427,7 +425,7 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
     nkb = (k + kcb - 1) // kcb
     nsteps = nkb * ((n + ncb - 1) // ncb)
     for st in range(nsteps + 1):
-        for t in prange(threads):
+        for t in prange(n_chunks):
             # prange indices are unsigned: cast, or the callees get compiled
             # a second time for uint64 arguments.
             t = np.int64(t)
@@ -438,7 +436,7 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
                 ns = (nc + nr - 1) // nr
                 pb = work[st % 2 * panel:st % 2 * panel + pb_size]
                 _pack_b(b, trans_b, n, k0, min(kcb, k - k0), j0, nc, pb,
-                        t * ns // threads, (t + 1) * ns // threads)
+                        t * ns // n_chunks, (t + 1) * ns // n_chunks)
             if st > 0:
                 j0 = (st - 1) // nkb * ncb
                 k0 = (st - 1) % nkb * kcb
@@ -449,53 +447,10 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work):
                 # Split rows or columns, whichever leaves the busiest thread
                 # the fewest tiles (ties: rows, each thread packs only its A).
                 r0, r1, s0, s1 = np.int64(0), ms, np.int64(0), ns
-                if (ms + threads - 1) // threads * ns <= ms * ((ns + threads - 1) // threads):
-                    r0, r1 = t * ms // threads, (t + 1) * ms // threads
+                if (ms + n_chunks - 1) // n_chunks * ns <= ms * ((ns + n_chunks - 1) // n_chunks):
+                    r0, r1 = t * ms // n_chunks, (t + 1) * ms // n_chunks
                 else:
-                    s0, s1 = t * ns // threads, (t + 1) * ns // threads
+                    s0, s1 = t * ns // n_chunks, (t + 1) * ns // n_chunks
                 pb = work[(st - 1) % 2 * panel:(st - 1) % 2 * panel + pb_size]
                 _block(a, trans_a, c, pb, k0, min(kcb, k - k0), j0, nc, r0, r1, s0, s1,
                        work, pa_base + t * per_thread, alpha, beta_k)
-
-
-# One packing workspace per (Python thread, dtype), grown on demand and kept:
-# a fresh multi-MiB array per call would be served by mmap and pay page faults
-# on every call. Per Python thread, so concurrent gemm calls from several
-# threads never share a buffer.
-_local = threading.local()
-
-
-def _workspace(dtype, size):
-    cache = getattr(_local, "buffers", None)
-    if cache is None:
-        cache = _local.buffers = {}
-    buf = cache.get(dtype)
-    if buf is None or buf.size < size:
-        buf = cache[dtype] = np.empty(size, dtype=dtype)
-    return buf
-
-
-def gemm(a, b, c, alpha, beta, trans_a, trans_b):
-    """C = alpha * op(A) @ op(B) + beta * C, in place in ``c``.
-
-    a : ndarray (M, K), or (K, M) when ``trans_a``; C-contiguous.
-    b : ndarray (K, N), or (N, K) when ``trans_b``; C-contiguous.
-    c : ndarray (M, N), C-contiguous, same dtype (float32 or float64);
-        overwritten.
-    alpha, beta : scalars of the arrays' dtype. With beta == 0 the old content
-        of ``c`` is ignored (as in BLAS), so ``c`` may be uninitialised memory.
-
-    Products of fewer than ``SERIAL_WORK`` multiply-adds run on the calling
-    thread; larger ones on ``numba.get_num_threads()`` threads, with a packing
-    workspace (up to ~4.3 MiB float32, ~8.6 MiB float64) kept per Python
-    thread for reuse. No argument checking: see fastnn.functional.matmul.
-    """
-    m, n = c.shape
-    k = a.shape[0] if trans_a else a.shape[1]
-    if m * n * k < SERIAL_WORK:
-        gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
-        return
-    threads = numba.get_num_threads()
-    nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
-    work = _workspace(c.dtype, _workspace_layout(k, n, threads, nr)[2])
-    gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work)

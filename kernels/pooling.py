@@ -13,15 +13,14 @@ there are several.
 
 All kernels split the work over (n, c) planes: a backward scatter-adds only
 into the plane its thread owns, so overlapping windows need no atomics.
-``parallel`` (last argument): split the planes across threads with prange, or
-run them serially on the calling thread when the whole call is too small to
-pay for starting a parallel region (~20-60 us to wake the sleeping OpenMP
-threads, more than the digits demo's pooling work itself); the caller decides
-(fastnn.functional.POOL_PARALLEL_MIN, GLOBAL_POOL_PARALLEL_MIN). The
-per-plane work is an ``inline="always"`` helper, so each loop body is written
-once and is inlined into both the serial and the prange loop (one compiled
-specialisation per dtype, the flag is a runtime bool). The helpers use
-explicit loops, never array expressions (see _zero_plane).
+``n_chunks`` (last argument, kernels/_chunks.py): 1 runs the planes serially on
+the calling thread (a call too small to pay for waking the OpenMP threads),
+n > 1 splits them into n chunks across threads; the caller decides
+(fastnn/_tuning.py POOL_PARALLEL_MIN, GLOBAL_POOL_PARALLEL_MIN). The per-plane
+work is an ``inline="always"`` helper, so each loop body is written once and
+is inlined into both the serial and the prange loop (one compiled
+specialisation per dtype). The helpers use explicit loops, never array
+expressions (see _zero_plane).
 
 ceil_mode (torch semantics) only changes the output size, which the caller
 computes: the extra last window may run past the padded input, and every
@@ -30,6 +29,7 @@ kernel clips windows to the input anyway.
 import numpy as np
 from numba import njit, prange
 
+from ._chunks import chunk_bounds
 from ._config import CACHE, FASTMATH
 
 
@@ -62,25 +62,27 @@ def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_
 
 
 @njit(parallel=True, cache=CACHE)
-def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w, parallel):
+def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w, n_chunks):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
     x : (N, C, H, W); out, indices : (N, C, OH, OW); overwritten.
     Requires pad_h <= kh // 2 and pad_w <= kw // 2 (every window holds an input).
     """
     n_batch, chans = x.shape[0], x.shape[1]
-    if not parallel:
+    if n_chunks <= 1:
         for task in range(n_batch * chans):
             n = task // chans
             c = task % chans
             _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
                             pad_h, pad_w)
         return
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
-                        pad_h, pad_w)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
+        for task in range(lo, hi):
+            n = task // chans
+            c = task % chans
+            _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
+                            pad_h, pad_w)
 
 
 @njit(inline="always")
@@ -107,22 +109,24 @@ def _max_pool_backward_plane(grad_out, indices, grad_in):
 
 
 @njit(parallel=True, cache=CACHE)
-def max_pool2d_backward(grad_out, indices, grad_in, parallel):
+def max_pool2d_backward(grad_out, indices, grad_in, n_chunks):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
     grad_out, indices : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
-    if not parallel:
+    if n_chunks <= 1:
         for task in range(n_batch * chans):
             n = task // chans
             c = task % chans
             _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
         return
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
+        for task in range(lo, hi):
+            n = task // chans
+            c = task % chans
+            _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
 
 
 @njit(cache=CACHE)
@@ -158,24 +162,26 @@ def _avg_pool_plane(plane, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad,
-                       parallel):
+                       n_chunks):
     """out[n, c, oy, ox] = sum of the window / divisor (see _avg_window); out overwritten.
 
     x : (N, C, H, W); out : (N, C, OH, OW). Padding counts as zeros.
     """
     n_batch, chans = x.shape[0], x.shape[1]
-    if not parallel:
+    if n_chunks <= 1:
         for task in range(n_batch * chans):
             n = task // chans
             c = task % chans
             _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
                             count_include_pad)
         return
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
-                        count_include_pad)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
+        for task in range(lo, hi):
+            n = task // chans
+            c = task % chans
+            _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
+                            count_include_pad)
 
 
 @njit(inline="always")
@@ -197,24 +203,26 @@ def _avg_pool_backward_plane(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
-                        count_include_pad, parallel):
+                        count_include_pad, n_chunks):
     """grad_in[window] += grad_out[n, c, oy, ox] / divisor for every window; grad_in overwritten.
 
     grad_out : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
-    if not parallel:
+    if n_chunks <= 1:
         for task in range(n_batch * chans):
             n = task // chans
             c = task % chans
             _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h,
                                      stride_w, pad_h, pad_w, count_include_pad)
         return
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h, stride_w,
-                                 pad_h, pad_w, count_include_pad)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
+        for task in range(lo, hi):
+            n = task // chans
+            c = task % chans
+            _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h, stride_w,
+                                     pad_h, pad_w, count_include_pad)
 
 
 @njit(inline="always")
@@ -226,14 +234,16 @@ def _row_mean(row):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def global_avg_pool2d_forward(x, out, parallel):
+def global_avg_pool2d_forward(x, out, n_chunks):
     """out[r] = mean of x[r, :]. x : (N*C, H*W) planes as rows; out : (N*C,)."""
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(x.shape[0]):
             out[r] = _row_mean(x[r])
         return
-    for r in prange(x.shape[0]):
-        out[r] = _row_mean(x[r])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            out[r] = _row_mean(x[r])
 
 
 @njit(inline="always")
@@ -244,12 +254,14 @@ def _fill_row(row, value):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def global_avg_pool2d_backward(grad_out, grad_in, parallel):
+def global_avg_pool2d_backward(grad_out, grad_in, n_chunks):
     """grad_in[r, :] = grad_out[r] / (H*W). grad_out : (N*C,); grad_in : (N*C, H*W)."""
     rows, length = grad_in.shape
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(rows):
             _fill_row(grad_in[r], grad_out[r] / length)
         return
-    for r in prange(rows):
-        _fill_row(grad_in[r], grad_out[r] / length)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(rows, chunk, n_chunks)
+        for r in range(lo, hi):
+            _fill_row(grad_in[r], grad_out[r] / length)

@@ -25,13 +25,14 @@ its own, stricter flags (flags are per instruction and survive inlining).
 ``error_model='numpy'``: a division by zero gives inf/NaN instead of a Python
 exception, whose check would stop vectorisation.
 
-``parallel`` (last argument): split rows across threads with prange, or run
-serially on the calling thread when the whole call is too small to pay for
-starting a parallel region (the caller decides, fastnn.functional).
+``n_chunks`` (last argument, kernels/_chunks.py): 1 runs the rows serially on
+the calling thread, n > 1 splits them into n chunks across threads; the caller
+decides (fastnn/_tuning.py SOFTMAX_PARALLEL_MIN).
 """
 import numpy as np
 from numba import njit, prange
 
+from ._chunks import chunk_bounds
 from ._config import CACHE, FASTMATH
 from .mathfun import exp, maxnum
 
@@ -96,76 +97,88 @@ def _log_softmax_backward_row(g, lp, gi):
 
 
 @njit(parallel=True, **_JIT)
-def softmax_forward(x, out, parallel):
+def softmax_forward(x, out, n_chunks):
     """out[r] = exp(x[r] - max x[r]) / sum(exp(x[r] - max x[r]))."""
     one = out.dtype.type(1)
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(x.shape[0]):
             _scaled_softmax_row(x[r], out[r], one)
         return
-    for r in prange(x.shape[0]):
-        _scaled_softmax_row(x[r], out[r], one)
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            _scaled_softmax_row(x[r], out[r], one)
 
 
 @njit(parallel=True, **_JIT)
-def log_softmax_forward(x, out, parallel):
+def log_softmax_forward(x, out, n_chunks):
     """out[r] = x[r] - logsumexp(x[r])."""
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(x.shape[0]):
             _log_softmax_row(x[r], out[r])
         return
-    for r in prange(x.shape[0]):
-        _log_softmax_row(x[r], out[r])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            _log_softmax_row(x[r], out[r])
 
 
 @njit(parallel=True, **_JIT)
-def softmax_backward(grad_out, y, grad_in, parallel):
+def softmax_backward(grad_out, y, grad_in, n_chunks):
     """grad_in[r] = y[r] * (grad_out[r] - <grad_out[r], y[r]>), y = softmax output."""
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(y.shape[0]):
             _softmax_backward_row(grad_out[r], y[r], grad_in[r])
         return
-    for r in prange(y.shape[0]):
-        _softmax_backward_row(grad_out[r], y[r], grad_in[r])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(y.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            _softmax_backward_row(grad_out[r], y[r], grad_in[r])
 
 
 @njit(parallel=True, **_JIT)
-def log_softmax_backward(grad_out, logp, grad_in, parallel):
+def log_softmax_backward(grad_out, logp, grad_in, n_chunks):
     """grad_in[r] = grad_out[r] - exp(logp[r]) * sum(grad_out[r]), logp = log_softmax output."""
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(logp.shape[0]):
             _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
         return
-    for r in prange(logp.shape[0]):
-        _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(logp.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
 
 
 @njit(parallel=True, **_JIT)
-def softmax_cross_entropy_forward(logits, target, loss, parallel):
+def softmax_cross_entropy_forward(logits, target, loss, n_chunks):
     """loss[r] = logsumexp(logits[r]) - logits[r, target[r]] (= -log softmax(logits[r])[target[r]]).
 
     logits : (N, C); target : (N,) int64 class indices in [0, C); loss : (N,).
     """
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(logits.shape[0]):
             loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
         return
-    for r in prange(logits.shape[0]):
-        loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(logits.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
 
 
 @njit(parallel=True, **_JIT)
-def softmax_cross_entropy_backward(logits, target, scale, grad_in, parallel):
+def softmax_cross_entropy_backward(logits, target, scale, grad_in, n_chunks):
     """grad_in[r] = scale[r] * (softmax(logits[r]) - onehot(target[r])).
 
     ``scale`` (N,) is the upstream gradient of each row's loss (for a mean over
     the batch: grad / N in every entry).
     """
-    if not parallel:
+    if n_chunks <= 1:
         for r in range(logits.shape[0]):
             _scaled_softmax_row(logits[r], grad_in[r], scale[r])
             grad_in[r, target[r]] -= scale[r]
         return
-    for r in prange(logits.shape[0]):
-        _scaled_softmax_row(logits[r], grad_in[r], scale[r])
-        grad_in[r, target[r]] -= scale[r]
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(logits.shape[0], chunk, n_chunks)
+        for r in range(lo, hi):
+            _scaled_softmax_row(logits[r], grad_in[r], scale[r])
+            grad_in[r, target[r]] -= scale[r]

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import fastnn.functional as F
+from fastnn import _tuning
 import fastnn.reference as R
 from helpers import BACKENDS, DTYPES, assert_close, check_gradients
 
@@ -95,11 +96,11 @@ def _call(ops, name, *args, **kw):
 def path(request, monkeypatch):
     """Force each kernel path of fastnn.functional on small arrays."""
     if request.param != "serial":
-        monkeypatch.setattr(F, "ELEMENTWISE_PARALLEL_MIN", 1)
-        monkeypatch.setattr(F, "TRANSCENDENTAL_PARALLEL_MIN", 1)
+        monkeypatch.setattr(_tuning, "ELEMENTWISE_PARALLEL_MIN", 1)
+        monkeypatch.setattr(_tuning, "TRANSCENDENTAL_PARALLEL_MIN", 1)
     if request.param == "streaming":
-        monkeypatch.setattr(F, "STREAMING_MIN_BYTES", 0)
-        monkeypatch.setattr(F, "TRANSCENDENTAL_STREAMING", True)
+        monkeypatch.setattr(_tuning, "STREAMING_MIN_BYTES", 0)
+        monkeypatch.setattr(_tuning, "TRANSCENDENTAL_STREAMING", True)
     return request.param
 
 

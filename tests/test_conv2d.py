@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastnn.functional as F
+from fastnn import _checks, _conv, _tuning
 import fastnn.reference as R
 from helpers import DTYPES, assert_close, check_gradients
 
@@ -172,7 +173,7 @@ def test_auto_rule(monkeypatch):
     assert sel((64, 16, 4, 4), (32, 16, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "im2col"
     assert sel((32, 7, 4, 4), (16, 7, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "direct"
     assert sel((64, 16, 5, 5), (32, 16, 3, 3), (5, 5), np.float32, padding=(1, 1)) == "direct"
-    monkeypatch.setattr(F, "POINTWISE_GEMM", False)
+    monkeypatch.setattr(_tuning, "POINTWISE_GEMM", False)
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "direct"
 
 
@@ -241,8 +242,8 @@ def test_chunked_batch_matches_reference(algorithm, dtype, rng, monkeypatch):
     want_grads = R.conv2d_backward(go, x, w, **kw)
     per_image = ws[1] * ws[2] * ws[3] * go.shape[2] * go.shape[3] * np.dtype(dtype).itemsize
     for budget in (1, 2 * per_image, 10**9):  # 1 image, 2 images (+ a remainder of 1), all
-        monkeypatch.setattr(F, "IM2COL_CHUNK_BYTES", budget)
-        assert len(F._batch_chunks(xs[0], per_image)) == {1: 5, 2 * per_image: 3}.get(budget, 1)
+        monkeypatch.setattr(_tuning, "IM2COL_CHUNK_BYTES", budget)
+        assert len(_conv._batch_chunks(xs[0], per_image)) == {1: 5, 2 * per_image: 3}.get(budget, 1)
         assert_close(F.conv2d(x, w, algorithm=algorithm, **kw), want_out)
         for got, want in zip(F.conv2d_backward(go, x, w, algorithm=algorithm, **kw), want_grads):
             assert_close(got, want)
@@ -305,9 +306,9 @@ def test_output_too_large_raises_memory_error_before_allocating():
 
 
 def test_memory_check_passes_ordinary_sizes():
-    F._check_allocation("conv2d", "output", (64, 64, 112, 112), np.float32)  # 205 MB: no error
+    _checks.check_allocation("conv2d", "output", (64, 64, 112, 112), np.float32)  # 205 MB: no error
     with pytest.raises(MemoryError, match="conv2d\\(\\): the output of shape"):
-        F._check_allocation("conv2d", "output", (2**40, 2**10), np.float64)
+        _checks.check_allocation("conv2d", "output", (2**40, 2**10), np.float64)
 
 
 @settings(max_examples=40, deadline=None)

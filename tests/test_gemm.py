@@ -7,12 +7,25 @@ from numba import njit
 
 import fastnn.functional as F
 import fastnn.reference as R
+from fastnn import _linear, _tuning
 from fastnn.kernels import gemm as gemm_kernel
 from fastnn.kernels import simd
 from helpers import DTYPES, assert_close, check_gradients
 
 # Sizes straddle the kernel's 256-wide packing blocks and are odd on purpose.
 SHAPES = [(1, 1, 1), (3, 5, 7), (17, 1, 9), (64, 33, 65), (257, 300, 5), (6, 513, 259)]
+
+
+def _gemm_alpha_beta(a, b, c, alpha, beta, trans_a, trans_b):
+    """C = alpha op(A) op(B) + beta C with the kernel gemm_into would pick (2 threads if parallel)."""
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m * n * k < _tuning.GEMM_SERIAL_WORK:
+        gemm_kernel.gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
+    else:
+        nr = 64 // c.itemsize
+        work = np.empty(gemm_kernel.workspace_size(k, n, 2, nr), c.dtype)
+        gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, 2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -25,7 +38,7 @@ def test_gemm_kernel_matches_numpy(m, k, n, trans_a, trans_b, dtype, rng):
     c0 = rng.standard_normal((m, n)).astype(dtype)
     c = c0.copy()
     alpha, beta = dtype(0.75), dtype(-1.5)
-    gemm_kernel.gemm(a, b, c, alpha, beta, trans_a, trans_b)
+    _gemm_alpha_beta(a, b, c, alpha, beta, trans_a, trans_b)
     opa = a.T if trans_a else a
     opb = b.T if trans_b else b
     want = (0.75 * (opa.astype(np.float64) @ opb.astype(np.float64))
@@ -74,53 +87,65 @@ def test_gemm_paths_match_numpy(path, m, k, n, trans_a, trans_b, dtype, rng):
         # be correct: the split is by share index, not by the thread running it.
         threads = int(path[-1])
         work = np.full(10 ** 6, np.nan, dtype=dtype)  # stale scratch must not leak
-        gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, threads, work)
+        gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, threads)
     assert_close(c, _expected(a, b, c0, 1.25, 0.5, trans_a, trans_b, dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-2.0, 1.0), (0.5, -3.0), (0.0, 2.0)])
-@pytest.mark.parametrize("serial_work", [0, 10 ** 9], ids=["parallel", "serial"])
-def test_gemm_alpha_beta_on_both_sides_of_threshold(serial_work, alpha, beta, dtype, rng,
-                                                    monkeypatch):
-    # The public entry point picks the path from SERIAL_WORK: force each side.
-    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", serial_work)
+@pytest.mark.parametrize("path", ["serial", "parallel"])
+def test_gemm_alpha_beta_both_kernels(path, alpha, beta, dtype, rng):
     a, b = _operands(19, 300, 23, False, True, dtype, rng)
     c0 = rng.standard_normal((19, 23)).astype(dtype)
     c = np.full_like(c0, np.nan) if beta == 0 else c0.copy()
-    gemm_kernel.gemm(a, b, c, dtype(alpha), dtype(beta), False, True)
+    if path == "serial":
+        gemm_kernel.gemm_serial(a, b, c, dtype(alpha), dtype(beta), False, True)
+    else:
+        work = np.empty(gemm_kernel.workspace_size(300, 23, 2, 64 // np.dtype(dtype).itemsize),
+                        dtype)
+        gemm_kernel.gemm_parallel(a, b, c, dtype(alpha), dtype(beta), False, True, work, 2)
     assert_close(c, _expected(a, b, c0, alpha, beta, False, True, dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("serial_work", [0, 10 ** 9], ids=["parallel", "serial"])
+def test_gemm_into_on_both_sides_of_threshold(serial_work, dtype, rng, monkeypatch):
+    # fastnn._linear.gemm_into picks the kernel from GEMM_SERIAL_WORK: force each side.
+    monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", serial_work)
+    a, b = _operands(19, 300, 23, False, True, dtype, rng)
+    c = np.full((19, 23), np.nan, dtype)
+    _linear.gemm_into(a, b, c, False, True)
+    assert_close(c, _expected(a, b, np.zeros((19, 23)), 1, 0, False, True, dtype))
+
+
 def test_gemm_threshold_splits_as_documented(rng, monkeypatch):
-    # Just below SERIAL_WORK multiply-adds runs gemm_serial, at it gemm_parallel.
+    # Just below GEMM_SERIAL_WORK multiply-adds runs gemm_serial, at it gemm_parallel.
     calls = []
     monkeypatch.setattr(gemm_kernel, "gemm_serial", lambda *args: calls.append("serial"))
     monkeypatch.setattr(gemm_kernel, "gemm_parallel", lambda *args: calls.append("parallel"))
-    side = round(gemm_kernel.SERIAL_WORK ** (1 / 3))
-    assert side ** 3 == gemm_kernel.SERIAL_WORK
+    side = round(_tuning.GEMM_SERIAL_WORK ** (1 / 3))
+    assert side ** 3 == _tuning.GEMM_SERIAL_WORK
     for m in (side - 1, side):
         a = np.zeros((m, side), np.float32)
         b = np.zeros((side, side), np.float32)
-        gemm_kernel.gemm(a, b, np.zeros((m, side), np.float32), np.float32(1), np.float32(0),
-                         False, False)
+        _linear.gemm_into(a, b, np.zeros((m, side), np.float32))
     assert calls == ["serial", "parallel"]
 
 
 def test_gemm_workspace_reused_across_sizes_and_dtypes(rng, monkeypatch):
-    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", 0)
+    monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", 0)
     for m, k, n, dtype in [(40, 300, 50, np.float32), (8, 20, 9, np.float32),
                            (40, 300, 50, np.float64), (70, 500, 90, np.float32)]:
         a, b = _operands(m, k, n, False, False, dtype, rng)
         c = np.empty((m, n), dtype)
-        gemm_kernel.gemm(a, b, c, dtype(1), dtype(0), False, False)
+        _linear.gemm_into(a, b, c)
         assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, False, False, dtype))
 
 
 def test_gemm_concurrent_python_threads(rng, monkeypatch):
     # Each Python thread gets its own packing workspace: concurrent calls must
     # not write into each other's panels.
-    monkeypatch.setattr(gemm_kernel, "SERIAL_WORK", 0)
+    monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", 0)
     cases = [_operands(30 + i, 200, 40 + i, False, False, np.float32, rng) for i in range(4)]
     results = [None] * len(cases)
 
@@ -128,7 +153,7 @@ def test_gemm_concurrent_python_threads(rng, monkeypatch):
         a, b = cases[i]
         for _ in range(10):
             c = np.empty((a.shape[0], b.shape[1]), np.float32)
-            gemm_kernel.gemm(a, b, c, np.float32(1), np.float32(0), False, False)
+            _linear.gemm_into(a, b, c)
         results[i] = c
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(cases))]
@@ -169,7 +194,7 @@ def test_gemm_beta_zero_ignores_nan_in_output(rng):
     a = rng.standard_normal((5, 4))
     b = rng.standard_normal((4, 3))
     c = np.full((5, 3), np.nan)
-    gemm_kernel.gemm(a, b, c, 1.0, 0.0, False, False)
+    _linear.gemm_into(a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-12)
 
 

@@ -163,7 +163,7 @@ def test_save_is_atomic_and_pickle_free(tmp_path):
     path = tmp_path / "m.npz"
     Linear(2, 2).save(path)
     with np.load(path, allow_pickle=False) as npz:  # every entry loads without pickle
-        assert int(npz["__fastnn_format__"]) == fastnn.model.FORMAT_VERSION
+        assert int(npz["__fastnn_format__"]) == fastnn.serialization.FORMAT_VERSION
         arch = json.loads(str(npz["__fastnn_architecture__"]))
     assert arch["class"] == "Linear" and arch["config"]["out_features"] == 2
 
@@ -183,7 +183,7 @@ def test_interrupted_save_leaves_old_file(tmp_path, monkeypatch):
         f.write(b"PK\x03\x04 half a zip file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fastnn.model.np, "savez", half_write)
+    monkeypatch.setattr(fastnn.serialization.np, "savez", half_write)
     with pytest.raises(KeyboardInterrupt):
         Linear(3, 3).save(path)
     monkeypatch.undo()
@@ -263,3 +263,22 @@ def test_readme_model_section_runs_as_written(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "6122 67072" in proc.stdout.splitlines()
     assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_load_file_naming_the_old_model_module(tmp_path):
+    # Files saved before fastnn.model was split into containers/serialization name
+    # "fastnn.model" as Sequential's module; they must still load.
+    import json
+    model = fastnn.Sequential(fastnn.Linear(3, 2), fastnn.ReLU())
+    path = tmp_path / "old.npz"
+    model.save(path)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arch = json.loads(str(arrays["__fastnn_architecture__"]))
+    assert arch["module"] == "fastnn.containers"
+    arch["module"] = "fastnn.model"
+    arrays["__fastnn_architecture__"] = np.array(json.dumps(arch))
+    np.savez(path, **arrays)
+    loaded = fastnn.load(path)
+    assert isinstance(loaded, fastnn.Sequential)
+    np.testing.assert_array_equal(loaded[0].params["weight"], model[0].params["weight"])

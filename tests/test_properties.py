@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import fastnn.functional as F
 import fastnn.reference as R
-from fastnn import _checks
+from fastnn import _args, _checks
 
 from helpers import DTYPES, assert_close
 
@@ -85,7 +85,7 @@ def conv2d_case(draw, backward=False):
     kwargs = dict(stride=stride, padding=padding, dilation=(dh, dw),
                   algorithm=algorithm)
     if backward:
-        _, _, _, g = _checks.conv2d_args("conv2d", x, weight, None, stride, padding, (dh, dw),
+        _, _, _, g = _args.conv2d_args("conv2d", x, weight, None, stride, padding, (dh, dw),
                                          1, "auto")
         return (randn(rng, (n, c_out, g.out_h, g.out_w), dt), x, weight), kwargs
     bias = randn(rng, c_out, dt) if draw(st.booleans()) else None

@@ -4,12 +4,14 @@ fastnn.functional runs these kernels serially below POOL_PARALLEL_MIN /
 GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN elements (starting a parallel region costs more than the
 work). Each test forces one path by monkeypatching the threshold (parallel on
 a small input, serial on a larger one), checks that the kernel really got
-that flag, and compares the result with the NumPy reference.
+that n_chunks (1 = serial), and compares the result with the NumPy reference.
 """
+import numba
 import numpy as np
 import pytest
 
 import fastnn.functional as F
+from fastnn import _tuning
 import fastnn.reference as R
 from fastnn.kernels import bias as kbias
 from fastnn.kernels import pooling as kpool
@@ -23,9 +25,13 @@ PATHS = {
 }
 
 
+def _expected_chunks(path):
+    return numba.get_num_threads() if path == "parallel" else 1
+
+
 @pytest.fixture
 def flags(monkeypatch):
-    """Wrap a kernel so that every ``parallel`` flag it is called with is recorded."""
+    """Wrap a kernel so that every ``n_chunks`` argument it is called with is recorded."""
     seen = []
 
     def spy(module, name):
@@ -45,8 +51,8 @@ def flags(monkeypatch):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_pooling_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     threshold, shape = PATHS[path]
-    monkeypatch.setattr(F, "POOL_PARALLEL_MIN", threshold)
-    monkeypatch.setattr(F, "GLOBAL_POOL_PARALLEL_MIN", threshold)
+    monkeypatch.setattr(_tuning, "POOL_PARALLEL_MIN", threshold)
+    monkeypatch.setattr(_tuning, "GLOBAL_POOL_PARALLEL_MIN", threshold)
     for name in ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
                  "avg_pool2d_backward", "global_avg_pool2d_forward",
                  "global_avg_pool2d_backward"):
@@ -70,14 +76,14 @@ def test_pooling_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     g1 = rng.standard_normal(shape[:2] + (1, 1)).astype(dtype)
     assert_close(F.adaptive_avg_pool2d_backward(g1, x, 1),
                  R.adaptive_avg_pool2d_backward(g1, x, 1))
-    assert flags.seen == [path == "parallel"] * 8
+    assert flags.seen == [_expected_chunks(path)] * 8
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bias_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     threshold, shape = PATHS[path]
-    monkeypatch.setattr(F, "BIAS_PARALLEL_MIN", threshold)
+    monkeypatch.setattr(_tuning, "BIAS_PARALLEL_MIN", threshold)
     flags(kbias, "bias_add")
     flags(kbias, "bias_reduce")
     n, c, h, w = shape
@@ -95,4 +101,4 @@ def test_bias_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     assert_close(F.linear(x2, wl, bl), R.linear(x2, wl, bl))
     gl = rng.standard_normal((n, 7)).astype(dtype)
     assert_close(F.linear_backward(gl, x2, wl)[2], R.linear_backward(gl, x2, wl)[2])
-    assert flags.seen == [path == "parallel"] * 4
+    assert flags.seen == [_expected_chunks(path)] * 4

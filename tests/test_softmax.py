@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import fastnn.functional as F
+from fastnn import _tuning
 import fastnn.reference as R
 from helpers import BACKENDS, DTYPES, assert_close, check_gradients
 
@@ -111,9 +112,9 @@ def test_cross_entropy_extreme_logits_are_finite():
 @pytest.fixture(params=["serial", "parallel"])
 def softmax_path(request, monkeypatch):
     if request.param == "parallel":
-        monkeypatch.setattr(F, "SOFTMAX_PARALLEL_MIN", 1)
+        monkeypatch.setattr(_tuning, "SOFTMAX_PARALLEL_MIN", 1)
     else:
-        monkeypatch.setattr(F, "SOFTMAX_PARALLEL_MIN", 10**9)
+        monkeypatch.setattr(_tuning, "SOFTMAX_PARALLEL_MIN", 10**9)
     return request.param
 
 

@@ -1,0 +1,145 @@
+"""Elementwise activations and their derivatives (kernels/activations.py).
+"""
+import numpy as np
+
+from . import _args
+from . import _checks
+from . import _tuning
+from .kernels import activations as _act
+
+
+def _split(n_elements, nbytes, transcendental):
+    """(n_chunks, stream) arguments of an activation kernel for an output of this size."""
+    if transcendental:
+        threshold = _tuning.TRANSCENDENTAL_PARALLEL_MIN
+        stream = _tuning.TRANSCENDENTAL_STREAMING and nbytes >= _tuning.STREAMING_MIN_BYTES
+    else:
+        threshold = _tuning.ELEMENTWISE_PARALLEL_MIN
+        stream = nbytes >= _tuning.STREAMING_MIN_BYTES
+    return _tuning.n_chunks(n_elements, threshold), stream
+
+
+def _elementwise(kernel, op, input, out, transcendental, *scalars):
+    x = _checks.float_array(op, "input", input)
+    if out is None:
+        out = np.empty_like(x)
+    else:
+        _checks.out_array(op, out, x, reads=(("input", x),))
+    kernel(x.reshape(-1), out.reshape(-1), *scalars, *_split(x.size, x.nbytes, transcendental))
+    return out
+
+
+def _elementwise_backward(kernel, op, grad_output, saved, saved_name, out, *scalars):
+    go, s = _args.elementwise_backward_args(op, grad_output, saved, saved_name)
+    if out is None:
+        out = np.empty_like(s)
+    else:
+        _checks.out_array(op, out, s, reads=(("grad_output", go), (saved_name, s)))
+    kernel(go.reshape(-1), s.reshape(-1), out.reshape(-1), *scalars,
+           *_split(s.size, s.nbytes, False))
+    return out
+
+
+_OUT_DOC = """``out``: None (a new array) or an ndarray of the result's shape and dtype,
+    C-contiguous and writable, which receives the result and is returned. It may
+    be one of the op's inputs (in place: each element is read before it is
+    written) but not partially overlap one. Errors: TypeError / ValueError
+    naming the argument (non-array or wrong dtype / wrong shape, non-contiguous,
+    read-only, partial overlap)."""
+
+
+def relu(input, out=None):
+    """max(input, 0) elementwise; any shape, float32/float64. relu(NaN) = NaN.
+
+    out : see below. Returns ``out`` (or a new array) of input's shape and dtype.
+    """
+    return _elementwise(_act.relu_forward, "relu", input, out, False)
+
+
+def relu_backward(grad_output, input, out=None):
+    """grad_output where input > 0, else exactly 0 (relu'(0) = 0).
+
+    input is the forward's input; both arrays share one shape and dtype. As
+    torch's threshold_backward, an input of NaN passes grad_output through
+    (the test is ``input <= 0``, false for NaN). ``out`` as for :func:`relu`.
+    """
+    return _elementwise_backward(_act.relu_backward, "relu_backward", grad_output, input,
+                                 "input", out)
+
+
+def leaky_relu(input, negative_slope=0.01, out=None):
+    """input where input > 0, else negative_slope * input, as torch.nn.functional.leaky_relu.
+
+    Parameters
+    ----------
+    input : ndarray of any shape, float32 or float64
+    negative_slope : real number (int or float; cast to input's dtype), default 0.01
+    out : None or ndarray, as for :func:`relu`
+
+    Returns ``out`` (or a new array) of input's shape and dtype; NaN -> NaN.
+    Raises TypeError for a negative_slope that is not a real number (bool,
+    str, complex, array).
+    """
+    slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
+    x = _checks.float_array("leaky_relu", "input", input)
+    return _elementwise(_act.leaky_relu_forward, "leaky_relu", x, out, False,
+                        x.dtype.type(slope))
+
+
+def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
+    """grad_output where input > 0, else negative_slope * grad_output (torch's convention:
+    slope at input = 0 and at NaN). input is the forward's input; ``out`` as for :func:`relu`."""
+    slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
+    s = _checks.float_array("leaky_relu_backward", "input", input)
+    return _elementwise_backward(_act.leaky_relu_backward, "leaky_relu_backward", grad_output,
+                                 s, "input", out, s.dtype.type(slope))
+
+
+def sigmoid(input, out=None):
+    """1 / (1 + exp(-input)) elementwise, without overflow for any input; any shape.
+
+    Max error ~1-2 ulp (vectorised exp, kernels/mathfun.py); sigmoid(+inf) = 1,
+    sigmoid(-inf) = 0, NaN -> NaN. ``out`` as for :func:`relu`.
+    """
+    return _elementwise(_act.sigmoid_forward, "sigmoid", input, out, True)
+
+
+def sigmoid_backward(grad_output, output, out=None):
+    """grad_output * s * (1 - s), where ``output`` = s = sigmoid(input) from the forward."""
+    return _elementwise_backward(_act.sigmoid_backward, "sigmoid_backward", grad_output, output,
+                                 "output", out)
+
+
+def tanh(input, out=None):
+    """tanh(input) elementwise; any shape. Max error ~1-2 ulp; tanh(+-inf) = +-1.
+
+    ``out`` as for :func:`relu`.
+    """
+    return _elementwise(_act.tanh_forward, "tanh", input, out, True)
+
+
+def tanh_backward(grad_output, output, out=None):
+    """grad_output * (1 - t^2), where ``output`` = t = tanh(input) from the forward."""
+    return _elementwise_backward(_act.tanh_backward, "tanh_backward", grad_output, output,
+                                 "output", out)
+
+
+def step(input, out=None):
+    """Hard threshold (Heaviside step): 1 where input >= 0, else 0; step(NaN) = NaN.
+
+    The threshold unit of the perceptron / "hard-coded MLP" exercises; any
+    shape, float32/float64. ``out`` as for :func:`relu`.
+    """
+    return _elementwise(_act.step_forward, "step", input, out, False)
+
+
+def step_backward(grad_output, input, out=None):
+    """Zeros: the step function's derivative is 0 everywhere except at 0, where it is undefined."""
+    return _elementwise_backward(_act.step_backward, "step_backward", grad_output, input,
+                                 "input", out)
+
+
+for _f in (relu, relu_backward, leaky_relu, leaky_relu_backward, sigmoid, sigmoid_backward,
+           tanh, tanh_backward, step, step_backward):
+    _f.__doc__ += "\n    " + _OUT_DOC + "\n"
+del _f

@@ -1,0 +1,318 @@
+"""conv2d and conv2d_backward: the direct, im2col and 1x1 algorithms and the static "auto" rule
+(kernels/conv_direct.py, kernels/im2col.py; the GEMM through fastnn._linear).
+"""
+import functools
+
+import numpy as np
+
+from . import _args
+from . import _checks
+from . import _geometry
+from . import _workspace
+from . import _tuning
+from ._linear import gemm_into
+from .kernels import bias as _bias
+from .kernels import conv_direct as _direct
+from .kernels import im2col as _im2col
+
+
+def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=(1, 1),
+                            padding=(0, 0)):
+    """The algorithm ``conv2d(..., algorithm='auto')`` uses for these shapes.
+
+    Parameters
+    ----------
+    input_shape : tuple (N, C_in, H, W)
+    weight_shape : tuple (C_out, C_in, kH, kW)
+    output_hw : tuple (H_out, W_out)
+    dtype : numpy dtype (float32 or float64)
+    stride, padding : (int, int), as passed to conv2d (padding as top/left ints)
+
+    Returns
+    -------
+    str
+        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 (when
+        ``_tuning.POINTWISE_GEMM``, the default); ``'im2col'`` when the output plane has
+        at most ``_tuning.SMALL_PLANE_PIXELS`` (16) positions and the reduction depth
+        C_in*kH*kW exceeds ``_tuning.DIRECT_MAX_TAPS`` (64); else ``'direct'``. The
+        settings come from the measurements in the README ("Choosing the conv2d
+        algorithm").
+    """
+    _, c_in, kh, kw = weight_shape
+    if _tuning.POINTWISE_GEMM and kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
+        return "1x1"
+    if output_hw[0] * output_hw[1] <= _tuning.SMALL_PLANE_PIXELS and c_in * kh * kw > _tuning.DIRECT_MAX_TAPS:
+        return "im2col"
+    return "direct"
+
+
+def _select(x, w, g):
+    return select_conv2d_algorithm(x.shape, w.shape, (g.out_h, g.out_w), x.dtype,
+                                   (g.stride_h, g.stride_w), (g.pad_h, g.pad_w))
+
+
+def _batch_chunks(n, bytes_per_image):
+    """Split range(n) into chunks of at most _tuning.IM2COL_CHUNK_BYTES of columns (>= 1 image)."""
+    step = max(1, _tuning.IM2COL_CHUNK_BYTES // max(1, bytes_per_image))
+    return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
+
+
+def _unfold(x, g, slot):
+    """The GEMM operand for images x (m, C_in, H, W): (C_in*kH*kW, m*H_out*W_out).
+
+    For a pointwise conv it is x itself for one image and the (C, m, H*W) axis
+    swap for several; otherwise the im2col matrix. Lives in a workspace.
+    """
+    m, c_in = x.shape[:2]
+    hw = g.out_h * g.out_w
+    if _geometry.is_pointwise_conv(g):
+        if m == 1:
+            return x.reshape(c_in, hw)
+        cols = _workspace.workspace(slot, (c_in, m, hw), x.dtype)
+        _im2col.swap_nc(x.reshape(m, c_in, hw), cols)
+        return cols.reshape(c_in, m * hw)
+    cols = _workspace.workspace(slot, (c_in * g.kh * g.kw, m * hw), x.dtype)
+    _im2col.im2col(x, cols, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
+                   g.dil_h, g.dil_w, g.out_h, g.out_w)
+    return cols
+
+
+def _gemm_forward(x, w, out, g):
+    """im2col / 1x1 forward, chunked over the batch (see _tuning.IM2COL_CHUNK_BYTES)."""
+    n, c_out = out.shape[:2]
+    hw = g.out_h * g.out_w
+    w2 = w.reshape(c_out, -1)
+    for n0, n1 in _batch_chunks(n, w2.shape[1] * hw * x.dtype.itemsize):
+        m = n1 - n0
+        cols = _unfold(x[n0:n1], g, "conv_cols")
+        if m == 1:  # (C_out, H_out*W_out) is already image n0's NCHW plane
+            gemm_into(w2, cols, out[n0].reshape(c_out, hw))
+        else:
+            out_cn = _workspace.workspace("conv_out_cn", (c_out, m, hw), x.dtype)
+            gemm_into(w2, cols, out_cn.reshape(c_out, -1))
+            _im2col.swap_nc(out_cn, out[n0:n1].reshape(m, c_out, hw))
+
+
+def _gemm_backward(go, x, w, grad_input, grad_weight, g):
+    """im2col / 1x1 backward, chunked over the batch; grad_weight sums over chunks."""
+    n, c_out = go.shape[:2]
+    hw = g.out_h * g.out_w
+    w2 = w.reshape(c_out, -1)
+    gw2 = grad_weight.reshape(c_out, -1)
+    pointwise = _geometry.is_pointwise_conv(g)
+    chunks = _batch_chunks(n, w2.shape[1] * hw * x.dtype.itemsize)
+    for i, (n0, n1) in enumerate(chunks):
+        m = n1 - n0
+        if m == 1:
+            go2 = go[n0].reshape(c_out, hw)
+        else:
+            go_cn = _workspace.workspace("conv_go_cn", (c_out, m, hw), x.dtype)
+            _im2col.swap_nc(go[n0:n1].reshape(m, c_out, hw), go_cn)
+            go2 = go_cn.reshape(c_out, -1)
+        cols = _unfold(x[n0:n1], g, "conv_cols")
+        if i == 0:
+            gemm_into(go2, cols, gw2, trans_b=True)
+        else:
+            part = _workspace.workspace("conv_gw_part", gw2.shape, x.dtype)
+            gemm_into(go2, cols, part, trans_b=True)
+            gw2 += part
+        gi = grad_input[n0:n1]
+        if pointwise and m == 1:
+            gemm_into(w2, go2, gi.reshape(w2.shape[1], hw), trans_a=True)
+            continue
+        dcols = _workspace.workspace("conv_dcols", (w2.shape[1], m * hw), x.dtype)
+        gemm_into(w2, go2, dcols, trans_a=True)
+        if pointwise:
+            _im2col.swap_nc(dcols.reshape(w2.shape[1], m, hw), gi.reshape(m, w2.shape[1], hw))
+        else:
+            _im2col.col2im(dcols, gi, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
+                           g.dil_h, g.dil_w, g.out_h, g.out_w)
+
+
+@functools.lru_cache(maxsize=64)
+def _direct_layout(c_in, g):
+    """Packed-plane geometry and tap tables of the direct kernels (kernels/conv_direct.py).
+
+    Returns (ph, pw, tap_plane, tap_off, sp_plane, sp_off): packed planes are
+    PH x PW; tap_* index every (c, ky, kx) tap, sp_* every spatial (ky, kx) tap.
+    Cached per geometry (callers must not modify the tables): building them with NumPy
+    costs ~20 us, as much as a whole small conv.
+    """
+    sh, sw, dh, dw = g.stride_h, g.stride_w, g.dil_h, g.dil_w
+    ph = g.out_h + ((g.kh - 1) * dh) // sh
+    pw = g.out_w + ((g.kw - 1) * dw) // sw
+    qy = np.arange(g.kh) * dh
+    qx = np.arange(g.kw) * dw
+    sp_plane = ((qy % sh)[:, None] * sw + (qx % sw)[None, :]).ravel()
+    sp_off = ((qy // sh)[:, None] * pw + (qx // sw)[None, :]).ravel()
+    tap_plane = (np.arange(c_in)[:, None] * (sh * sw) + sp_plane[None, :]).ravel()
+    tap_off = np.tile(sp_off, c_in)
+    # (Not marked read-only: Numba would compile a second specialisation for
+    # read-only arrays. Only the direct kernels see them, and they only read.)
+    return (ph, pw) + tuple(t.astype(np.int64) for t in (tap_plane, tap_off, sp_plane, sp_off))
+
+
+def _blocked(mat, ob):
+    """(R, T) -> (ceil(R / ob), T, ob) with zero rows past R: blocks of ob rows, interleaved."""
+    r, t = mat.shape
+    nb = -(-r // ob)
+    padded = np.zeros((nb * ob, t), dtype=mat.dtype)
+    padded[:r] = mat
+    return np.ascontiguousarray(padded.reshape(nb, ob, t).transpose(0, 2, 1))
+
+
+def _pack_input(x, g, ph, pw, slot):
+    n, c_in = x.shape[:2]
+    xp = _workspace.workspace(slot, (n, c_in * g.stride_h * g.stride_w, ph * pw), x.dtype)
+    _direct.conv2d_pack_input(x, xp, g.stride_h, g.stride_w, g.pad_h, g.pad_w, pw)
+    return xp
+
+
+def _direct_forward(x, w, out, g):
+    ph, pw, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], g)
+    xp = _pack_input(x, g, ph, pw, "conv_xp")
+    wt = _blocked(w.reshape(w.shape[0], -1), _direct.OB)
+    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, pw)
+
+
+def _direct_backward(go, x, w, grad_input, grad_weight, g):
+    c_out, c_in = w.shape[:2]
+    ss = g.stride_h * g.stride_w
+    ph, pw, _, _, sp_plane, sp_off = _direct_layout(c_in, g)
+    xp = _pack_input(x, g, ph, pw, "conv_xp")
+    gwide = _workspace.workspace("conv_go_wide", (x.shape[0], c_out, g.out_h * pw), x.dtype)
+    _direct.conv2d_widen(go, gwide, pw)
+    # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
+    w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
+    wt = _blocked(w_in, _direct.OB)
+    gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
+    _direct.conv2d_direct_backward_input(gwide, wt, sp_plane, sp_off, gxp, pw, ss,
+                                         g.out_h, g.out_w)
+    _direct.conv2d_unpack_input_grad(gxp, grad_input, g.stride_h, g.stride_w, g.pad_h,
+                                     g.pad_w, pw)
+    _direct.conv2d_direct_backward_weight(gwide, xp, sp_plane, sp_off, grad_weight, pw,
+                                          g.out_h, g.out_w)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto"):
+    """2-D convolution (cross-correlation) over an NCHW batch, as torch.nn.functional.conv2d.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C_in, H, W), float32 or float64
+    weight : ndarray of shape (C_out, C_in, kH, kW), same dtype
+    bias : ndarray of shape (C_out,), same dtype, or None
+    stride : int or (int, int), >= 1
+    padding : int or (int, int) >= 0 (zeros on both sides), or 'valid' (no
+        padding) or 'same' (output H, W = input H, W; stride 1 only; an even
+        dilated kernel gets the extra row/column at the bottom/right, as torch)
+    dilation : int or (int, int), >= 1
+    groups : int; only 1 is supported (other values raise NotImplementedError)
+    algorithm : {'auto', 'direct', 'im2col', '1x1'}, keyword-only
+        'direct' runs the packed direct kernel (kernels/conv_direct.py);
+        'im2col' unfolds the input into a (C_in*kH*kW, images*H_out*W_out)
+        matrix, chunk by chunk of the batch, and runs one GEMM per chunk; '1x1'
+        (1x1 kernel, stride 1, padding 0 only) multiplies W (C_out x C_in) by
+        each image's (C_in x H*W) matrix, with no im2col; 'auto' picks with
+        :func:`select_conv2d_algorithm`. All give the same result up to
+        floating-point rounding.
+
+    Returns
+    -------
+    ndarray of shape (N, C_out, H_out, W_out), input's dtype, where
+    H_out = floor((H + pad_top + pad_bottom - dilation*(kH - 1) - 1) / stride) + 1
+    and likewise W_out. Always a fresh array.
+
+    Raises
+    ------
+    TypeError
+        non-ndarray arguments, dtypes other than float32/float64, mixed dtypes.
+    ValueError
+        wrong ndim, channel mismatch, stride/dilation < 1, negative padding,
+        padding='same' with stride > 1, a dilated kernel larger than the padded
+        input, a bias of the wrong shape, an unknown algorithm, '1x1' for a
+        kernel that is not 1x1 / stride 1 / unpadded.
+    MemoryError
+        the output alone needs more memory than is available (checked before
+        anything is allocated; the message names the shape and byte count).
+    NotImplementedError
+        groups != 1.
+
+    Notes
+    -----
+    out[n, o, y, x] = bias[o] + sum_{c, i, j} weight[o, c, i, j] *
+    input_padded[n, c, y*stride_h + i*dilation_h, x*stride_w + j*dilation_w].
+
+    Memory besides the output: 'im2col' at most max(_tuning.IM2COL_CHUNK_BYTES = 32 MiB,
+    one image's C_in*kH*kW*H_out*W_out columns) plus C_out*H_out*W_out per
+    image of the chunk; 'direct' a zero-padded copy of the input; '1x1' a copy
+    of the input (none for N = 1). Scratch memory up to 64 MiB per thread is
+    cached and reused between calls (fastnn/_workspace.py).
+    """
+    x, w, b, g = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
+                                     groups, algorithm)
+    if algorithm == "auto":
+        algorithm = _select(x, w, g)
+    n, c_out = x.shape[0], w.shape[0]
+    _checks.check_allocation("conv2d", "output", (n, c_out, g.out_h, g.out_w), x.dtype)
+    out = np.empty((n, c_out, g.out_h, g.out_w), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    if algorithm == "direct":
+        _direct_forward(x, w, out, g)
+    else:
+        _gemm_forward(x, w, out, g)
+    if b is not None:
+        _bias.bias_add(out.reshape(n, c_out, -1), b, _tuning.n_chunks(out.size, _tuning.BIAS_PARALLEL_MIN))
+    return out
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    algorithm="auto"):
+    """Gradients of :func:`conv2d` with respect to input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : ndarray of shape (N, C_out, H_out, W_out), dL/d(output)
+    input, weight, stride, padding, dilation, groups, algorithm
+        exactly as passed to :func:`conv2d` (bias is not needed).
+
+    Returns
+    -------
+    grad_input : ndarray of shape (N, C_in, H, W)
+    grad_weight : ndarray of shape (C_out, C_in, kH, kW)
+    grad_bias : ndarray of shape (C_out,), the sum of grad_output over N, H_out,
+        W_out (returned whether or not the forward had a bias).
+
+    Raises
+    ------
+    As :func:`conv2d`, plus ValueError when grad_output's shape is not the
+    forward output's shape.
+
+    Notes
+    -----
+    grad_weight[o, c, i, j] = sum_{n, y, x} grad_output[n, o, y, x] * input_padded[n, c, y*s + i*d, x*s + j*d];
+    grad_input is the adjoint of the forward map (a transposed convolution).
+    Scratch memory as :func:`conv2d`; the direct path also needs a widened copy
+    of grad_output and a padded grad-input buffer.
+    """
+    go, x, w, g = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
+                                               stride, padding, dilation, groups, algorithm)
+    if algorithm == "auto":
+        algorithm = _select(x, w, g)
+    n, c_out = x.shape[0], w.shape[0]
+    grad_input = np.empty_like(x)
+    grad_weight = np.empty_like(w)
+    grad_bias = np.empty(c_out, dtype=x.dtype)
+    if go.size == 0:  # empty batch or empty output: nothing flows back
+        grad_input[...] = 0
+        grad_weight[...] = 0
+        grad_bias[...] = 0
+        return grad_input, grad_weight, grad_bias
+    if algorithm == "direct":
+        _direct_backward(go, x, w, grad_input, grad_weight, g)
+    else:
+        _gemm_backward(go, x, w, grad_input, grad_weight, g)
+    _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias, _tuning.n_chunks(go.size, _tuning.BIAS_PARALLEL_MIN))
+    return grad_input, grad_weight, grad_bias

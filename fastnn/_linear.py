@@ -1,0 +1,134 @@
+"""linear, matmul and their backward ops on the Numba GEMM (kernels/gemm.py and kernels/bias.py).
+
+Also the GEMM dispatch: serial or parallel kernel, and the packing workspace.
+"""
+import numpy as np
+
+from . import _args
+from . import _tuning
+from . import _workspace
+from .kernels import bias as _bias
+from .kernels import gemm as _gemm
+
+
+def gemm_into(a, b, c, trans_a=False, trans_b=False):
+    """c = op(a) @ op(b) with the Numba GEMM (alpha=1, beta=0); returns ``c``.
+
+    a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
+    Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds run on the
+    calling thread (``gemm_serial``); larger ones on every thread
+    (``gemm_parallel``) with a packing workspace (up to ~4.3 MiB float32,
+    ~8.6 MiB float64) from this thread's workspace cache.
+    """
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    one, zero = c.dtype.type(1), c.dtype.type(0)
+    if m * n * k < _tuning.GEMM_SERIAL_WORK:
+        _gemm.gemm_serial(a, b, c, one, zero, trans_a, trans_b)
+        return c
+    threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
+    nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
+    work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, nr),),
+                                c.dtype)
+    _gemm.gemm_parallel(a, b, c, one, zero, trans_a, trans_b, work, threads)
+    return c
+
+
+def linear(input, weight, bias=None):
+    """Affine map y = input @ weight.T + bias, as torch.nn.functional.linear.
+
+    Parameters
+    ----------
+    input : ndarray of shape (*, in_features), float32 or float64 (any number of
+        leading dimensions, e.g. (N, in_features))
+    weight : ndarray of shape (out_features, in_features), same dtype
+    bias : ndarray of shape (out_features,), same dtype, or None
+
+    Returns
+    -------
+    ndarray of shape (*, out_features), input's dtype.
+
+    Raises
+    ------
+    TypeError for non-float or mixed dtypes; ValueError for a feature-count
+    mismatch or wrongly shaped weight/bias.
+    """
+    x2, w, b, lead = _args.linear_args("linear", input, weight, bias)
+    out = np.empty((x2.shape[0], w.shape[0]), dtype=x2.dtype)
+    gemm_into(x2, w, out, trans_b=True)
+    if b is not None:
+        _bias.bias_add(out.reshape(out.shape[0], out.shape[1], 1), b,
+                       _tuning.n_chunks(out.size, _tuning.BIAS_PARALLEL_MIN))
+    return out.reshape(lead + (w.shape[0],))
+
+
+def linear_backward(grad_output, input, weight):
+    """Gradients of :func:`linear`: (grad_input, grad_weight, grad_bias).
+
+    Parameters
+    ----------
+    grad_output : ndarray of shape (*, out_features)
+    input : ndarray of shape (*, in_features), as passed to the forward
+    weight : ndarray of shape (out_features, in_features)
+
+    Returns
+    -------
+    grad_input (*, in_features) = grad_output @ weight;
+    grad_weight (out_features, in_features) = grad_output^T @ input (summed over
+    all leading dimensions); grad_bias (out_features,) = grad_output summed over
+    all leading dimensions.
+    """
+    go2, x2, w, lead = _args.linear_backward_args("linear_backward", grad_output, input,
+                                                    weight)
+    m, out_f = go2.shape
+    grad_input = gemm_into(go2, w, np.empty((m, w.shape[1]), dtype=x2.dtype))
+    grad_weight = gemm_into(go2, x2, np.empty_like(w), trans_a=True)
+    grad_bias = np.empty(out_f, dtype=x2.dtype)
+    _bias.bias_reduce(go2.reshape(m, out_f, 1), grad_bias, _tuning.n_chunks(go2.size, _tuning.BIAS_PARALLEL_MIN))
+    return grad_input.reshape(lead + (w.shape[1],)), grad_weight, grad_bias
+
+
+def _gemm_operand(x):
+    """A 2-D array as (C-contiguous matrix, transposed?) for the GEMM kernel, copying only if needed.
+
+    A transposed view (x.T of a C-contiguous array, e.g. ``w.T``) is passed to
+    the kernel as its C-contiguous base with the transpose flag set, instead of
+    being copied: the kernel packs either layout at the same speed.
+    """
+    if x.flags.c_contiguous:
+        return x, False
+    if x.T.flags.c_contiguous:
+        return x.T, True
+    return np.ascontiguousarray(x), False
+
+
+def matmul(input, other):
+    """Matrix product of two 2-D arrays with fastnn's GEMM kernel.
+
+    Parameters
+    ----------
+    input : ndarray of shape (M, K), float32 or float64
+    other : ndarray of shape (K, N), same dtype
+
+    Returns
+    -------
+    ndarray of shape (M, N). Raises ValueError on mismatched inner dimensions.
+    """
+    a, b = _args.matmul_args("matmul", input, other, keep_layout=True)
+    (a, ta), (b, tb) = _gemm_operand(a), _gemm_operand(b)
+    m, n = (a.shape[1] if ta else a.shape[0]), (b.shape[0] if tb else b.shape[1])
+    return gemm_into(a, b, np.empty((m, n), dtype=a.dtype), trans_a=ta, trans_b=tb)
+
+
+def matmul_backward(grad_output, input, other):
+    """Gradients of :func:`matmul`: (grad_output @ other.T, input.T @ grad_output)."""
+    go, a, b = _args.matmul_backward_args("matmul_backward", grad_output, input, other,
+                                            keep_layout=True)
+    go = go if go.flags.c_contiguous else np.ascontiguousarray(go)
+    (a, ta), (b, tb) = _gemm_operand(a), _gemm_operand(b)
+    shape_a, shape_b = (a.shape[::-1] if ta else a.shape), (b.shape[::-1] if tb else b.shape)
+    # other = b.T when tb, so other.T is b itself: the kernel's transpose flag flips.
+    grad_input = gemm_into(go, b, np.empty(shape_a, dtype=a.dtype), trans_b=not tb)
+    grad_other = gemm_into(a, go, np.empty(shape_b, dtype=a.dtype), trans_a=not ta)
+    return grad_input, grad_other
+
