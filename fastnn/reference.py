@@ -8,7 +8,10 @@ They serve as the oracle of the test suite and as the ``'numpy'`` backend
 
 Convolution and pooling here pad explicitly and loop over the kernel taps,
 each tap being one tensordot (BLAS) over channels; pooling uses
-``sliding_window_view``.
+``sliding_window_view``. The geometry (padding='same' split, output sizes,
+ceil_mode windows) is computed here by enumerating window positions, not by
+fastnn._geometry's formulas, so the two backends check each other; both are
+pinned to torch's sizes in tests/test_geometry.py.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -31,6 +34,51 @@ __all__ = [
 ]
 
 
+# --------------------------------------------------------------------------- geometry
+
+def _window_starts(size, extent, stride, pad_before, pad_after):
+    """Starts (in padded coordinates) of every window of ``extent`` inside the padded axis."""
+    return range(0, size + pad_before + pad_after - extent + 1, stride)
+
+
+def _conv_geometry(x, w, g, padding):
+    """conv2d geometry computed by the reference itself (strides/dilations as validated in g)."""
+    kh, kw = w.shape[2], w.shape[3]
+    ext_h, ext_w = g.dil_h * (kh - 1) + 1, g.dil_w * (kw - 1) + 1
+    if padding == "same":  # output size = input size at stride 1; torch puts the odd pixel last
+        pads_h = (ext_h - 1 - ext_h // 2, ext_h // 2)
+        pads_w = (ext_w - 1 - ext_w // 2, ext_w // 2)
+    elif padding == "valid":
+        pads_h = pads_w = (0, 0)
+    else:
+        pads_h, pads_w = (g.pad_h, g.pad_h), (g.pad_w, g.pad_w)
+    out_h = len(_window_starts(x.shape[2], ext_h, g.stride_h, *pads_h))
+    out_w = len(_window_starts(x.shape[3], ext_w, g.stride_w, *pads_w))
+    return g._replace(pad_h=pads_h[0], pad_bottom=pads_h[1], pad_w=pads_w[0],
+                      pad_right=pads_w[1], out_h=out_h, out_w=out_w)
+
+
+def _pool_axis(size, k, stride, pad, ceil_mode):
+    """Number of pooling windows along one axis, by torch's rule, counted window by window.
+
+    floor mode: every window inside the padded axis. ceil mode: also a last
+    window that runs past the end, as long as it starts inside the input or
+    the left padding.
+    """
+    count, start = 0, -pad  # start of the next window, in input coordinates
+    while (start + k <= size + pad
+           or ceil_mode and start < size and start < size + pad - k + stride):
+        count += 1
+        start += stride
+    return count
+
+
+def _pool_geometry(x, g, ceil_mode):
+    """Pooling geometry computed by the reference itself (kernel/stride/padding as validated)."""
+    return g._replace(out_h=_pool_axis(x.shape[2], g.kh, g.stride_h, g.pad_h, ceil_mode),
+                      out_w=_pool_axis(x.shape[3], g.kw, g.stride_w, g.pad_w, ceil_mode))
+
+
 # --------------------------------------------------------------------------- conv2d
 
 def _pad_input(x, g):
@@ -50,6 +98,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """Reference conv2d (``algorithm`` is validated and otherwise ignored)."""
     x, w, b, g = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
                                      groups, algorithm)
+    g = _conv_geometry(x, w, g, padding)
     xp = _pad_input(x, g)
     out = np.zeros((x.shape[0], w.shape[0], g.out_h, g.out_w), dtype=x.dtype)
     for i in range(g.kh):
@@ -67,6 +116,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     """Reference conv2d_backward: (grad_input, grad_weight, grad_bias)."""
     go, x, w, g = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
+    g = _conv_geometry(x, w, g, padding)
     xp = _pad_input(x, g)
     grad_xp = np.zeros_like(xp)
     grad_weight = np.zeros_like(w)
@@ -291,6 +341,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, return_indices=False,
                ceil_mode=False):
     x, g = _args.max_pool2d_args("max_pool2d", input, kernel_size, stride, padding,
                                    ceil_mode)
+    g = _pool_geometry(x, g, ceil_mode)
     out, indices = _pool(x, g)
     return (out, indices) if return_indices else out
 
@@ -300,6 +351,7 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     go, x, g, idx = _args.max_pool2d_backward_args("max_pool2d_backward", grad_output, input,
                                                      kernel_size, stride, padding, indices,
                                                      ceil_mode)
+    g = _pool_geometry(x, g, ceil_mode)
     if idx is None:
         _, idx = _pool(x, g)
     n, c, h, w = x.shape
@@ -328,6 +380,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     x, g, include = _args.avg_pool2d_args("avg_pool2d", input, kernel_size, stride, padding,
                                             ceil_mode, count_include_pad)
+    g = _pool_geometry(x, g, ceil_mode)
     sums = _windows(x, g, fill=0.0).sum(axis=-1)
     return np.ascontiguousarray(sums / _avg_divisor(g, x.shape[2], x.shape[3], include, x.dtype))
 
@@ -337,6 +390,7 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     go, x, g, include = _args.avg_pool2d_backward_args(
         "avg_pool2d_backward", grad_output, input, kernel_size, stride, padding, ceil_mode,
         count_include_pad)
+    g = _pool_geometry(x, g, ceil_mode)
     n, c, h, w = x.shape
     eh = _ceil_extra(h, g.kh, g.stride_h, g.pad_h, g.out_h)
     ew = _ceil_extra(w, g.kw, g.stride_w, g.pad_w, g.out_w)
