@@ -21,8 +21,8 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
     w = float_array(op, "weight", weight, 4, "(C_out, C_in, kH, kW)")
     same_dtype(op, "input", x, weight=w)
     choice(op, "algorithm", algorithm, CONV_ALGORITHMS)
-    g = _int(op, "groups", groups, "an int")
-    if g != 1:
+    n_groups = _int(op, "groups", groups, "an int")
+    if n_groups != 1:
         raise NotImplementedError(
             f"{op}(): groups={groups!r} is not supported yet; only groups=1")
     n, c_in, h, wd = x.shape

@@ -9,6 +9,7 @@ op, the argument, what it got and what it expected, and is raised before any
 kernel runs. Functions here return C-contiguous arrays (a copy only when the
 input was not already contiguous) and plain-int geometry, ready for a kernel.
 """
+import math
 import operator
 
 import numpy as np
@@ -162,6 +163,41 @@ def real_number(op, name, value, lo, hi, hi_open=False):
         interval = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
         raise ValueError(f"{op}(): {name} must be in {interval}, got {value!r}")
     return v
+
+
+def finite_number(op, name, value, low, low_ok=True, high=None):
+    """A finite real number in [low, high) (or (low, high) with low_ok=False); returns a float.
+
+    Python and NumPy ints/floats are accepted; TypeError for anything else
+    (bools included), ValueError for inf, NaN or a value out of range.
+    """
+    real_scalar(op, name, value)
+    v = float(value)
+    ok = math.isfinite(v) and (v >= low if low_ok else v > low) and (high is None or v < high)
+    if not ok:
+        bound = f"{'>=' if low_ok else '>'} {low}" + ("" if high is None else f" and < {high}")
+        raise ValueError(f"{op}(): {name} must be a finite number {bound}, got {value!r}")
+    return v
+
+
+def positive_int(op, name, value):
+    """An int >= 1 (Python or NumPy, not bool): TypeError for other types, ValueError if < 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}(): {name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{op}(): {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def float_dtype(op, dtype):
+    """np.dtype float32 or float64 from anything np.dtype accepts; TypeError otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}(): dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{op}(): dtype must be float32 or float64, got {dt}")
+    return dt
 
 
 def dropout_probability(op, p):

@@ -46,9 +46,9 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     return "direct"
 
 
-def _select(x, w, g):
-    return select_conv2d_algorithm(x.shape, w.shape, (g.out_h, g.out_w), x.dtype,
-                                   (g.stride_h, g.stride_w), (g.pad_h, g.pad_w))
+def _select(x, w, geom):
+    return select_conv2d_algorithm(x.shape, w.shape, (geom.out_h, geom.out_w), x.dtype,
+                                   (geom.stride_h, geom.stride_w), (geom.pad_h, geom.pad_w))
 
 
 def _batch_chunks(n, bytes_per_image):
@@ -57,34 +57,34 @@ def _batch_chunks(n, bytes_per_image):
     return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
 
-def _unfold(x, g, slot):
+def _unfold(x, geom, slot):
     """The GEMM operand for images x (m, C_in, H, W): (C_in*kH*kW, m*H_out*W_out).
 
     For a pointwise conv it is x itself for one image and the (C, m, H*W) axis
     swap for several; otherwise the im2col matrix. Lives in a workspace.
     """
     m, c_in = x.shape[:2]
-    hw = g.out_h * g.out_w
-    if _geometry.is_pointwise_conv(g):
+    hw = geom.out_h * geom.out_w
+    if _geometry.is_pointwise_conv(geom):
         if m == 1:
             return x.reshape(c_in, hw)
         cols = _workspace.workspace(slot, (c_in, m, hw), x.dtype)
         _im2col.swap_nc(x.reshape(m, c_in, hw), cols)
         return cols.reshape(c_in, m * hw)
-    cols = _workspace.workspace(slot, (c_in * g.kh * g.kw, m * hw), x.dtype)
-    _im2col.im2col(x, cols, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                   g.dil_h, g.dil_w, g.out_h, g.out_w)
+    cols = _workspace.workspace(slot, (c_in * geom.kh * geom.kw, m * hw), x.dtype)
+    _im2col.im2col(x, cols, geom.kh, geom.kw, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w,
+                   geom.dil_h, geom.dil_w, geom.out_h, geom.out_w)
     return cols
 
 
-def _gemm_forward(x, w, out, g):
+def _gemm_forward(x, w, out, geom):
     """im2col / 1x1 forward, chunked over the batch (see _tuning.IM2COL_CHUNK_BYTES)."""
     n, c_out = out.shape[:2]
-    hw = g.out_h * g.out_w
+    hw = geom.out_h * geom.out_w
     w2 = w.reshape(c_out, -1)
     for n0, n1 in _batch_chunks(n, w2.shape[1] * hw * x.dtype.itemsize):
         m = n1 - n0
-        cols = _unfold(x[n0:n1], g, "conv_cols")
+        cols = _unfold(x[n0:n1], geom, "conv_cols")
         if m == 1:  # (C_out, H_out*W_out) is already image n0's NCHW plane
             gemm_into(w2, cols, out[n0].reshape(c_out, hw))
         else:
@@ -93,13 +93,13 @@ def _gemm_forward(x, w, out, g):
             _im2col.swap_nc(out_cn, out[n0:n1].reshape(m, c_out, hw))
 
 
-def _gemm_backward(go, x, w, grad_input, grad_weight, g):
+def _gemm_backward(go, x, w, grad_input, grad_weight, geom):
     """im2col / 1x1 backward, chunked over the batch; grad_weight sums over chunks."""
     n, c_out = go.shape[:2]
-    hw = g.out_h * g.out_w
+    hw = geom.out_h * geom.out_w
     w2 = w.reshape(c_out, -1)
     gw2 = grad_weight.reshape(c_out, -1)
-    pointwise = _geometry.is_pointwise_conv(g)
+    pointwise = _geometry.is_pointwise_conv(geom)
     chunks = _batch_chunks(n, w2.shape[1] * hw * x.dtype.itemsize)
     for i, (n0, n1) in enumerate(chunks):
         m = n1 - n0
@@ -109,7 +109,7 @@ def _gemm_backward(go, x, w, grad_input, grad_weight, g):
             go_cn = _workspace.workspace("conv_go_cn", (c_out, m, hw), x.dtype)
             _im2col.swap_nc(go[n0:n1].reshape(m, c_out, hw), go_cn)
             go2 = go_cn.reshape(c_out, -1)
-        cols = _unfold(x[n0:n1], g, "conv_cols")
+        cols = _unfold(x[n0:n1], geom, "conv_cols")
         if i == 0:
             gemm_into(go2, cols, gw2, trans_b=True)
         else:
@@ -125,31 +125,31 @@ def _gemm_backward(go, x, w, grad_input, grad_weight, g):
         if pointwise:
             _im2col.swap_nc(dcols.reshape(w2.shape[1], m, hw), gi.reshape(m, w2.shape[1], hw))
         else:
-            _im2col.col2im(dcols, gi, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                           g.dil_h, g.dil_w, g.out_h, g.out_w)
+            _im2col.col2im(dcols, gi, geom.kh, geom.kw, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w,
+                           geom.dil_h, geom.dil_w, geom.out_h, geom.out_w)
 
 
 @functools.lru_cache(maxsize=64)
-def _direct_layout(c_in, g):
+def _direct_layout(c_in, geom):
     """Packed-plane geometry and tap tables of the direct kernels (kernels/conv_direct.py).
 
-    Returns (ph, pw, tap_plane, tap_off, sp_plane, sp_off): packed planes are
-    PH x PW; tap_* index every (c, ky, kx) tap, sp_* every spatial (ky, kx) tap.
+    Returns (packed_h, packed_w, tap_plane, tap_off, sp_plane, sp_off): packed planes are
+    packed_h x packed_w; tap_* index every (c, ky, kx) tap, sp_* every spatial (ky, kx) tap.
     Cached per geometry (callers must not modify the tables): building them with NumPy
     costs ~20 us, as much as a whole small conv.
     """
-    sh, sw, dh, dw = g.stride_h, g.stride_w, g.dil_h, g.dil_w
-    ph = g.out_h + ((g.kh - 1) * dh) // sh
-    pw = g.out_w + ((g.kw - 1) * dw) // sw
-    qy = np.arange(g.kh) * dh
-    qx = np.arange(g.kw) * dw
+    sh, sw, dh, dw = geom.stride_h, geom.stride_w, geom.dil_h, geom.dil_w
+    packed_h = geom.out_h + ((geom.kh - 1) * dh) // sh
+    packed_w = geom.out_w + ((geom.kw - 1) * dw) // sw
+    qy = np.arange(geom.kh) * dh
+    qx = np.arange(geom.kw) * dw
     sp_plane = ((qy % sh)[:, None] * sw + (qx % sw)[None, :]).ravel()
-    sp_off = ((qy // sh)[:, None] * pw + (qx // sw)[None, :]).ravel()
+    sp_off = ((qy // sh)[:, None] * packed_w + (qx // sw)[None, :]).ravel()
     tap_plane = (np.arange(c_in)[:, None] * (sh * sw) + sp_plane[None, :]).ravel()
     tap_off = np.tile(sp_off, c_in)
     # (Not marked read-only: Numba would compile a second specialisation for
     # read-only arrays. Only the direct kernels see them, and they only read.)
-    return (ph, pw) + tuple(t.astype(np.int64) for t in (tap_plane, tap_off, sp_plane, sp_off))
+    return (packed_h, packed_w) + tuple(t.astype(np.int64) for t in (tap_plane, tap_off, sp_plane, sp_off))
 
 
 def _blocked(mat, ob):
@@ -161,37 +161,37 @@ def _blocked(mat, ob):
     return np.ascontiguousarray(padded.reshape(nb, ob, t).transpose(0, 2, 1))
 
 
-def _pack_input(x, g, ph, pw, slot):
+def _pack_input(x, geom, packed_h, packed_w, slot):
     n, c_in = x.shape[:2]
-    xp = _workspace.workspace(slot, (n, c_in * g.stride_h * g.stride_w, ph * pw), x.dtype)
-    _direct.conv2d_pack_input(x, xp, g.stride_h, g.stride_w, g.pad_h, g.pad_w, pw)
+    xp = _workspace.workspace(slot, (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w), x.dtype)
+    _direct.conv2d_pack_input(x, xp, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     return xp
 
 
-def _direct_forward(x, w, out, g):
-    ph, pw, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], g)
-    xp = _pack_input(x, g, ph, pw, "conv_xp")
+def _direct_forward(x, w, out, geom):
+    packed_h, packed_w, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], geom)
+    xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
     wt = _blocked(w.reshape(w.shape[0], -1), _direct.OB)
-    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, pw)
+    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w)
 
 
-def _direct_backward(go, x, w, grad_input, grad_weight, g):
+def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     c_out, c_in = w.shape[:2]
-    ss = g.stride_h * g.stride_w
-    ph, pw, _, _, sp_plane, sp_off = _direct_layout(c_in, g)
-    xp = _pack_input(x, g, ph, pw, "conv_xp")
-    gwide = _workspace.workspace("conv_go_wide", (x.shape[0], c_out, g.out_h * pw), x.dtype)
-    _direct.conv2d_widen(go, gwide, pw)
+    ss = geom.stride_h * geom.stride_w
+    packed_h, packed_w, _, _, sp_plane, sp_off = _direct_layout(c_in, geom)
+    xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
+    go_wide = _workspace.workspace("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w), x.dtype)
+    _direct.conv2d_widen(go, go_wide, packed_w)
     # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
     w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
     wt = _blocked(w_in, _direct.OB)
     gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
-    _direct.conv2d_direct_backward_input(gwide, wt, sp_plane, sp_off, gxp, pw, ss,
-                                         g.out_h, g.out_w)
-    _direct.conv2d_unpack_input_grad(gxp, grad_input, g.stride_h, g.stride_w, g.pad_h,
-                                     g.pad_w, pw)
-    _direct.conv2d_direct_backward_weight(gwide, xp, sp_plane, sp_off, grad_weight, pw,
-                                          g.out_h, g.out_w)
+    _direct.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss,
+                                         geom.out_h, geom.out_w)
+    _direct.conv2d_unpack_input_grad(gxp, grad_input, geom.stride_h, geom.stride_w, geom.pad_h,
+                                     geom.pad_w, packed_w)
+    _direct.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight, packed_w,
+                                          geom.out_h, geom.out_w)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -250,19 +250,19 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     of the input (none for N = 1). Scratch memory up to 64 MiB per thread is
     cached and reused between calls (fastnn/_workspace.py).
     """
-    x, w, b, g = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
+    x, w, b, geom = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
                                      groups, algorithm)
     if algorithm == "auto":
-        algorithm = _select(x, w, g)
+        algorithm = _select(x, w, geom)
     n, c_out = x.shape[0], w.shape[0]
-    _checks.check_allocation("conv2d", "output", (n, c_out, g.out_h, g.out_w), x.dtype)
-    out = np.empty((n, c_out, g.out_h, g.out_w), dtype=x.dtype)
+    _checks.check_allocation("conv2d", "output", (n, c_out, geom.out_h, geom.out_w), x.dtype)
+    out = np.empty((n, c_out, geom.out_h, geom.out_w), dtype=x.dtype)
     if out.size == 0:
         return out
     if algorithm == "direct":
-        _direct_forward(x, w, out, g)
+        _direct_forward(x, w, out, geom)
     else:
-        _gemm_forward(x, w, out, g)
+        _gemm_forward(x, w, out, geom)
     if b is not None:
         _bias.bias_add(out.reshape(n, c_out, -1), b, _tuning.n_chunks(out.size, _tuning.BIAS_PARALLEL_MIN))
     return out
@@ -297,10 +297,10 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     Scratch memory as :func:`conv2d`; the direct path also needs a widened copy
     of grad_output and a padded grad-input buffer.
     """
-    go, x, w, g = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
+    go, x, w, geom = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
     if algorithm == "auto":
-        algorithm = _select(x, w, g)
+        algorithm = _select(x, w, geom)
     n, c_out = x.shape[0], w.shape[0]
     grad_input = np.empty_like(x)
     grad_weight = np.empty_like(w)
@@ -311,8 +311,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         grad_bias[...] = 0
         return grad_input, grad_weight, grad_bias
     if algorithm == "direct":
-        _direct_backward(go, x, w, grad_input, grad_weight, g)
+        _direct_backward(go, x, w, grad_input, grad_weight, geom)
     else:
-        _gemm_backward(go, x, w, grad_input, grad_weight, g)
+        _gemm_backward(go, x, w, grad_input, grad_weight, geom)
     _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias, _tuning.n_chunks(go.size, _tuning.BIAS_PARALLEL_MIN))
     return grad_input, grad_weight, grad_bias

@@ -139,23 +139,6 @@ class Layer:
         return self._cache
 
 
-def _positive_int(owner, name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        raise ValueError(f"{owner}(): {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _dtype(owner, dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in _checks.FLOAT_DTYPES:
-        raise TypeError(f"{owner}(): dtype must be float32 or float64, got {dt}")
-    return dt
-
-
 class Linear(Layer):
     """Fully connected layer y = x @ weight.T + bias.
 
@@ -176,9 +159,9 @@ class Linear(Layer):
     def __init__(self, in_features, out_features, bias=True, *, weight_init="kaiming_normal",
                  rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features = _positive_int("Linear", "in_features", in_features)
-        self.out_features = _positive_int("Linear", "out_features", out_features)
-        dt = _dtype("Linear", dtype)
+        self.in_features = _checks.positive_int("Linear", "in_features", in_features)
+        self.out_features = _checks.positive_int("Linear", "out_features", out_features)
+        dt = _checks.float_dtype("Linear", dtype)
         init = get_initializer(weight_init)
         self.params["weight"] = init((self.out_features, self.in_features), rng=rng, dtype=dt)
         if bias:
@@ -230,8 +213,8 @@ class Conv2d(Layer):
                  bias=True, *, algorithm="auto", weight_init="kaiming_normal", rng=None,
                  dtype=np.float32):
         super().__init__()
-        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
-        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
+        self.in_channels = _checks.positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = _checks.positive_int("Conv2d", "out_channels", out_channels)
         self.kernel_size = _checks.pair("Conv2d", "kernel_size", kernel_size, 1)
         # Checked here so a bad layer fails when built, not at its first forward.
         _checks.pair("Conv2d", "stride", stride, 1)
@@ -243,7 +226,7 @@ class Conv2d(Layer):
         _checks.choice("Conv2d", "algorithm", algorithm, _checks.CONV_ALGORITHMS)
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.algorithm = algorithm
-        dt = _dtype("Conv2d", dtype)
+        dt = _checks.float_dtype("Conv2d", dtype)
         init = get_initializer(weight_init)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.params["weight"] = init(shape, rng=rng, dtype=dt)
@@ -515,11 +498,11 @@ class _BatchNorm(Layer):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, *, dtype=np.float32):
         super().__init__()
         owner = type(self).__name__
-        self.num_features = _positive_int(owner, "num_features", num_features)
+        self.num_features = _checks.positive_int(owner, "num_features", num_features)
         self.eps = _checks.real_number(owner, "eps", eps, 0.0, float("inf"))
         self.momentum = _checks.real_number(owner, "momentum", momentum, 0.0, 1.0)
         self.affine = _checks.flag(owner, "affine", affine)
-        dt = _dtype(owner, dtype)
+        dt = _checks.float_dtype(owner, dtype)
         self.running_mean = np.zeros(self.num_features, dtype=dt)
         self.running_var = np.ones(self.num_features, dtype=dt)
         # Listed as buffers so state_dict()/save()/load() carry them (updated in place).

@@ -1,28 +1,9 @@
 """Optimizers: update a model's parameters in place from the gradients its backward left."""
-import math
-import numbers
-
 import numpy as np
 
+from . import _checks
+
 __all__ = ["SGD", "Adam"]
-
-
-def _real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _number(owner, name, value, low, low_ok=True, high=None):
-    """A finite float in [low, high) (or (low, high) with low_ok=False); ValueError otherwise.
-
-    Python and NumPy ints/floats are accepted (numbers.Real); bools, inf and NaN are not.
-    """
-    ok = _real(value) and math.isfinite(value)
-    if ok:
-        ok = (value >= low if low_ok else value > low) and (high is None or value < high)
-    if not ok:
-        bound = f"{'>=' if low_ok else '>'} {low}" + ("" if high is None else f" and < {high}")
-        raise ValueError(f"{owner}(): {name} must be a finite number {bound}, got {value!r}")
-    return float(value)
 
 
 def _check_model(owner, model):
@@ -70,10 +51,10 @@ class SGD:
                  dampening=0.0):
         _check_model("SGD", model)
         self.model = model
-        self.lr = _number("SGD", "lr", lr, 0, low_ok=False)
-        self.momentum = _number("SGD", "momentum", momentum, 0)
-        self.weight_decay = _number("SGD", "weight_decay", weight_decay, 0)
-        self.dampening = _number("SGD", "dampening", dampening, 0)
+        self.lr = _checks.finite_number("SGD", "lr", lr, 0, low_ok=False)
+        self.momentum = _checks.finite_number("SGD", "momentum", momentum, 0)
+        self.weight_decay = _checks.finite_number("SGD", "weight_decay", weight_decay, 0)
+        self.dampening = _checks.finite_number("SGD", "dampening", dampening, 0)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"SGD(): nesterov must be a bool, got {nesterov!r}")
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
@@ -130,13 +111,13 @@ class Adam:
     def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         _check_model("Adam", model)
         self.model = model
-        self.lr = _number("Adam", "lr", lr, 0, low_ok=False)
+        self.lr = _checks.finite_number("Adam", "lr", lr, 0, low_ok=False)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam(): betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_number("Adam", "betas[0]", betas[0], 0, high=1),
-                      _number("Adam", "betas[1]", betas[1], 0, high=1))
-        self.eps = _number("Adam", "eps", eps, 0)
-        self.weight_decay = _number("Adam", "weight_decay", weight_decay, 0)
+        self.betas = (_checks.finite_number("Adam", "betas[0]", betas[0], 0, high=1),
+                      _checks.finite_number("Adam", "betas[1]", betas[1], 0, high=1))
+        self.eps = _checks.finite_number("Adam", "eps", eps, 0)
+        self.weight_decay = _checks.finite_number("Adam", "weight_decay", weight_decay, 0)
         self.t = 0
         self._m = {}
         self._v = {}

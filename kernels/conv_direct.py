@@ -53,7 +53,7 @@ ACC_LEN = 1024
 
 
 @njit(parallel=True, cache=CACHE)
-def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, pw):
+def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, packed_w):
     """Copy x (N, C, H, W) into padded, stride-phase planes xp (N, C*sh*sw, PH*PW).
 
     xp[n, c*sh*sw + py*sw + px, i*PW + j] = x[n, c, i*sh + py - pad_h, j*sw + px - pad_w],
@@ -61,7 +61,7 @@ def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, pw):
     """
     n_batch, c_in, h, wd = x.shape
     ss = stride_h * stride_w
-    ph = xp.shape[2] // pw
+    ph = xp.shape[2] // packed_w
     zero = xp.dtype.type(0)
     for task in prange(n_batch * c_in):
         n = task // c_in
@@ -71,18 +71,18 @@ def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, pw):
                 dst = xp[n, c * ss + py * stride_w + px]
                 for i in range(ph):
                     iy = i * stride_h + py - pad_h
-                    row = dst[i * pw:(i + 1) * pw]
+                    row = dst[i * packed_w:(i + 1) * packed_w]
                     if iy < 0 or iy >= h:
                         row[:] = zero
                         continue
                     src = x[n, c, iy]
-                    for j in range(pw):
+                    for j in range(packed_w):
                         ix = j * stride_w + px - pad_w
                         row[j] = src[ix] if 0 <= ix < wd else zero
 
 
 @njit(parallel=True, cache=CACHE)
-def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, pw):
+def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, packed_w):
     """The adjoint of the packing: gx[n, c, y, x] = gxp at the packed position of (y, x).
 
     gxp : (N, C*sh*sw, PH*PW); gx : (N, C, H, W), overwritten. Input positions the
@@ -90,7 +90,7 @@ def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, pw):
     """
     n_batch, c_in, h, wd = gx.shape
     ss = stride_h * stride_w
-    ph = gxp.shape[2] // pw
+    ph = gxp.shape[2] // packed_w
     zero = gx.dtype.type(0)
     for task in prange(n_batch * c_in):
         n = task // c_in
@@ -106,44 +106,44 @@ def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, pw):
             for xx in range(wd):
                 xq = xx + pad_w
                 j = xq // stride_w
-                if j < pw:
-                    row[xx] = gxp[n, base + xq % stride_w, i * pw + j]
+                if j < packed_w:
+                    row[xx] = gxp[n, base + xq % stride_w, i * packed_w + j]
                 else:
                     row[xx] = zero
 
 
 @njit(parallel=True, cache=CACHE)
-def conv2d_widen(g, gw, pw):
-    """g (N, K, OH, OW) -> gw (N, K, OH*PW): row oy at oy*PW, zeros in columns >= OW."""
-    n_batch, k, oh, ow = g.shape
-    zero = gw.dtype.type(0)
+def conv2d_widen(grad_out, go_wide, packed_w):
+    """grad_out (N, K, OH, OW) -> go_wide (N, K, OH*PW): row oy at oy*PW, zeros in columns >= OW."""
+    n_batch, k, oh, ow = grad_out.shape
+    zero = go_wide.dtype.type(0)
     for task in prange(n_batch * k):
         n = task // k
         o = task % k
-        dst = gw[n, o]
+        dst = go_wide[n, o]
         for oy in range(oh):
-            dst[oy * pw:oy * pw + ow] = g[n, o, oy]
-            dst[oy * pw + ow:(oy + 1) * pw] = zero
+            dst[oy * packed_w:oy * packed_w + ow] = grad_out[n, o, oy]
+            dst[oy * packed_w + ow:(oy + 1) * packed_w] = zero
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, pw):
+def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w):
     """out[n, o] = sum over taps of wt * the tap's run of packed input (no bias).
 
     xp : (N, P, PH*PW) packed input (``conv2d_pack_input``).
     wt : (ceil(C_out / OB), T, OB) weights, wt[b, t, j] = w[b*OB + j, c, ky, kx] for
         tap t = (c*kH + ky)*kW + kx, zero for channels >= C_out.
     tap_plane, tap_off : (T,) int64, the packed plane and start offset of each tap.
-    out : (N, C_out, OH, OW), overwritten. pw : packed row width PW >= OW.
+    out : (N, C_out, OH, OW), overwritten. packed_w : packed row width PW >= OW.
     """
     n_batch = xp.shape[0]
     n_blk, n_taps, _ = wt.shape
     c_out, oh, ow = out.shape[1], out.shape[2], out.shape[3]
-    rows = max(1, min(oh, ACC_LEN // pw))
+    rows = max(1, min(oh, ACC_LEN // packed_w))
     for task in prange(n_batch * n_blk):
         n = task // n_blk
         b = task % n_blk
-        acc = np.empty((OB, rows * pw), dtype=out.dtype)
+        acc = np.empty((OB, rows * packed_w), dtype=out.dtype)
         a0 = acc[0]
         a1 = acc[1]
         a2 = acc[2]
@@ -152,8 +152,8 @@ def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, pw):
         wb = wt[b]
         for oy0 in range(0, oh, rows):
             nr = min(rows, oh - oy0)
-            length = (nr - 1) * pw + ow
-            base = oy0 * pw
+            length = (nr - 1) * packed_w + ow
+            base = oy0 * packed_w
             acc[:, :] = 0
             for t in range(0, n_taps - 1, 2):
                 s0 = xn[tap_plane[t], base + tap_off[t]:]
@@ -181,35 +181,35 @@ def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, pw):
                 o = b * OB + j
                 if o < c_out:
                     for r in range(nr):
-                        out[n, o, oy0 + r, :] = acc[j, r * pw:r * pw + ow]
+                        out[n, o, oy0 + r, :] = acc[j, r * packed_w:r * packed_w + ow]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def conv2d_direct_backward_input(gw, wt, tap_plane, tap_off, gxp, pw, ss, oh, ow):
-    """Packed grad-input: gxp[n, c*ss + plane(s), off(s) + m] += w[o, c, s] * gw[n, o, m].
+def conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss, oh, ow):
+    """Packed grad-input: gxp[n, c*ss + plane(s), off(s) + m] += w[o, c, s] * go_wide[n, o, m].
 
-    gw : (N, C_out, OH*PW) widened grad_output (``conv2d_widen``; its junk columns
+    go_wide : (N, C_out, OH*PW) widened grad_output (``conv2d_widen``; its junk columns
         are zero, so scattering them adds nothing).
     wt : (ceil(C_in / OB), kH*kW*C_out, OB), wt[b, s*C_out + o, j] = w[o, b*OB + j, s]
         for spatial tap s = ky*kW + kx, zero for channels >= C_in.
-    tap_plane, tap_off : (kH*kW,) the phase plane (0 .. ss-1) and start offset of
+    sp_plane, sp_off : (kH*kW,) the phase plane (0 .. ss-1) and start offset of
         each spatial tap; ss = stride_h * stride_w.
     gxp : (N, C_in*ss, PH*PW), overwritten.
 
     The transpose of the forward loop: the accumulators are the packed planes of
     OB input channels, the streamed operands the gradients of 2 output channels.
     """
-    n_batch, c_out = gw.shape[0], gw.shape[1]
+    n_batch, c_out = go_wide.shape[0], go_wide.shape[1]
     n_blk, n_w, _ = wt.shape
     n_sp = n_w // c_out
     c_in = gxp.shape[1] // ss
     plane_len = gxp.shape[2]
-    rows = max(1, min(oh, ACC_LEN // pw))
+    rows = max(1, min(oh, ACC_LEN // packed_w))
     zero = gxp.dtype.type(0)
     for task in prange(n_batch * n_blk):
         n = task // n_blk
         b = task % n_blk
-        gn = gw[n]
+        gn = go_wide[n]
         wb = wt[b]
         nj = min(OB, c_in - b * OB)
         for j in range(nj):
@@ -220,11 +220,11 @@ def conv2d_direct_backward_input(gw, wt, tap_plane, tap_off, gxp, pw, ss, oh, ow
         scratch = np.zeros((OB, plane_len if nj < OB else 1), dtype=gxp.dtype)
         for oy0 in range(0, oh, rows):
             nr = min(rows, oh - oy0)
-            length = (nr - 1) * pw + ow
-            base = oy0 * pw
+            length = (nr - 1) * packed_w + ow
+            base = oy0 * packed_w
             for s in range(n_sp):
-                start = base + tap_off[s]
-                p = tap_plane[s]
+                start = base + sp_off[s]
+                p = sp_plane[s]
                 d0 = gxp[n, (b * OB) * ss + p, start:]
                 d1 = gxp[n, (b * OB + 1) * ss + p, start:] if nj > 1 else scratch[1, start:]
                 d2 = gxp[n, (b * OB + 2) * ss + p, start:] if nj > 2 else scratch[2, start:]
@@ -256,11 +256,11 @@ def conv2d_direct_backward_input(gw, wt, tap_plane, tap_off, gxp, pw, ss, oh, ow
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow):
-    """grad_w[o, c, ky, kx] = sum_{n, m} gw[n, o, m] * xp[n, c*ss + plane(s), off(s) + m].
+def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_w, oh, ow):
+    """grad_w[o, c, ky, kx] = sum_{n, m} go_wide[n, o, m] * xp[n, c*ss + plane(s), off(s) + m].
 
-    gw : (N, C_out, OH*PW) widened grad_output (junk columns zero, so they add 0).
-    xp : (N, C_in*sh*sw, PH*PW) packed input. tap_plane, tap_off : (kH*kW,) as in
+    go_wide : (N, C_out, OH*PW) widened grad_output (junk columns zero, so they add 0).
+    xp : (N, C_in*sh*sw, PH*PW) packed input. sp_plane, sp_off : (kH*kW,) as in
     ``conv2d_direct_backward_input``. grad_w : (C_out, C_in, kH, kW), overwritten.
 
     Each task owns the weights of OB output channels x one input channel and
@@ -268,12 +268,12 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
     pass handles 4 output channels x 2 taps with 8 vector accumulators (the
     reduction vectorises under the ``reassoc`` flag).
     """
-    n_batch, c_out = gw.shape[0], gw.shape[1]
+    n_batch, c_out = go_wide.shape[0], go_wide.shape[1]
     c_in, kh, kw = grad_w.shape[1], grad_w.shape[2], grad_w.shape[3]
     ss = xp.shape[1] // c_in
     n_sp = kh * kw
     n_blk = (c_out + OB - 1) // OB
-    rows = max(1, min(oh, ACC_LEN // pw))
+    rows = max(1, min(oh, ACC_LEN // packed_w))
     zero = grad_w.dtype.type(0)
     for task in prange(n_blk * c_in):
         b = task // c_in
@@ -282,11 +282,11 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
         nj = min(OB, c_out - o0)
         sums = np.zeros((n_sp, OB), dtype=grad_w.dtype)
         for n in range(n_batch):
-            gn = gw[n]
+            gn = go_wide[n]
             for oy0 in range(0, oh, rows):
                 nr = min(rows, oh - oy0)
-                length = (nr - 1) * pw + ow
-                base = oy0 * pw
+                length = (nr - 1) * packed_w + ow
+                base = oy0 * packed_w
                 g0 = gn[o0, base:]
                 g1 = gn[o0 + min(1, nj - 1), base:]
                 g2 = gn[o0 + min(2, nj - 1), base:]
@@ -294,8 +294,8 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
                 # Two taps per pass: 6 loads feed 8 FMAs (one tap: 5 loads per 4 FMAs,
                 # load-bound on 2 loads/cycle).
                 for s in range(0, n_sp - 1, 2):
-                    src = xp[n, c * ss + tap_plane[s], base + tap_off[s]:]
-                    srd = xp[n, c * ss + tap_plane[s + 1], base + tap_off[s + 1]:]
+                    src = xp[n, c * ss + sp_plane[s], base + sp_off[s]:]
+                    srd = xp[n, c * ss + sp_plane[s + 1], base + sp_off[s + 1]:]
                     acc0 = zero
                     acc1 = zero
                     acc2 = zero
@@ -329,7 +329,7 @@ def conv2d_direct_backward_weight(gw, xp, tap_plane, tap_off, grad_w, pw, oh, ow
                     sums[s + 1, 3] += acc7
                 if n_sp % 2 == 1:
                     s = n_sp - 1
-                    src = xp[n, c * ss + tap_plane[s], base + tap_off[s]:]
+                    src = xp[n, c * ss + sp_plane[s], base + sp_off[s]:]
                     acc0 = zero
                     acc1 = zero
                     acc2 = zero

@@ -1,4 +1,4 @@
-"""fastnn.summary and Layer.macs beyond the seed cases (those are in test_seed_cases_model.py)."""
+"""fastnn.summary and Layer.macs beyond the seed cases (those are in test_seed_cases.py)."""
 import numpy as np
 import pytest
 

@@ -1,7 +1,8 @@
-"""Optional parity with PyTorch for the ops tests/test_torch_parity_ops.py does not cover:
-conv2d (every algorithm), linear, matmul, relu / sigmoid / tanh / step, softmax /
-log_softmax, cross_entropy with class indices and max_pool2d (with torch's indices),
-forward and backward (torch autograd with ``.backward(g)``), on both backends.
+"""Optional parity with PyTorch for every functional op: conv2d (every algorithm), linear,
+matmul, relu / leaky_relu / sigmoid / tanh / step, softmax / log_softmax, cross_entropy,
+max_pool2d (with torch's indices), avg / adaptive pooling, batch_norm, dropout and the
+elementwise losses, forward and backward (torch autograd with ``.backward(g)``), on both
+backends.
 
 float64, rtol 1e-7. The atol is 1e-7 times the largest |expected| value (at least 1e-7):
 outputs that are sums of many terms (conv, GEMM, gradients) can cancel to near 0, where
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from helpers import BACKENDS
+
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -150,6 +152,19 @@ def test_activation(name, shape, ops, rng):
 
 
 @backends
+@pytest.mark.parametrize("slope", [0.01, 0.2, -0.5, 1.5])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4, 5)], ids=["0d", "1d", "3d"])
+def test_leaky_relu(slope, shape, ops, rng):
+    x = _activation_input(rng, shape)
+    xt = leaf(x)
+    yt = TF.leaky_relu(xt, negative_slope=slope)
+    g = rng.standard_normal(shape)
+    yt.backward(torch.tensor(g))
+    close(ops.leaky_relu(x, slope), yt)
+    close(ops.leaky_relu_backward(g, x, slope), xt.grad)
+
+
+@backends
 @pytest.mark.parametrize("shape", [(), (7,), (3, 4, 5)], ids=["0d", "1d", "3d"])
 def test_step_is_heaviside_with_value_1_at_0(shape, ops, rng):
     x = _activation_input(rng, shape)
@@ -226,3 +241,76 @@ def test_max_pool2d(kw, shape, ops, rng):
     np.testing.assert_array_equal(idx, it.numpy())
     close(ops.max_pool2d_backward(g, x, **kw), xt.grad)
     close(ops.max_pool2d_backward(g, x, **kw, indices=idx), xt.grad)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("shape", [(6, 3), (3, 3, 4), (2, 3, 4, 5)], ids=["2d", "3d", "4d"])
+def test_batch_norm(shape, training, ops, rng):
+    x = rng.standard_normal(shape) * 2 + 1
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    xt, wt, bt = leaf(x), leaf(w), leaf(b)
+    yt = TF.batch_norm(xt, trm, trv, wt, bt, training, 0.3, 1e-4)
+    g = rng.standard_normal(shape)
+    yt.backward(torch.tensor(g))
+    rm_in, rv_in = rm.copy(), rv.copy()
+    close(ops.batch_norm(x, rm, rv, w, b, training, 0.3, 1e-4), yt)
+    close(rm, trm)
+    close(rv, trv)
+    gx, gw, gb = ops.batch_norm_backward(g, x, rm_in, rv_in, w, training, 1e-4)
+    close(gx, xt.grad)
+    close(gw, wt.grad)
+    close(gb, bt.grad)
+
+
+POOLS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+         dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+         dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+         dict(kernel_size=(2, 3), stride=(3, 2), ceil_mode=True),
+         dict(kernel_size=2, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+@pytest.mark.parametrize("kw", POOLS, ids=range(len(POOLS)))
+def test_pooling(kw, ops, rng):
+    x = rng.standard_normal((2, 2, 7, 8))
+    for name in ("avg_pool2d", "max_pool2d"):
+        args = kw if name == "avg_pool2d" else {k: v for k, v in kw.items()
+                                                  if k != "count_include_pad"}
+        xt = leaf(x)
+        yt = getattr(TF, name)(xt, **args)
+        g = rng.standard_normal(tuple(yt.shape))
+        yt.backward(torch.tensor(g))
+        close(getattr(ops, name)(x, **args), yt)
+        close(getattr(ops, name + "_backward")(g, x, **args), xt.grad)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_adaptive_avg_pool(ops, rng):
+    x = rng.standard_normal((2, 3, 5, 4))
+    xt = leaf(x)
+    yt = TF.adaptive_avg_pool2d(xt, 1)
+    g = rng.standard_normal((2, 3, 1, 1))
+    yt.backward(torch.tensor(g))
+    close(ops.adaptive_avg_pool2d(x, 1), yt)
+    close(ops.adaptive_avg_pool2d_backward(g, x, 1), xt.grad)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["mse_loss", "binary_cross_entropy_with_logits",
+                                  "binary_cross_entropy", "cross_entropy"])
+def test_losses(name, reduction, ops, rng):
+    x = rng.standard_normal((4, 5)) * 4
+    t = rng.random((4, 5))
+    if name == "binary_cross_entropy":
+        x = rng.random((4, 5))
+        x[0, :2] = [0.0, 1.0]  # exercise the log clamp and the gradient's epsilon
+    xt = leaf(x)
+    yt = getattr(TF, name)(xt, torch.tensor(t), reduction=reduction)
+    g = rng.standard_normal(tuple(yt.shape)) if reduction == "none" else 1.0
+    yt.backward(torch.tensor(g) if reduction == "none" else None)
+    close(getattr(ops, name)(x, t, reduction), yt)
+    close(getattr(ops, name + "_backward")(g, x, t, reduction), xt.grad)
