@@ -24,6 +24,7 @@ def main(backend="numba"):
     jac = np.diag(s) - np.outer(s, s)
     num = fastnn.numerical_jacobian(ops.softmax, z.copy())
     print(f"J = diag(s) - s s^T; max |J - numerical Jacobian| = {np.abs(jac - num).max():.1e}")
+    np.testing.assert_allclose(num, jac, atol=1e-8)
     g = np.array([0.3, -1.0, 2.0])
     back = ops.softmax_backward(g, s)
     print(f"softmax_backward(g) vs J^T g: max diff {np.abs(back - jac.T @ g).max():.1e}")
@@ -32,8 +33,13 @@ def main(backend="numba"):
     grad = ops.cross_entropy_backward(1.0, logits, target, reduction="sum")
     print("d cross_entropy / d logits for class 0 =", np.round(grad[0], 4), "= p - onehot")
     np.testing.assert_allclose(grad[0], s - [1, 0, 0], rtol=1e-12)
-    print("softmax(z + 100) == softmax(z):", np.allclose(ops.softmax(z + 100), s))
-    print("softmax([1000, 1001]) =", ops.softmax(np.array([1000.0, 1001.0])))
+    shifted = ops.softmax(z + 100)
+    print("softmax(z + 100) == softmax(z):", np.allclose(shifted, s))
+    np.testing.assert_allclose(shifted, s, rtol=1e-12)
+    big = ops.softmax(np.array([1000.0, 1001.0]))
+    print("softmax([1000, 1001]) =", big)
+    assert np.all(np.isfinite(big))
+    np.testing.assert_allclose(big, [1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-12)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,13 @@ def main(backend="numba"):
     ds = ops.sigmoid_backward(np.ones_like(z), ops.sigmoid(z))
     dt = ops.tanh_backward(np.ones_like(z), ops.tanh(z))
     print(f"sigmoid' in ({ds.min():.2e}, {ds.max()}], tanh' in ({dt.min():.2e}, {dt.max()}]")
+    # sigmoid' = s(1 - s) in (0, 0.25], tanh' = 1 - tanh^2 in (0, 1], maxima at z = 0
+    assert 0 < ds.min() and ds.max() == 0.25 and ds.argmax() == 1000
+    assert 0 < dt.min() and dt.max() == 1.0 and dt.argmax() == 1000
+    # the more confidently wrong, the smaller the gradient: |dL/dz| grows from z = -5 to 0
+    zs = np.array([-5.0, -2.0, 0.0])
+    ys = ops.sigmoid(zs)
+    assert np.all(np.diff(np.abs(ops.sigmoid_backward(ys - t, ys))) > 0)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ def main(backend="numba"):
                                                               np.float32)).shape[2:]
             print(f"n={n}, p={p}, f={f}, s={s}: output {shape[0]} = "
                   f"floor(({n} + 2*{p} - {f}) / {s}) + 1 = {(n + 2 * p - f) // s + 1}")
+            assert shape == ((n + 2 * p - f) // s + 1,) * 2, shape
+        assert [Conv2d(1, 1, 3, padding=p)(np.zeros((1, 1, n, n), np.float32)).shape[2]
+                for n, p in [(28, 1), (6, 0)]] == [28, 4]
 
 
 if __name__ == "__main__":

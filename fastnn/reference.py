@@ -165,8 +165,8 @@ def matmul_backward(grad_output, input, other):
 
 # --------------------------------------------------------------------------- activations
 
-def _into(op, result, out, like, reads):
-    """Return result, or copy it into a validated ``out`` (the same checks as the kernels')."""
+def _into(result, out):
+    """Return result, or copy it into ``out`` (already validated by _check_out)."""
     if out is None:
         return np.asarray(result)  # a 0-d input gives a 0-d array, not a NumPy scalar
     np.copyto(out, result)
@@ -182,21 +182,21 @@ def relu(input, out=None):
     x = _checks.float_array("relu", "input", input)
     _check_out("relu", out, x, (("input", x),))
     # np.where keeps NaN (NaN <= 0 is False), as the kernel does.
-    return _into("relu", np.where(x <= 0, x.dtype.type(0), x), out, x, ())
+    return _into(np.where(x <= 0, x.dtype.type(0), x), out)
 
 
 def relu_backward(grad_output, input, out=None):
     go, x = _args.elementwise_backward_args("relu_backward", grad_output, input, "input")
     _check_out("relu_backward", out, x, (("grad_output", go), ("input", x)))
     # As torch's threshold_backward: x <= 0 -> 0, else (including NaN) the gradient.
-    return _into("relu_backward", np.where(x <= 0, go.dtype.type(0), go), out, x, ())
+    return _into(np.where(x <= 0, go.dtype.type(0), go), out)
 
 
 def leaky_relu(input, negative_slope=0.01, out=None):
     slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
     x = _checks.float_array("leaky_relu", "input", input)
     _check_out("leaky_relu", out, x, (("input", x),))
-    return _into("leaky_relu", np.where(x > 0, x, x * x.dtype.type(slope)), out, x, ())
+    return _into(np.where(x > 0, x, x * x.dtype.type(slope)), out)
 
 
 def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
@@ -204,8 +204,7 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
     s = _checks.float_array("leaky_relu_backward", "input", input)
     go, x = _args.elementwise_backward_args("leaky_relu_backward", grad_output, s, "input")
     _check_out("leaky_relu_backward", out, x, (("grad_output", go), ("input", x)))
-    return _into("leaky_relu_backward", np.where(x > 0, go, go * x.dtype.type(slope)), out, x,
-                 ())
+    return _into(np.where(x > 0, go, go * x.dtype.type(slope)), out)
 
 
 def sigmoid(input, out=None):
@@ -213,25 +212,25 @@ def sigmoid(input, out=None):
     _check_out("sigmoid", out, x, (("input", x),))
     e = np.exp(-np.abs(x))
     y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-    return _into("sigmoid", y, out, x, ())
+    return _into(y, out)
 
 
 def sigmoid_backward(grad_output, output, out=None):
     go, s = _args.elementwise_backward_args("sigmoid_backward", grad_output, output, "output")
     _check_out("sigmoid_backward", out, s, (("grad_output", go), ("output", s)))
-    return _into("sigmoid_backward", go * s * (1 - s), out, s, ())
+    return _into(go * s * (1 - s), out)
 
 
 def tanh(input, out=None):
     x = _checks.float_array("tanh", "input", input)
     _check_out("tanh", out, x, (("input", x),))
-    return _into("tanh", np.tanh(x), out, x, ())
+    return _into(np.tanh(x), out)
 
 
 def tanh_backward(grad_output, output, out=None):
     go, t = _args.elementwise_backward_args("tanh_backward", grad_output, output, "output")
     _check_out("tanh_backward", out, t, (("grad_output", go), ("output", t)))
-    return _into("tanh_backward", go * (1 - t * t), out, t, ())
+    return _into(go * (1 - t * t), out)
 
 
 def step(input, out=None):
@@ -239,13 +238,13 @@ def step(input, out=None):
     _check_out("step", out, x, (("input", x),))
     one, zero = x.dtype.type(1), x.dtype.type(0)
     y = np.where(np.isnan(x), x, np.where(x >= 0, one, zero))  # step(NaN) = NaN
-    return _into("step", y, out, x, ())
+    return _into(y, out)
 
 
 def step_backward(grad_output, input, out=None):
     go, x = _args.elementwise_backward_args("step_backward", grad_output, input, "input")
     _check_out("step_backward", out, x, (("grad_output", go), ("input", x)))
-    return _into("step_backward", np.zeros_like(x), out, x, ())
+    return _into(np.zeros_like(x), out)
 
 
 # --------------------------------------------------------------------------- softmax
@@ -543,3 +542,20 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
     eps = np.float32(1e-12)  # torch's EPSILON is a C float
     return np.asarray((x - t) / np.maximum(x * (1 - x), eps)
                       * _loss_grad(op, grad_output, x, reduction))
+
+
+# --------------------------------------------------------------------------- docstrings
+
+def _document():
+    """Give each public function the docstring of its fastnn.functional twin, with a header."""
+    from . import functional  # the docs only; no computation is shared
+    for name in __all__:
+        twin = getattr(functional, name).__doc__ or ""
+        own = globals()[name]
+        note = f" Here: {own.__doc__.strip()}" if own.__doc__ else ""
+        own.__doc__ = (f"Plain-NumPy reference of :func:`fastnn.functional.{name}`: the same "
+                       "signature, argument checks and results (up to rounding), computed with "
+                       f"NumPy only.{note}\n\n    " + twin.lstrip())
+
+
+_document()

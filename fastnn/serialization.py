@@ -120,8 +120,15 @@ def load_state(model, path):
             from None
 
 
-# Files written before fastnn.model was split name the containers' old module.
-_MOVED = {"fastnn.model": "fastnn.containers"}
+def _moved_class(key, classes):
+    """A fastnn class saved under a module it has since moved out of (fastnn.model ->
+    fastnn.containers, fastnn.layers -> fastnn.layers_norm): found by its unique name."""
+    module, name = key
+    if not module.startswith("fastnn."):
+        return None
+    found = [cls for (mod, cname), cls in classes.items()
+             if cname == name and mod.startswith("fastnn.")]
+    return found[0] if len(found) == 1 else None
 
 
 def _layer_classes():
@@ -139,7 +146,7 @@ def _build(spec, classes, path):
         config, children = spec["config"], spec["children"]
     except (TypeError, KeyError):
         raise ValueError(f"load(): {path!r}: malformed architecture entry {spec!r}") from None
-    cls = classes.get(key) or classes.get((_MOVED.get(key[0], key[0]), key[1]))
+    cls = classes.get(key) or _moved_class(key, classes)
     if cls is None:
         raise ValueError(f"load(): {path!r} needs layer class {key[0]}.{key[1]}, which is not "
                          "defined in this process (import the module that defines it first)")
