@@ -83,10 +83,11 @@ def _blocking(k, n, nr):
     return kcb, ncb, kcb * ((ncb + nr - 1) // nr) * nr
 
 
-@njit(cache=CACHE)
 def workspace_size(k, n, threads, nr):
-    """Elements of the scratch buffer that ``gemm_parallel`` needs (NR = 2 * lanes)."""
-    return _workspace_layout(k, n, threads, nr)[2]
+    """Elements of the scratch buffer that ``gemm_parallel`` needs (nr = 2 * SIMD lanes).
+
+    Plain Python (called by the dispatch in fastnn/_linear.py) over the jitted layout."""
+    return int(_workspace_layout(k, n, threads, nr)[2])
 
 
 @njit(cache=CACHE)
