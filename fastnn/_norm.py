@@ -1,23 +1,22 @@
 """Batch normalisation, training and evaluation mode, and its backward op (kernels/batchnorm.py).
 """
-import numba
-
 import numpy as np
 
 from . import _args
+from . import _tuning
 from .kernels import batchnorm as _bn
 
 
 def _bn_chunks(x3):
-    """Per-thread partial sums for the batch-norm reductions: one chunk of rows per thread."""
-    return max(1, min(numba.get_num_threads(), x3.shape[0] * x3.shape[1]))
+    """The n_chunks argument of the batch-norm kernels for (N, C, L) input ``x3``."""
+    return _tuning.n_chunks(x3.size, _tuning.BATCHNORM_PARALLEL_MIN)
 
 
 def _batch_stats(x3):
     c = x3.shape[1]
     mean = np.empty(c, dtype=x3.dtype)
     var = np.empty(c, dtype=x3.dtype)
-    _bn.batch_norm_stats(x3, mean, var, np.empty((_bn_chunks(x3), c)))
+    _bn.batch_norm_stats(x3, mean, var, _bn_chunks(x3))
     return mean, var
 
 
@@ -89,7 +88,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shift = b if b is not None else np.zeros(c, dtype=dt)
     out = np.empty_like(x3)
     if out.size:
-        _bn.batch_norm_forward(x3, mean, scale, shift, out)
+        _bn.batch_norm_forward(x3, mean, scale, shift, out, _bn_chunks(x3))
     return out.reshape(input.shape)
 
 
@@ -132,8 +131,7 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
     sum_g = np.zeros(c, dtype=dt)
     sum_gxc = np.zeros(c, dtype=dt)
     if x3.size:
-        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc,
-                                       np.empty((_bn_chunks(x3), 2, c)))
+        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc, _bn_chunks(x3))
     grad_weight = sum_gxc * invstd
     k = invstd * w if w is not None else invstd
     if training:
@@ -144,5 +142,6 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
         coef_x = coef_1 = np.zeros(c, dtype=dt)
     grad_input = np.empty_like(x3)
     if x3.size:
-        _bn.batch_norm_backward_input(go3, x3, mean, k, coef_x, coef_1, grad_input)
+        _bn.batch_norm_backward_input(go3, x3, mean, k, coef_x, coef_1, grad_input,
+                                      _bn_chunks(x3))
     return grad_input.reshape(input.shape), grad_weight, sum_g

@@ -27,6 +27,7 @@ BIAS_PARALLEL_MIN = 262144             # bias add / bias-gradient reduction
 ELEMENTWISE_PARALLEL_MIN = 32768       # relu, step, leaky_relu, their backward, dropout
 TRANSCENDENTAL_PARALLEL_MIN = 8192     # sigmoid, tanh
 SOFTMAX_PARALLEL_MIN = 8192            # softmax family, rows x K
+BATCHNORM_PARALLEL_MIN = 32768         # batch-norm statistics, forward, backward (input elements)
 POOL_PARALLEL_MIN = 65536              # max / avg pooling, input elements
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 

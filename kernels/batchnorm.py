@@ -10,9 +10,12 @@ chunks, one per thread. A first version reduced each channel in its own prange
 task, reading x[:, c, :] with a stride of C * L: fine for images, but for
 dense input that uses 4 bytes of every 64-byte cache line.
 
-Reductions go through per-thread partials: thread k adds its part of the sums
-into ``partials[k, c]`` (no two threads write one entry), and the partials are
-summed per channel afterwards. Sums are float64 even for float32 data: a batch
+``n_chunks`` (last argument, kernels/_chunks.py): 1 runs on the calling thread,
+n > 1 splits the rows into n contiguous chunks across threads; the caller
+decides (fastnn/_tuning.py BATCHNORM_PARALLEL_MIN). Reductions go through
+per-chunk partials: chunk k adds its part of the sums into ``partials[k, c]``
+(no two threads write one entry), and the partials are summed per channel
+afterwards, in chunk order (so results depend on n_chunks by rounding only). Sums are float64 even for float32 data: a batch
 of N*H*W values summed in float32 would lose digits in the mean and, through
 it, in the variance. The variance takes a second pass over (x - mean)^2 rather
 than E[x^2] - mean^2, which cancels catastrophically when |mean| >> std.
@@ -27,168 +30,198 @@ kernel, so it adds no compiled specialisation.
 """
 from numba import njit, prange
 
+import numpy as np
+
+from ._chunks import chunk_bounds
 from ._config import CACHE, FASTMATH
 
 
 @njit(cache=CACHE)
-def _chunk(k, n_chunks, total):
-    """Bounds [lo, hi) of chunk k when range(total) is cut into n_chunks contiguous pieces."""
-    return k * total // n_chunks, (k + 1) * total // n_chunks
-
-
-@njit(cache=CACHE)
 def _merge(partials, c, count):
-    """Sum over threads of partials[:, c], divided by count."""
+    """Sum over chunks of partials[:, c], divided by count."""
     s = 0.0
     for k in range(partials.shape[0]):
         s += partials[k, c]
     return s / count
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _sum_pass(x, center, partials, squares):
-    """partials[k, c] = sum over thread k's share of x[:, c, :] of (x - center[c])^p,
-    p = 2 if squares else 1. x : (N, C, L); partials zeroed here."""
+@njit(inline="always")
+def _sum_chunk(x, center, partials, k, n_chunks, squares):
+    """partials[k, c] += sum over chunk k of x[:, c, :] of (x - center[c])^p, p = 2 if squares."""
     n_batch, chans, length = x.shape
-    n_chunks = partials.shape[0]
-    partials[:, :] = 0.0
     if length == 1:  # dense: rows n, vectorised over channels
         x2 = x.reshape(n_batch, chans)
-        for k in prange(n_chunks):
-            lo, hi = _chunk(k, n_chunks, n_batch)
-            for n in range(lo, hi):
-                for c in range(chans):
-                    d = x2[n, c] - center[c]
-                    partials[k, c] += d * d if squares else d
+        lo, hi = chunk_bounds(n_batch, k, n_chunks)
+        for n in range(lo, hi):
+            for c in range(chans):
+                d = x2[n, c] - center[c]
+                partials[k, c] += d * d if squares else d
         return
-    total = n_batch * chans
+    lo, hi = chunk_bounds(n_batch * chans, k, n_chunks)
+    for j in range(lo, hi):
+        n = j // chans
+        c = j - n * chans
+        m = center[c]
+        s = 0.0
+        if squares:
+            for t in range(length):
+                d = x[n, c, t] - m
+                s += d * d
+        else:
+            for t in range(length):
+                s += x[n, c, t] - m
+        partials[k, c] += s
+
+
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
+def _sum_pass(x, center, partials, squares, n_chunks):
+    """partials (n_chunks, C) = per-chunk sums of (x - center)^p; zeroed here."""
+    partials[:, :] = 0.0
+    if n_chunks <= 1:
+        _sum_chunk(x, center, partials, 0, 1, squares)
+        return
     for k in prange(n_chunks):
-        lo, hi = _chunk(k, n_chunks, total)
-        for j in range(lo, hi):
-            n = j // chans
-            c = j - n * chans
-            m = center[c]
-            s = 0.0
-            if squares:
-                for t in range(length):
-                    d = x[n, c, t] - m
-                    s += d * d
-            else:
-                for t in range(length):
-                    s += x[n, c, t] - m
-            partials[k, c] += s
+        _sum_chunk(x, center, partials, k, n_chunks, squares)
 
 
 @njit(cache=CACHE)
-def batch_norm_stats(x, mean, var, partials):
+def batch_norm_stats(x, mean, var, n_chunks):
     """mean[c] and biased variance var[c] of x[:, c, :] over N and L.
 
-    x : (N, C, L); mean, var : (C,), overwritten; partials : float64 scratch
-    (n_chunks, C), n_chunks >= 1 (the caller's choice: its thread count).
+    x : (N, C, L); mean, var : (C,), overwritten. Sums in float64 (C-sized
+    per-chunk scratch allocated here).
     """
     n_batch, chans, length = x.shape
     count = n_batch * length
-    mean64 = partials[0].copy()  # C-sized float64 scratch
-    mean64[:] = 0.0
-    _sum_pass(x, mean64, partials, False)
+    partials = np.empty((max(1, n_chunks), chans))
+    mean64 = np.zeros(chans)
+    _sum_pass(x, mean64, partials, False, n_chunks)
     for c in range(chans):
         mean64[c] = _merge(partials, c, count)
-    _sum_pass(x, mean64, partials, True)
+    _sum_pass(x, mean64, partials, True, n_chunks)
     for c in range(chans):
         mean[c] = mean64[c]
         var[c] = _merge(partials, c, count)
 
 
+@njit(inline="always")
+def _forward_chunk(x, mean, scale, shift, out, k, n_chunks):
+    n_batch, chans, length = x.shape
+    if length == 1:  # dense: rows n, vectorised over channels
+        x2 = x.reshape(n_batch, chans)
+        out2 = out.reshape(n_batch, chans)
+        lo, hi = chunk_bounds(n_batch, k, n_chunks)
+        for n in range(lo, hi):
+            for c in range(chans):
+                out2[n, c] = (x2[n, c] - mean[c]) * scale[c] + shift[c]
+        return
+    lo, hi = chunk_bounds(n_batch * chans, k, n_chunks)
+    for j in range(lo, hi):
+        n = j // chans
+        c = j - n * chans
+        m, a, b = mean[c], scale[c], shift[c]
+        for t in range(length):
+            out[n, c, t] = (x[n, c, t] - m) * a + b
+
+
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def batch_norm_forward(x, mean, scale, shift, out):
+def batch_norm_forward(x, mean, scale, shift, out, n_chunks):
     """out[n, c, :] = (x[n, c, :] - mean[c]) * scale[c] + shift[c].
 
     With scale = weight / sqrt(var + eps) and shift = bias this is batch norm.
     x - mean is formed first (not x * scale + (shift - mean * scale)) so a
     large common offset cancels exactly before the scaling.
     """
-    n_batch, chans, length = x.shape
-    if length == 1:  # dense: rows n, vectorised over channels
-        x2 = x.reshape(n_batch, chans)
-        out2 = out.reshape(n_batch, chans)
-        for n in prange(n_batch):
-            for c in range(chans):
-                out2[n, c] = (x2[n, c] - mean[c]) * scale[c] + shift[c]
+    if n_chunks <= 1:
+        _forward_chunk(x, mean, scale, shift, out, 0, 1)
         return
-    for j in prange(n_batch * chans):
-        n = j // chans
-        c = j - n * chans
-        m, k, b = mean[c], scale[c], shift[c]
-        for t in range(length):
-            out[n, c, t] = (x[n, c, t] - m) * k + b
+    for k in prange(n_chunks):
+        _forward_chunk(x, mean, scale, shift, out, k, n_chunks)
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
-    """sum_g[c] = sum of grad_out[:, c, :]; sum_gxc[c] = sum of grad_out * (x - mean[c]).
-
-    grad_out, x : (N, C, L); sum_g, sum_gxc : (C,), overwritten; partials :
-    float64 scratch (n_chunks, 2, C) (see batch_norm_stats).
-    """
+@njit(inline="always")
+def _reduce_chunk(grad_out, x, mean, partials, k, n_chunks):
     n_batch, chans, length = x.shape
-    n_chunks = partials.shape[0]
-    partials[:, :, :] = 0.0
     if length == 1:  # dense: rows n, vectorised over channels
         g2 = grad_out.reshape(n_batch, chans)
         x2 = x.reshape(n_batch, chans)
-        for k in prange(n_chunks):
-            lo, hi = _chunk(k, n_chunks, n_batch)
-            for n in range(lo, hi):
-                for c in range(chans):
-                    g = g2[n, c]
-                    partials[k, 0, c] += g
-                    partials[k, 1, c] += g * (x2[n, c] - mean[c])
+        lo, hi = chunk_bounds(n_batch, k, n_chunks)
+        for n in range(lo, hi):
+            for c in range(chans):
+                g = g2[n, c]
+                partials[k, 0, c] += g
+                partials[k, 1, c] += g * (x2[n, c] - mean[c])
+        return
+    lo, hi = chunk_bounds(n_batch * chans, k, n_chunks)
+    for j in range(lo, hi):
+        n = j // chans
+        c = j - n * chans
+        m = mean[c]
+        s = 0.0
+        sx = 0.0
+        for t in range(length):
+            g = grad_out[n, c, t]
+            s += g
+            sx += g * (x[n, c, t] - m)
+        partials[k, 0, c] += s
+        partials[k, 1, c] += sx
+
+
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
+def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, n_chunks):
+    """sum_g[c] = sum of grad_out[:, c, :]; sum_gxc[c] = sum of grad_out * (x - mean[c]).
+
+    grad_out, x : (N, C, L); sum_g, sum_gxc : (C,), overwritten. Sums in
+    float64 through per-chunk partials (allocated here).
+    """
+    chans = x.shape[1]
+    partials = np.zeros((max(1, n_chunks), 2, chans))
+    if n_chunks <= 1:
+        _reduce_chunk(grad_out, x, mean, partials, 0, 1)
     else:
-        total = n_batch * chans
         for k in prange(n_chunks):
-            lo, hi = _chunk(k, n_chunks, total)
-            for j in range(lo, hi):
-                n = j // chans
-                c = j - n * chans
-                m = mean[c]
-                s = 0.0
-                sx = 0.0
-                for t in range(length):
-                    g = grad_out[n, c, t]
-                    s += g
-                    sx += g * (x[n, c, t] - m)
-                partials[k, 0, c] += s
-                partials[k, 1, c] += sx
+            _reduce_chunk(grad_out, x, mean, partials, k, n_chunks)
     for c in range(chans):
         s = 0.0
         sx = 0.0
-        for k in range(n_chunks):
+        for k in range(partials.shape[0]):
             s += partials[k, 0, c]
             sx += partials[k, 1, c]
         sum_g[c] = s
         sum_gxc[c] = sx
 
 
+@njit(inline="always")
+def _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, k, n_chunks):
+    n_batch, chans, length = x.shape
+    if length == 1:  # dense: rows n, vectorised over channels
+        g2 = grad_out.reshape(n_batch, chans)
+        x2 = x.reshape(n_batch, chans)
+        gi2 = grad_in.reshape(n_batch, chans)
+        lo, hi = chunk_bounds(n_batch, k, n_chunks)
+        for n in range(lo, hi):
+            for c in range(chans):
+                gi2[n, c] = coef_g[c] * g2[n, c] + coef_x[c] * (x2[n, c] - mean[c]) + coef_1[c]
+        return
+    lo, hi = chunk_bounds(n_batch * chans, k, n_chunks)
+    for j in range(lo, hi):
+        n = j // chans
+        c = j - n * chans
+        m, a, b, d = mean[c], coef_g[c], coef_x[c], coef_1[c]
+        for t in range(length):
+            grad_in[n, c, t] = a * grad_out[n, c, t] + b * (x[n, c, t] - m) + d
+
+
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in):
+def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, n_chunks):
     """grad_in[n, c, :] = coef_g[c] * grad_out + coef_x[c] * (x - mean[c]) + coef_1[c].
 
     Training mode: coef_g = w * invstd, coef_x = -coef_g * invstd^2 * sum_gxc / M,
     coef_1 = -coef_g * sum_g / M (M = N * L values per channel); eval mode:
     coef_x = coef_1 = 0. One kernel serves both.
     """
-    n_batch, chans, length = x.shape
-    if length == 1:  # dense: rows n, vectorised over channels
-        g2 = grad_out.reshape(n_batch, chans)
-        x2 = x.reshape(n_batch, chans)
-        gi2 = grad_in.reshape(n_batch, chans)
-        for n in prange(n_batch):
-            for c in range(chans):
-                gi2[n, c] = coef_g[c] * g2[n, c] + coef_x[c] * (x2[n, c] - mean[c]) + coef_1[c]
+    if n_chunks <= 1:
+        _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, 0, 1)
         return
-    for j in prange(n_batch * chans):
-        n = j // chans
-        c = j - n * chans
-        m, a, b, d = mean[c], coef_g[c], coef_x[c], coef_1[c]
-        for t in range(length):
-            grad_in[n, c, t] = a * grad_out[n, c, t] + b * (x[n, c, t] - m) + d
+    for k in prange(n_chunks):
+        _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, k, n_chunks)
