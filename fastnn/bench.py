@@ -343,7 +343,7 @@ import time
 t0 = time.perf_counter()
 import fastnn
 t1 = time.perf_counter()
-print(t1 - t0, fastnn.warmup())
+print(t1 - t0, fastnn.warmup(dtypes={dtypes}))
 """
 
 
@@ -369,9 +369,11 @@ def bench_coldstart(ctx):
     lines.append(f"new process, warm on-disk cache: import fastnn {imp:.3f} s + first "
                  f"conv2d (float32) {conv:.3f} s = {imp + conv:.3f} s "
                  f"(median of {runs}; the first run took {first[0] + first[1]:.3f} s)")
-    w_first = _run_fresh(_WARMUP)
-    w_later = [_run_fresh(_WARMUP)[1] for _ in range(runs)]
-    lines.append(f"new process, warm on-disk cache: fastnn.warmup() (float32 + float64, every "
+    dtypes = ("float32",) if ctx.tiny else ("float32", "float64")   # --tiny: half the compile
+    code = _WARMUP.format(dtypes=dtypes)
+    w_first = _run_fresh(code)
+    w_later = [_run_fresh(code)[1] for _ in range(runs)]
+    lines.append(f"new process, warm on-disk cache: fastnn.warmup() ({' + '.join(dtypes)}, every "
                  f"kernel) {np.median(w_later):.3f} s (median of {runs}; the first run took "
                  f"{w_first[1]:.3f} s)")
     lines.append("a cold cache (fresh NUMBA_CACHE_DIR) compiles everything: see the README")
