@@ -1,4 +1,4 @@
-"""GEMM speed: fastnn.functional.matmul (the Numba GEMM) vs np.dot (OpenBLAS), same process and threads.
+"""GEMM speed: fastnn.functional.matmul (the Numba GEMM) vs np.dot (OpenBLAS), same threads.
 
 Run: python examples/bench_gemm.py [--quick] [--dtype float32|float64] [--filter TEXT]
 Prints per shape: fastnn GF/s, np.dot GF/s, ratio, and % of the machine's nominal

@@ -1,4 +1,4 @@
-"""Idiomatic NumPy versions of the benchmarked ops: the "numpy" column of ``python -m fastnn bench``.
+"""Idiomatic NumPy versions of the benchmarked ops: the bench's "numpy" column.
 
 What a NumPy user would write: ufuncs with ``out=`` into a preallocated array
 for the elementwise ops, the max-shifted exp for the softmax family, ``np.dot``

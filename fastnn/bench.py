@@ -323,7 +323,8 @@ def bench_demo(ctx):
                         float(np.median(numba_s)), None,
                         float(np.median(torch_s)) if torch_s else None,
                         flops=demo_epoch_flops(len(data[0])), reference=float(np.median(numpy_s)),
-                        note=f"median of {epochs} epochs; reference = the NumPy backend"))
+                        note=f"median of {epochs} epoch{'s' if epochs > 1 else ''}; "
+                             "reference = the NumPy backend"))
 
 
 _COLD_START = r"""
@@ -360,22 +361,22 @@ def _run_fresh(code, **extra_env):
 def bench_coldstart(ctx):
     """import fastnn + first conv2d, and fastnn.warmup(), each in a fresh process."""
     lines = []
-    runs = 1 if ctx.tiny else 2 if ctx.quick else 3
+    runs = 0 if ctx.tiny else 2 if ctx.quick else 3   # --tiny: only the first run of each
     # The first run may compile (cold cache) and fills Numba's on-disk cache; later runs load it.
     first = _run_fresh(_COLD_START)
-    later = [_run_fresh(_COLD_START) for _ in range(runs)]
+    later = [_run_fresh(_COLD_START) for _ in range(runs)] or [first]
     imp = float(np.median([r[0] for r in later]))
     conv = float(np.median([r[1] for r in later]))
     lines.append(f"new process, warm on-disk cache: import fastnn {imp:.3f} s + first "
                  f"conv2d (float32) {conv:.3f} s = {imp + conv:.3f} s "
-                 f"(median of {runs}; the first run took {first[0] + first[1]:.3f} s)")
+                 f"(median of {len(later)}; the first run took {first[0] + first[1]:.3f} s)")
     dtypes = ("float32",) if ctx.tiny else ("float32", "float64")   # --tiny: half the compile
     code = _WARMUP.format(dtypes=dtypes)
     w_first = _run_fresh(code)
-    w_later = [_run_fresh(code)[1] for _ in range(runs)]
+    w_later = [_run_fresh(code)[1] for _ in range(runs)] or [w_first[1]]
     lines.append(f"new process, warm on-disk cache: fastnn.warmup() ({' + '.join(dtypes)}, every "
-                 f"kernel) {np.median(w_later):.3f} s (median of {runs}; the first run took "
-                 f"{w_first[1]:.3f} s)")
+                 f"kernel) {np.median(w_later):.3f} s (median of {len(w_later)}; the first run "
+                 f"took {w_first[1]:.3f} s)")
     lines.append("a cold cache (fresh NUMBA_CACHE_DIR) compiles everything: see the README")
     ctx.sections.append(("cold start", lines))
 

@@ -2,9 +2,9 @@
 
 The issue's four float32 shapes A-D (fastnn._bench_common.CONV_SHAPES). "numpy" is
 idiomatic NumPy (im2col via sliding_window_view + one np.tensordot per product,
-fastnn._bench_numpy); "reference" is fastnn.reference (a tensordot per kernel tap). Backward = grad-input + grad-weight + grad-bias
-(what ``conv2d_backward`` returns); torch's is ``aten.convolution_backward``
-with the same three outputs.
+fastnn._bench_numpy); "reference" is fastnn.reference (a tensordot per kernel
+tap). Backward = grad-input + grad-weight + grad-bias (what ``conv2d_backward``
+returns); torch's is ``aten.convolution_backward`` with the same three outputs.
 """
 import fastnn
 from fastnn import _bench_numpy as NP
