@@ -192,29 +192,33 @@ def _other_threads_cpu_ns():
     return total
 
 
-IDLE_WINDOW_S = 0.005    # other threads idle = under 10% of one core over this window
+IDLE_WINDOW_S = 0.005    # other threads idle = under 10% of one core in each of
+IDLE_WINDOWS = 2         # this many consecutive windows of this length
 IDLE_MAX_S = 1.0         # give up waiting after this long
 IDLE_FALLBACK_S = 0.2    # no /proc: sleep this long (> OpenBLAS's ~0.1 s spin) instead
 
 
-def wait_until_idle(window_s=IDLE_WINDOW_S, max_s=IDLE_MAX_S):
+def wait_until_idle(window_s=IDLE_WINDOW_S, windows=IDLE_WINDOWS, max_s=IDLE_MAX_S):
     """Sleep until the process's other threads (BLAS, OpenMP pools) stop using CPU.
 
-    Polls their CPU time over windows of ``window_s``; returns once a window
-    shows under 10% of one core busy, or after ``max_s``. Without
-    /proc/self/task (not Linux) it sleeps IDLE_FALLBACK_S. Returns the seconds waited.
+    Polls their CPU time over windows of ``window_s``; returns once ``windows``
+    consecutive windows each show under 10% of one core busy (two, so that a
+    spinning thread that the scheduler left out for one window is not taken
+    for idle), or after ``max_s``. Without /proc/self/task (not Linux) it
+    sleeps IDLE_FALLBACK_S. Returns the seconds waited.
     """
     t0 = time.perf_counter()
     before = _other_threads_cpu_ns()
     if before is None:
         time.sleep(IDLE_FALLBACK_S)
         return time.perf_counter() - t0
-    while True:
+    quiet = 0
+    while quiet < windows and time.perf_counter() - t0 < max_s:
         time.sleep(window_s)
         after = _other_threads_cpu_ns()
-        if after - before < 0.1 * window_s * 1e9 or time.perf_counter() - t0 > max_s:
-            return time.perf_counter() - t0
+        quiet = quiet + 1 if after - before < 0.1 * window_s * 1e9 else 0
         before = after
+    return time.perf_counter() - t0
 
 
 def time_interleaved(impls, repeat, min_sample_s=0.005, settle=True):
