@@ -1,14 +1,17 @@
-"""Benchmark fastnn.functional.conv2d / conv2d_backward against PyTorch and the NumPy reference.
+"""Benchmark fastnn.functional.conv2d / conv2d_backward against PyTorch and NumPy.
 
 For every shape and pass (forward; backward = grad-input + grad-weight) it
 times each fastnn algorithm that applies ('direct', 'im2col', '1x1' for 1x1
 stride-1 unpadded kernels, and 'auto'), ``torch.nn.functional.conv2d`` /
-``torch.ops.aten.convolution_backward`` (when torch is installed) and
-``fastnn.reference``. Everything runs in one process, float32, with
+``torch.ops.aten.convolution_backward`` (when torch is installed), idiomatic
+NumPy ("numpy": im2col via sliding_window_view + one np.tensordot, as in
+``python -m fastnn bench``) and ``fastnn.reference`` ("reference": a tensordot
+per kernel tap). Everything runs in one process, float32, with
 ``torch.set_num_threads(T)`` and ``fastnn.set_num_threads(T)`` (T = 2 by
-default); each callable is warmed up once (JIT compile excluded), then the
-callables are run in turn, REPS rounds, and the median is reported, in ms and
-GFLOP/s (2 * MACs / s; backward counts 2x the forward MACs).
+default), timed by the bench's shared helper (fastnn._bench_common.time_interleaved:
+warm-up call excluded, rotating order, each sample once the other thread pools
+are idle, medians), in ms and GFLOP/s (2 * MACs / s; backward counts 2x the
+forward MACs). Shapes A-D are the bench's (fastnn._bench_common.CONV_SHAPES).
 
     python examples/bench_conv2d.py                  # all shapes, 5 rounds
     python examples/bench_conv2d.py --shapes A,B,C,D --reps 7 --markdown
@@ -16,25 +19,20 @@ GFLOP/s (2 * MACs / s; backward counts 2x the forward MACs).
 The geometric means at the end are over the four issue shapes A-D.
 """
 import argparse
-import time
 
 import numpy as np
 
 import fastnn
 import fastnn.functional as F
 import fastnn.reference as R
+from fastnn import _bench_numpy as NP
+from fastnn._bench_common import CONV_SHAPES, conv_inputs, import_torch, time_interleaved
 
-try:
-    import torch
-except ImportError:  # torch is optional: comparisons are skipped
-    torch = None
+torch = import_torch()  # optional: comparisons are skipped without it
 
-# name -> (N, C_in, H=W, C_out, k, padding, stride)
+# name -> (N, C_in, H=W, C_out, k, padding, stride): the bench's A-D, then smaller layers
 SHAPES = {
-    "A": (32, 64, 32, 64, 3, 1, 1),
-    "B": (1, 192, 28, 32, 3, 1, 1),
-    "C": (64, 1, 28, 6, 5, 0, 1),
-    "D": (8, 3, 224, 64, 7, 3, 2),
+    **CONV_SHAPES,
     "demo1": (32, 1, 8, 8, 3, 1, 1),
     "demo2": (32, 8, 4, 16, 3, 1, 1),
     "digits1": (64, 1, 8, 16, 3, 1, 1),
@@ -45,30 +43,13 @@ SHAPES = {
     "16x4x16": (16, 4, 16, 8, 3, 1, 1),
     "16x32x16": (16, 32, 16, 32, 3, 1, 1),
 }
-ISSUE = ["A", "B", "C", "D"]
-
-
-def median_times(fns, reps):
-    """Warm each callable up once, then run them interleaved ``reps`` times; median seconds."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}
+ISSUE = list(CONV_SHAPES)
 
 
 def bench_shape(name, reps, ref_reps, only=None):
     n, c, hw, k, r, p, s = SHAPES[name]
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
-    w = (rng.standard_normal((k, c, r, r)) / np.sqrt(c * r * r)).astype(np.float32)
-    kw = dict(stride=s, padding=p)
-    out = F.conv2d(x, w, **kw)
-    go = rng.standard_normal(out.shape).astype(np.float32)
+    x, w, _, go, kw = conv_inputs(SHAPES[name])
+    out = go
     macs = n * k * out.shape[2] * out.shape[3] * c * r * r
     algos = ["direct", "im2col"] + (["1x1"] if (r, p, s) == (1, 0, 1) else []) + ["auto"]
     if only:
@@ -81,12 +62,14 @@ def bench_shape(name, reps, ref_reps, only=None):
         bwd["torch"] = lambda: torch.ops.aten.convolution_backward(
             got, xt, wt, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, False])
     rows = []
+    fwd["numpy"] = lambda: NP.conv2d(x, w, None, s, p)
+    bwd["numpy"] = lambda: NP.conv2d_backward(go, x, w, s, p)
     for pass_name, fns, ref, flops in (
             ("fwd", fwd, lambda: R.conv2d(x, w, **kw), 2 * macs),
             ("bwd", bwd, lambda: R.conv2d_backward(go, x, w, **kw), 4 * macs)):
         with torch.no_grad() if torch is not None else _null():
-            t = median_times(fns, reps)
-        t["numpy"] = median_times({"numpy": ref}, ref_reps)["numpy"]
+            t = time_interleaved(fns, reps)
+        t["reference"] = time_interleaved({"reference": ref}, ref_reps)["reference"]
         rows.append((name, pass_name, flops, t, F.select_conv2d_algorithm(
             x.shape, w.shape, out.shape[2:], x.dtype, (s, s), (p, p))))
     return rows
@@ -108,7 +91,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated names")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--ref-reps", type=int, default=3, help="rounds for the slow NumPy reference")
+    ap.add_argument("--ref-reps", type=int, default=3, help="rounds for the slow fastnn.reference")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--markdown", action="store_true", help="print a README table")
     ap.add_argument("--algorithms", default="", help="comma-separated subset of direct,im2col,1x1 "
@@ -117,7 +100,7 @@ def main():
     fastnn.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
-    cols = ["direct", "im2col", "1x1", "auto", "torch", "numpy"]
+    cols = ["direct", "im2col", "1x1", "auto", "torch", "numpy", "reference"]
     if args.markdown:
         print("| shape (N, C_in, H=W, C_out, k, pad, stride) | pass | "
               + " | ".join(f"{c} ms" for c in cols) + " | auto picks | auto GF/s | torch/auto | numpy/auto |")

@@ -3,32 +3,30 @@
     python examples/bench_elementwise.py            # 16M-element activations, 4096x1000 softmax
     python examples/bench_elementwise.py --small    # demo-sized calls (32x64, 32x10)
 
-Prints, per op: fastnn, torch (set_num_threads(2), out= where torch has it)
-and the NumPy reference, in GB/s (bytes each op must read + write, counted the
-same way for every implementation and for np.copyto) or microseconds, with
-ratios. Median of --repeat runs after one warm-up call (JIT compile excluded),
-the implementations interleaved run by run so machine noise hits all alike.
+Prints, per op: fastnn, torch (set_num_threads(2), out= where torch has it),
+idiomatic NumPy ("numpy": ufuncs with out=, the max-shifted exp; fastnn._bench_numpy,
+where it has the op) and fastnn.reference, in GB/s (bytes each op must read +
+write, counted the same way for every implementation and for the copy roof, a
+np.copyto split over the same threads) or milliseconds, with ratios. Timed by
+the bench's shared helper (fastnn._bench_common.time_interleaved: warm-up call
+excluded, rotating order, each sample once the other thread pools are idle, medians).
 """
 import argparse
-import time
 
 import numpy as np
 
 import fastnn
 import fastnn.functional as F
 import fastnn.reference as R
+from fastnn import _bench_numpy as NP
+from fastnn._bench_common import (ELEMENTWISE_SIZE, SOFTMAX_SHAPE, copy_bandwidth,
+                                  import_torch, time_interleaved)
 
 
 def median_times(fns, repeat):
-    for f in fns:
-        f()  # warm-up (compile)
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for t, f in zip(times, fns):
-            t0 = time.perf_counter()
-            f()
-            t.append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
+    """Medians of the callables in list ``fns`` (None entries give None)."""
+    t = time_interleaved(dict(enumerate(fns)), repeat)
+    return [t[i] for i in range(len(fns))]
 
 
 def main():
@@ -37,11 +35,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    import torch
+    torch = import_torch()
+    if torch is None:
+        raise SystemExit("this example compares with PyTorch: pip install torch")
     torch.set_num_threads(args.threads)
     fastnn.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    shape = (32, 64) if args.small else (16 * 2**20,)
+    shape = (32, 64) if args.small else (ELEMENTWISE_SIZE,)
     x = (4 * rng.standard_normal(shape)).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)
     out = np.empty_like(x)
@@ -50,10 +50,16 @@ def main():
     tt = torch.tanh(tx)
     y_sig, y_tanh = F.sigmoid(x), F.tanh(x)
     nb = x.nbytes
-    (copy_t,) = median_times([lambda: np.copyto(out, x)], args.repeat)
-    copy_bw = 2 * nb / copy_t / 1e9
-    print(f"shape {shape} float32, {args.threads} threads; np.copyto: {copy_bw:.2f} GB/s "
-          f"({copy_t * 1e6:.1f} us)")
+    copy_bw = copy_bandwidth(x.size, threads=args.threads, repeat=args.repeat)
+    print(f"shape {shape} float32, {args.threads} threads; np.copyto over {args.threads} "
+          f"threads: {copy_bw:.2f} GB/s")
+    np_out = np.empty_like(x)
+    np_calls = {"relu": lambda: NP.relu(x, np_out),
+                "relu_backward": lambda: NP.relu_backward(g, x, np_out),
+                "sigmoid": lambda: NP.sigmoid(x, np_out),
+                "sigmoid_backward": lambda: NP.sigmoid_backward(g, y_sig, np_out),
+                "tanh": lambda: NP.tanh(x, np_out),
+                "tanh_backward": lambda: NP.tanh_backward(g, y_tanh, np_out)}
     ta = torch.ops.aten
     cases = [
         ("relu", 2, lambda: F.relu(x, out=out), lambda: torch.clamp_min(tx, 0, out=tout),
@@ -79,16 +85,15 @@ def main():
          lambda: R.step_backward(g, x, out=out)),
     ]
     print(f"{'op':18s} {'fastnn GB/s':>11s} {'torch GB/s':>10s} {'numpy GB/s':>10s} "
-          f"{'fastnn/copy':>11s} {'fastnn/torch':>12s}")
+          f"{'reference GB/s':>14s} {'fastnn/copy':>11s} {'fastnn/torch':>12s}")
+    nan = float("nan")
     for name, arrays, f_fn, t_fn, r_fn in cases:
-        fns = [f_fn, r_fn] + ([t_fn] if t_fn else [])
-        ts = median_times(fns, args.repeat)
-        bw = [arrays * nb / t / 1e9 for t in ts]
-        tbw = bw[2] if t_fn else float("nan")
-        print(f"{name:18s} {bw[0]:11.2f} {tbw:10.2f} {bw[1]:10.2f} {bw[0] / copy_bw:11.2f} "
-              f"{bw[0] / tbw:12.2f}")
+        ts = median_times([f_fn, t_fn, np_calls.get(name), r_fn], args.repeat)
+        bw = [arrays * nb / t / 1e9 if t else nan for t in ts]
+        print(f"{name:18s} {bw[0]:11.2f} {bw[1]:10.2f} {bw[2]:10.2f} {bw[3]:14.2f} "
+              f"{bw[0] / copy_bw:11.2f} {bw[0] / bw[1]:12.2f}")
 
-    rows, k = (32, 10) if args.small else (4096, 1000)
+    rows, k = (32, 10) if args.small else SOFTMAX_SHAPE
     z = (3 * rng.standard_normal((rows, k))).astype(np.float32)
     gz = rng.standard_normal((rows, k)).astype(np.float32)
     t = rng.integers(0, k, rows)
@@ -98,26 +103,30 @@ def main():
     tzg = tz.clone().requires_grad_(True)
     tloss = torch.nn.functional.cross_entropy(tzg, tt_)
     sm_cases = [
-        ("softmax", lambda: F.softmax(z), lambda: torch.softmax(tz, -1), lambda: R.softmax(z)),
+        ("softmax", lambda: F.softmax(z), lambda: torch.softmax(tz, -1), lambda: NP.softmax(z),
+         lambda: R.softmax(z)),
         ("softmax_backward", lambda: F.softmax_backward(gz, s),
-         lambda: ta._softmax_backward_data(tgz, ts_, -1, torch.float32),
+         lambda: ta._softmax_backward_data(tgz, ts_, -1, torch.float32), None,
          lambda: R.softmax_backward(gz, s)),
         ("log_softmax", lambda: F.log_softmax(z), lambda: torch.log_softmax(tz, -1),
-         lambda: R.log_softmax(z)),
+         lambda: NP.log_softmax(z), lambda: R.log_softmax(z)),
         ("log_softmax_backward", lambda: F.log_softmax_backward(gz, ls),
-         lambda: ta._log_softmax_backward_data(tgz, tls, -1, torch.float32),
+         lambda: ta._log_softmax_backward_data(tgz, tls, -1, torch.float32), None,
          lambda: R.log_softmax_backward(gz, ls)),
         ("cross_entropy", lambda: F.cross_entropy(z, t),
-         lambda: torch.nn.functional.cross_entropy(tz, tt_), lambda: R.cross_entropy(z, t)),
+         lambda: torch.nn.functional.cross_entropy(tz, tt_), lambda: NP.cross_entropy(z, t),
+         lambda: R.cross_entropy(z, t)),
         ("cross_entropy_bwd", lambda: F.cross_entropy_backward(1.0, z, t),
-         lambda: torch.autograd.grad(tloss, tzg, retain_graph=True),
+         lambda: torch.autograd.grad(tloss, tzg, retain_graph=True), None,
          lambda: R.cross_entropy_backward(1.0, z, t)),
     ]
+    ms = (lambda v: f"{v * 1e3:.4f}" if v else "-")  # noqa: E731
     print(f"\n({rows}, {k}) float32   {'fastnn ms':>10s} {'torch ms':>9s} {'numpy ms':>9s} "
-          f"{'torch/fastnn':>12s}")
-    for name, f_fn, t_fn, r_fn in sm_cases:
-        tf, tr, tt2 = median_times([f_fn, r_fn, t_fn], args.repeat)
-        print(f"{name:22s} {tf * 1e3:10.4f} {tt2 * 1e3:9.4f} {tr * 1e3:9.4f} {tt2 / tf:12.2f}")
+          f"{'reference ms':>12s} {'torch/fastnn':>12s}")
+    for name, f_fn, t_fn, n_fn, r_fn in sm_cases:
+        tf, tt2, tn, tr = median_times([f_fn, t_fn, n_fn, r_fn], args.repeat)
+        print(f"{name:22s} {ms(tf):>10s} {ms(tt2):>9s} {ms(tn):>9s} {ms(tr):>12s} "
+              f"{tt2 / tf:12.2f}")
 
 
 if __name__ == "__main__":

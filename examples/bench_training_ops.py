@@ -1,44 +1,30 @@
 """Time batch norm, dropout, average pooling and two losses: fastnn vs torch vs the NumPy reference.
 
-float32, in one process, after two warm-up calls (JIT compile excluded); prints the minimum and
-the median of ``--repeat`` runs and the bytes moved per second of the minimum. torch is optional.
+float32, in one process, timed by the bench's shared helper (fastnn._bench_common.time_interleaved:
+warm-up call excluded, rotating order, each sample once the other thread pools are idle); prints
+the median of ``--repeat`` samples and the bytes moved per second. torch is optional.
 
     python examples/bench_training_ops.py --threads 1
 """
 import argparse
-import time
 
 import numpy as np
 
 import fastnn
 import fastnn.functional as F
 import fastnn.reference as R
+from fastnn._bench_common import import_torch, time_interleaved
 
-try:
-    import torch
-    TF = torch.nn.functional
-except ImportError:  # torch is only a point of comparison
-    torch = None
-
-
-def timed(f, repeat):
-    f()
-    f()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return np.min(ts) * 1e3, np.median(ts) * 1e3
+torch = import_torch()  # only a point of comparison
+TF = torch.nn.functional if torch is not None else None
 
 
 def row(name, nbytes, fns, repeat):
+    """One line: each implementation's median ms and GB/s ("reference" is fastnn.reference)."""
     cells = [name]
-    for impl, f in fns.items():
-        if f is None:
-            continue
-        best, med = timed(f, repeat)
-        cells.append(f"{impl} {best:8.3f} ms (median {med:.3f}; {nbytes / best / 1e6:5.2f} GB/s)")
+    for impl, t in time_interleaved(fns, repeat).items():
+        if t is not None:
+            cells.append(f"{impl} {t * 1e3:8.3f} ms ({nbytes / t / 1e9:5.2f} GB/s)")
     print(" | ".join(cells), flush=True)
 
 
@@ -60,10 +46,10 @@ def main():
         w, b = np.ones(c, np.float32), np.zeros(c, np.float32)
         rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
         fwd = {"fastnn": lambda: F.batch_norm(x, rm, rv, w, b, True),
-               "numpy": lambda: R.batch_norm(x, rm, rv, w, b, True), "torch": None}
+               "reference": lambda: R.batch_norm(x, rm, rv, w, b, True), "torch": None}
         both = {"fastnn": lambda: (F.batch_norm(x, rm, rv, w, b, True),
                                    F.batch_norm_backward(g, x, rm, rv, w, True)),
-                "numpy": lambda: (R.batch_norm(x, rm, rv, w, b, True),
+                "reference": lambda: (R.batch_norm(x, rm, rv, w, b, True),
                                   R.batch_norm_backward(g, x, rm, rv, w, True)), "torch": None}
         if torch is not None:
             tx = torch.tensor(x, requires_grad=True)
@@ -86,13 +72,13 @@ def main():
     tmask = torch.tensor(mask) if torch is not None else None
     row("dropout fwd 10^6 (NumPy mask draw included)", 2 * x.nbytes,
         {"fastnn": lambda: F.dropout(x, 0.2, generator=gen),
-         "numpy": lambda: R.dropout(x, 0.2, generator=gen),
+         "reference": lambda: R.dropout(x, 0.2, generator=gen),
          "torch": (lambda: TF.dropout(tx, 0.2, True)) if torch is not None else None}, rep)
     row("dropout mask draw alone 10^6", x.nbytes,
         {"numpy": lambda: gen.random(x.shape) >= 0.2}, rep)
     row("dropout_backward 10^6", 2 * x.nbytes + mask.nbytes,
         {"fastnn": lambda: F.dropout_backward(x, mask, 0.2),
-         "numpy": lambda: R.dropout_backward(x, mask, 0.2),
+         "reference": lambda: R.dropout_backward(x, mask, 0.2),
          "torch": (lambda: tx * tmask / 0.8) if torch is not None else None}, rep)
 
     x = rng.standard_normal((32, 64, 16, 16), dtype=np.float32)
@@ -100,7 +86,7 @@ def main():
         y = F.avg_pool2d(x, **kw)
         g = np.ones_like(y)
         fns = {"fastnn": lambda: (F.avg_pool2d(x, **kw), F.avg_pool2d_backward(g, x, **kw)),
-               "numpy": lambda: (R.avg_pool2d(x, **kw), R.avg_pool2d_backward(g, x, **kw)),
+               "reference": lambda: (R.avg_pool2d(x, **kw), R.avg_pool2d_backward(g, x, **kw)),
                "torch": None}
         if torch is not None:
             tx, tg = torch.tensor(x, requires_grad=True), torch.tensor(g)
@@ -109,7 +95,7 @@ def main():
     g1 = np.ones((32, 64, 1, 1), np.float32)
     fns = {"fastnn": lambda: (F.adaptive_avg_pool2d(x, 1),
                               F.adaptive_avg_pool2d_backward(g1, x, 1)),
-           "numpy": lambda: (R.adaptive_avg_pool2d(x, 1),
+           "reference": lambda: (R.adaptive_avg_pool2d(x, 1),
                              R.adaptive_avg_pool2d_backward(g1, x, 1)), "torch": None}
     if torch is not None:
         tx, tg1 = torch.tensor(x, requires_grad=True), torch.tensor(g1)
@@ -122,7 +108,7 @@ def main():
         fwd_f, bwd_f = getattr(F, name), getattr(F, name + "_backward")
         fwd_r, bwd_r = getattr(R, name), getattr(R, name + "_backward")
         fns = {"fastnn": lambda: (fwd_f(x, t), bwd_f(1.0, x, t)),
-               "numpy": lambda: (fwd_r(x, t), bwd_r(1.0, x, t)), "torch": None}
+               "reference": lambda: (fwd_r(x, t), bwd_r(1.0, x, t)), "torch": None}
         if torch is not None:
             tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t)
             fns["torch"] = lambda: getattr(TF, name)(tx, tt).backward()

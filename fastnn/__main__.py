@@ -83,14 +83,17 @@ def _add_bench_parser(sub):
         help="time fastnn against NumPy and PyTorch CPU, with a roofline",
         description="Time fastnn's ops (GEMM, conv2d forward/backward, elementwise, softmax "
                     "family, the digits demo's training epoch, cold start, threading) against "
-                    "the NumPy reference and PyTorch CPU (when installed; '-' otherwise), with "
-                    "the same thread count everywhere. Prints milliseconds per call (median, "
-                    "after a warm-up call), speed-ups (other time / fastnn time), GFLOP/s or "
-                    "GB/s and the percentage of the machine's fp32 peak or copy bandwidth.")
+                    "idiomatic NumPy, fastnn.reference (conv2d and the demo) and PyTorch CPU "
+                    "(when installed; '-' otherwise), with the same thread count everywhere. "
+                    "Prints milliseconds per call (median; warm-up call excluded; rotating "
+                    "order, each sample once the other thread pools are idle), speed-ups "
+                    "(other time / fastnn time), GFLOP/s or GB/s and the percentage of the "
+                    "machine's fp32 peak or copy bandwidth (measured with the same threads).")
     bench.add_argument("--only", type=_groups, default=None, metavar="GROUPS",
                        help=f"comma-separated subset of: {','.join(GROUPS)} (default: all)")
     bench.add_argument("--repeat", type=_positive_int, default=None,
-                       help="timed samples per implementation (default 7; 3 with --quick)")
+                       help="timed samples per implementation (default 7; 3 with --quick, "
+                            "1 with --tiny)")
     bench.add_argument("--quick", action="store_true",
                        help="fewer repeats and a subset of the shapes (about a minute)")
     bench.add_argument("--markdown", action="store_true",
@@ -101,7 +104,9 @@ def _add_bench_parser(sub):
     bench.add_argument("--threads", type=_positive_int, default=None,
                        help="threads for fastnn, torch and BLAS (default: "
                             "fastnn.get_num_threads())")
-    bench.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests only
+    bench.add_argument("--tiny", action="store_true",
+                       help="smoke test (CI): every group on tiny shapes, one sample; the "
+                            "figures mean nothing")
 
 
 if __name__ == "__main__":

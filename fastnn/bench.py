@@ -1,21 +1,25 @@
 """``python -m fastnn bench``: fastnn against NumPy and PyTorch CPU, side by side, with a roofline.
 
-Every row times one op three ways in this one process, on the same inputs and
-the same number of threads: fastnn (the Numba kernels, through the public
-functional API), the NumPy reference (``np.dot`` for GEMM, :mod:`fastnn.reference`
-otherwise) and PyTorch CPU when ``import torch`` works ("-" otherwise). PyTorch
-is never a dependency of fastnn: it is imported lazily, here only.
+Every row times one op in this one process, on the same inputs and the same
+number of threads: **fastnn** (the Numba kernels, through the public functional
+API), **numpy** (idiomatic NumPy, fastnn._bench_numpy: ``np.dot``, ufuncs with
+``out=``, the max-shifted exp, im2col via ``sliding_window_view`` + one
+``np.tensordot`` for conv2d), **reference** (fastnn.reference, the plain-NumPy
+test oracle, for conv2d a tensordot per kernel tap; and the NumPy backend in the
+demo row; reported for conv2d and the demo only) and **torch** (PyTorch CPU when
+``import torch`` works, "-" otherwise; never a dependency of fastnn).
 
-Timing: one untimed warm-up call per implementation (JIT compile or cache load
-excluded), then ``repeat`` samples, the implementations interleaved within each
-sample so they see the same machine noise; a sample loops the call enough
-times to last a few milliseconds. The table shows medians.
+Timing is fastnn._bench_common.time_interleaved: a warm-up call per
+implementation excluded, samples in an order that rotates each round, every
+sample started only once the other thread pools (OpenBLAS spins ~0.1 s after a
+call) have gone idle; medians.
 
 Rates: GFLOP/s = 2 * multiply-adds / s for GEMM and convolutions; GB/s =
 bytes that must cross memory (each input read once, each output written once)
 / s for the elementwise and softmax ops. "% roof" compares fastnn's rate with
 the machine's nominal fp32 peak (cores x FMA units x SIMD lanes x 2 x clock)
-or with the measured copy bandwidth (a large ``np.copyto``, read + write bytes).
+or with the measured copy bandwidth (a large ``np.copyto`` split over the
+bench's threads, read + write bytes).
 """
 import inspect
 import math
@@ -28,120 +32,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend
+import fastnn
+from . import _bench_common as C
+from . import _bench_numpy as NP
 from . import functional as F
 from . import reference as R
+from ._bench_common import (copy_bandwidth, cpu_flags, cpu_max_ghz, import_torch,  # noqa: F401
+                            peak_gflops, simd_lanes, time_interleaved)
 
 GROUPS = ("gemm", "conv", "elementwise", "softmax", "demo", "coldstart", "threading")
 
-# Shapes of the issue's targets (full run), and a subset for --quick.
-GEMM_SIZES = (64, 256, 512, 1024, 2048)
-GEMM_SIZES_QUICK = (64, 256, 512)
-GEMM_TRANSPOSE_SIZE = 1024
-GEMM_TRANSPOSE_SIZE_QUICK = 512
-# (N, C_in, H=W, C_out, R=S, padding, stride)
-CONV_SHAPES = (
-    (32, 64, 32, 64, 3, 1, 1),
-    (1, 192, 28, 32, 3, 1, 1),
-    (64, 1, 28, 6, 5, 0, 1),
-    (8, 3, 224, 64, 7, 3, 2),
-)
-CONV_SHAPES_QUICK = CONV_SHAPES[1:3]
-ELEMENTWISE_SIZE = 16 * 2**20       # 16M float32 = 64 MiB per array
-ELEMENTWISE_SIZE_QUICK = 4 * 2**20
-SOFTMAX_SHAPE = (4096, 1000)
-# --tiny (tests only): shapes small enough that the whole table takes seconds.
-TINY = dict(gemm=(16, 32), gemm_t=24, conv=((2, 3, 6, 4, 3, 1, 1),), elementwise=1000,
-            softmax=(8, 10), copy=2**20)
 
-
-# --------------------------------------------------------------------------- machine
-
-def cpu_flags():
-    """The CPU feature flags from /proc/cpuinfo (an empty set where unavailable)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def simd_lanes(flags):
-    """fp32 lanes per SIMD register: 16 with AVX-512F, 8 with AVX2, else 4 (SSE)."""
-    if "avx512f" in flags:
-        return 16
-    if "avx2" in flags:
-        return 8
-    return 4
-
-
-def cpu_max_ghz():
-    """The CPU's maximum clock in GHz, and where it was read; (None, reason) if unknown.
-
-    Tries cpufreq's cpuinfo_max_freq, then lscpu's "CPU max MHz", then the
-    highest "cpu MHz" in /proc/cpuinfo (the current clock, on VMs the nominal one).
-    """
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as f:
-            return int(f.read()) / 1e6, "cpufreq cpuinfo_max_freq"
-    except (OSError, ValueError):
-        pass
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("CPU max MHz"):
-                return float(line.split(":", 1)[1]) / 1e3, "lscpu CPU max MHz"
-    except (OSError, ValueError, subprocess.SubprocessError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            mhz = [float(line.split(":", 1)[1]) for line in f if line.startswith("cpu MHz")]
-        if mhz:
-            return max(mhz) / 1e3, "/proc/cpuinfo cpu MHz"
-    except (OSError, ValueError):
-        pass
-    return None, "clock unknown"
-
-
-def peak_gflops(threads, lanes, ghz, fma_units=2):
-    """Nominal fp32 peak: threads (one per core) x FMA units x lanes x 2 FLOP per FMA x GHz."""
-    return threads * fma_units * lanes * 2 * ghz
-
-
-def copy_bandwidth(n_floats=64 * 2**20, repeat=5):
-    """GB/s of a large ``np.copyto`` (float32), counting bytes read + bytes written; median."""
-    src = np.ones(n_floats, dtype=np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)  # fault the pages in
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        times.append(time.perf_counter() - t0)
-    return 2 * src.nbytes / np.median(times) / 1e9
-
-
-# --------------------------------------------------------------------------- threads / torch
-
-def import_torch():
-    """PyTorch, or None when ``import torch`` fails. Never needed by fastnn itself.
-
-    fastnn asks the OpenMP runtime for a passive wait policy (see
-    fastnn._openmp); torch's own OpenMP runtime would read it too when torch is
-    imported later, so torch is imported with the environment as the user
-    left it, and compared at its defaults.
-    """
-    from . import _openmp
-    try:
-        with _openmp.user_environment():
-            import torch
-    except ImportError:
-        return None
-    return torch
-
+# --------------------------------------------------------------------------- threads
 
 class ThreadSettings:
     """Give fastnn (Numba), torch and OpenBLAS (via threadpoolctl) the same thread count."""
@@ -149,7 +51,7 @@ class ThreadSettings:
     def __init__(self, threads, torch=None):
         self.threads = threads
         self.notes = []
-        _backend.set_num_threads(threads)
+        fastnn.set_num_threads(threads)
         self.notes.append(f"Numba threads {threads}")
         if torch is not None:
             torch.set_num_threads(threads)
@@ -170,36 +72,6 @@ class ThreadSettings:
             self._limits.restore_original_limits()
 
 
-# --------------------------------------------------------------------------- timing
-
-def time_interleaved(impls, repeat, min_sample_s=0.005):
-    """Median seconds per call of each callable in ``impls`` (dict name -> callable or None).
-
-    Each callable is called once untimed (compile / cache load / page faults),
-    then timed ``repeat`` times in turn, one implementation after the other,
-    so all of them see the same background noise. A sample loops a call
-    enough times to last at least ``min_sample_s``. None entries give None.
-    """
-    live = {k: f for k, f in impls.items() if f is not None}
-    loops = {}
-    for name, f in live.items():
-        f()  # warm-up
-        t0 = time.perf_counter()
-        f()
-        once = time.perf_counter() - t0
-        loops[name] = max(1, min(1000, int(min_sample_s / max(once, 1e-7))))
-    samples = {name: [] for name in live}
-    for _ in range(repeat):
-        for name, f in live.items():
-            n = loops[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[name].append((time.perf_counter() - t0) / n)
-    return {name: (float(np.median(samples[name])) if name in samples else None)
-            for name in impls}
-
-
 # --------------------------------------------------------------------------- rows
 
 @dataclass
@@ -214,6 +86,7 @@ class Row:
     flops: float = None      # floating-point operations per call (2 x multiply-adds)
     nbytes: float = None     # bytes moved per call (inputs read once, outputs written once)
     note: str = ""
+    reference: float = None  # fastnn.reference (conv2d, demo)
 
     def rate(self):
         """fastnn's GFLOP/s or GB/s, and the unit."""
@@ -236,13 +109,8 @@ class Context:
     rows: list = field(default_factory=list)
     sections: list = field(default_factory=list)   # (title, lines) printed after the table
 
-
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
-def _randn(*shape, seed=0, dtype=np.float32):
-    return _rng(seed).standard_normal(shape, dtype=np.float64).astype(dtype)
+    def time(self, impls):
+        return time_interleaved(impls, self.repeat)
 
 
 def _has_out(fn):
@@ -252,52 +120,43 @@ def _has_out(fn):
 def bench_gemm(ctx):
     torch = ctx.torch
     if ctx.tiny:
-        sizes, t_size = TINY["gemm"], TINY["gemm_t"]
+        sizes, t_size = C.TINY["gemm"], C.TINY["gemm_t"]
     elif ctx.quick:
-        sizes, t_size = GEMM_SIZES_QUICK, GEMM_TRANSPOSE_SIZE_QUICK
+        sizes, t_size = C.GEMM_SIZES_QUICK, C.GEMM_TRANSPOSE_SIZE_QUICK
     else:
-        sizes, t_size = GEMM_SIZES, GEMM_TRANSPOSE_SIZE
-    cases = [("A@B", n) for n in sizes] + [("A@B^T", t_size), ("A^T@B", t_size)]
+        sizes, t_size = C.GEMM_SIZES, C.GEMM_TRANSPOSE_SIZE
+    cases = [("A@B", n) for n in sizes] + [(layout, t_size) for layout in C.GEMM_LAYOUTS[1:]]
     for op, n in cases:
-        a, b = _randn(n, n, seed=1), _randn(n, n, seed=2)
-        if op == "A@B":
-            fa, fb = a, b
-        elif op == "A@B^T":
-            fa, fb = a, b.T
-        else:
-            fa, fb = a.T, b
+        fa, fb = C.gemm_operands(n, op)
         impls = {"fastnn": lambda: F.matmul(fa, fb), "numpy": lambda: np.dot(fa, fb), "torch": None}
         if torch is not None:
             ta, tb = torch.from_numpy(fa), torch.from_numpy(fb)   # views: same strides
             impls["torch"] = lambda: torch.mm(ta, tb)
-        t = time_interleaved(impls, ctx.repeat)
+        t = ctx.time(impls)
         ctx.rows.append(Row("gemm", f"matmul {op}", f"{n}x{n}x{n}", t["fastnn"], t["numpy"],
                             t["torch"], flops=2.0 * n ** 3))
 
 
-def _conv_label(shape):
-    n, c, hw, k, r, pad, stride = shape
-    return f"N{n} C{c} {hw}x{hw} K{k} {r}x{r} p{pad} s{stride}"
-
-
 def bench_conv(ctx):
     torch = ctx.torch
-    shapes = TINY["conv"] if ctx.tiny else CONV_SHAPES_QUICK if ctx.quick else CONV_SHAPES
-    for shape in shapes:
+    if ctx.tiny:
+        shapes = C.TINY["conv"]
+    else:
+        letters = C.CONV_SHAPES_QUICK if ctx.quick else list(C.CONV_SHAPES)
+        shapes = {letter: C.CONV_SHAPES[letter] for letter in letters}
+    for letter, shape in shapes.items():
         n, c, hw, k, r, pad, stride = shape
-        x = _randn(n, c, hw, hw, seed=1)
-        w = _randn(k, c, r, r, seed=2) * np.float32(1 / math.sqrt(c * r * r))
-        b = _randn(k, seed=3)
-        out_hw = (hw + 2 * pad - r) // stride + 1
-        go = _randn(n, k, out_hw, out_hw, seed=4)
-        macs = n * k * out_hw * out_hw * c * r * r
+        x, w, b, go, kw = C.conv_inputs(shape)
+        macs = C.conv_macs(shape)
+        out_hw = go.shape[2]
         algo = F.select_conv2d_algorithm(x.shape, w.shape, (out_hw, out_hw), x.dtype,
                                          (stride, stride), (pad, pad))
-        kw = dict(stride=stride, padding=pad)
         fwd = {"fastnn": lambda: F.conv2d(x, w, b, **kw),
-               "numpy": lambda: R.conv2d(x, w, b, **kw), "torch": None}
+               "numpy": lambda: NP.conv2d(x, w, b, stride, pad),
+               "reference": lambda: R.conv2d(x, w, b, **kw), "torch": None}
         bwd = {"fastnn": lambda: F.conv2d_backward(go, x, w, **kw),
-               "numpy": lambda: R.conv2d_backward(go, x, w, **kw), "torch": None}
+               "numpy": lambda: NP.conv2d_backward(go, x, w, stride, pad),
+               "reference": lambda: R.conv2d_backward(go, x, w, **kw), "torch": None}
         if torch is not None:
             tx, tw, tb, tgo = (torch.from_numpy(v) for v in (x, w, b, go))
             tnn = torch.nn.functional
@@ -312,65 +171,62 @@ def bench_conv(ctx):
                     [True, True, True])
 
             fwd["torch"], bwd["torch"] = torch_fwd, torch_bwd
-        label = _conv_label(shape)
-        t = time_interleaved(fwd, ctx.repeat)
-        ctx.rows.append(Row("conv", f"conv2d fwd ({algo})", label, t["fastnn"], t["numpy"],
-                            t["torch"], flops=2.0 * macs))
-        t = time_interleaved(bwd, ctx.repeat)
-        ctx.rows.append(Row("conv", f"conv2d bwd ({algo})", label, t["fastnn"], t["numpy"],
-                            t["torch"], flops=4.0 * macs, note="grad input + grad weight + bias"))
+        label = C.conv_label(shape) if ctx.tiny else f"{letter}: {C.conv_label(shape)}"
+        for pass_name, impls, flops in (("fwd", fwd, 2.0 * macs), ("bwd", bwd, 4.0 * macs)):
+            t = ctx.time(impls)
+            ctx.rows.append(Row("conv", f"conv2d {pass_name} ({algo})", label, t["fastnn"],
+                                t["numpy"], t["torch"], flops=flops, reference=t["reference"],
+                                note="grad input + grad weight + bias" if pass_name == "bwd"
+                                else ""))
 
 
-# name -> (fastnn op, reference op, arrays read, torch out= op), for the elementwise rows
+# name -> (idiomatic NumPy op, arrays read, torch out= op), for the elementwise rows
 def _elementwise_table(torch):
-    ops = [
-        ("relu", F.relu, R.relu, 1, lambda x, out: torch.clamp_min(x, 0, out=out)),
-        ("sigmoid", F.sigmoid, R.sigmoid, 1, lambda x, out: torch.sigmoid(x, out=out)),
-        ("tanh", F.tanh, R.tanh, 1, lambda x, out: torch.tanh(x, out=out)),
-    ]
+    t = {}
     if torch is not None:
         aten = torch.ops.aten
-        back = {
-            "relu_backward": lambda g, x, out: aten.threshold_backward.grad_input(
-                g, x, 0, grad_input=out),
-            "sigmoid_backward": lambda g, y, out: aten.sigmoid_backward.grad_input(
-                g, y, grad_input=out),
-            "tanh_backward": lambda g, y, out: aten.tanh_backward.grad_input(
-                g, y, grad_input=out),
-        }
-    else:
-        back = {}
-    ops += [(name, getattr(F, name), getattr(R, name), 2, back.get(name))
-            for name in ("relu_backward", "sigmoid_backward", "tanh_backward")]
-    return ops
+        t = {"relu": lambda x, out: torch.clamp_min(x, 0, out=out),
+             "sigmoid": lambda x, out: torch.sigmoid(x, out=out),
+             "tanh": lambda x, out: torch.tanh(x, out=out),
+             "relu_backward": lambda g, x, out: aten.threshold_backward.grad_input(
+                 g, x, 0, grad_input=out),
+             "sigmoid_backward": lambda g, y, out: aten.sigmoid_backward.grad_input(
+                 g, y, grad_input=out),
+             "tanh_backward": lambda g, y, out: aten.tanh_backward.grad_input(
+                 g, y, grad_input=out)}
+    names = ("relu", "sigmoid", "tanh", "relu_backward", "sigmoid_backward", "tanh_backward")
+    return [(name, getattr(NP, name), 2 if name.endswith("_backward") else 1, t.get(name))
+            for name in names]
 
 
 def bench_elementwise(ctx):
     torch = ctx.torch
-    size = TINY["elementwise"] if ctx.tiny else (ELEMENTWISE_SIZE_QUICK if ctx.quick
-                                                 else ELEMENTWISE_SIZE)
-    x = _randn(size, seed=1)
+    size = C.TINY["elementwise"] if ctx.tiny else (C.ELEMENTWISE_SIZE_QUICK if ctx.quick
+                                                   else C.ELEMENTWISE_SIZE)
+    x = C.randn(size, seed=1)
     y = np.tanh(x)                 # a valid "output" for the sigmoid/tanh backward
-    g = _randn(size, seed=2)
-    out = np.empty_like(x)
-    tx, ty, tg, tout = ((torch.from_numpy(v) for v in (x, y, g, out)) if torch is not None
-                        else (None,) * 4)
-    for name, f_op, r_op, n_in, t_op in _elementwise_table(torch):
+    g = C.randn(size, seed=2)
+    out, np_out = np.empty_like(x), np.empty_like(x)
+    tx, ty, tg, tout = ((torch.from_numpy(v) for v in (x, y, g, np.empty_like(x)))
+                        if torch is not None else (None,) * 4)
+    for name, np_op, n_in, t_op in _elementwise_table(torch):
+        f_op = getattr(F, name)
         with_out = _has_out(f_op)
         if n_in == 1:
             args, targs = (x,), (tx,)
         else:
             saved = x if name == "relu_backward" else y
-            args, targs = (g, saved), (tg, ty if name != "relu_backward" else tx)
+            args, targs = (g, saved), (tg, tx if name == "relu_backward" else ty)
         if with_out:
             f_call = (lambda f_op=f_op, args=args: f_op(*args, out=out))
         else:
             f_call = (lambda f_op=f_op, args=args: f_op(*args))
-        impls = {"fastnn": f_call, "numpy": lambda r_op=r_op, args=args: r_op(*args),
+        impls = {"fastnn": f_call,
+                 "numpy": lambda np_op=np_op, args=args: np_op(*args, out=np_out),
                  "torch": None}
         if torch is not None and t_op is not None:
             impls["torch"] = lambda t_op=t_op, targs=targs: t_op(*targs, tout)
-        t = time_interleaved(impls, ctx.repeat)
+        t = ctx.time(impls)
         ctx.rows.append(Row("elementwise", name + (" out=" if with_out else ""),
                             f"{size / 2**20:g}M" if size >= 2**20 else str(size),
                             t["fastnn"], t["numpy"], t["torch"],
@@ -380,21 +236,22 @@ def bench_elementwise(ctx):
 
 def bench_softmax(ctx):
     torch = ctx.torch
-    rows, cols = TINY["softmax"] if ctx.tiny else SOFTMAX_SHAPE
-    x = _randn(rows, cols, seed=1)
-    target = _rng(2).integers(0, cols, size=rows, dtype=np.int64)
-    cases = [("softmax", lambda m: m.softmax(x, dim=-1), 2),
-             ("log_softmax", lambda m: m.log_softmax(x, dim=-1), 2),
-             ("cross_entropy", lambda m: m.cross_entropy(x, target), 1)]
+    rows, cols = C.TINY["softmax"] if ctx.tiny else C.SOFTMAX_SHAPE
+    x = C.randn(rows, cols, seed=1)
+    target = C.rng(2).integers(0, cols, size=rows, dtype=np.int64)
+    cases = [("softmax", lambda: F.softmax(x, dim=-1), lambda: NP.softmax(x), 2),
+             ("log_softmax", lambda: F.log_softmax(x, dim=-1), lambda: NP.log_softmax(x), 2),
+             ("cross_entropy", lambda: F.cross_entropy(x, target),
+              lambda: NP.cross_entropy(x, target), 1)]
     if torch is not None:
         tx, tt = torch.from_numpy(x), torch.from_numpy(target)
         tcalls = {"softmax": lambda: torch.softmax(tx, -1),
                   "log_softmax": lambda: torch.log_softmax(tx, -1),
                   "cross_entropy": lambda: torch.nn.functional.cross_entropy(tx, tt)}
-    for name, call, arrays in cases:
-        impls = {"fastnn": lambda call=call: call(F), "numpy": lambda call=call: call(R),
+    for name, f_call, np_call, arrays in cases:
+        impls = {"fastnn": f_call, "numpy": np_call,
                  "torch": tcalls[name] if torch is not None else None}
-        t = time_interleaved(impls, ctx.repeat)
+        t = ctx.time(impls)
         ctx.rows.append(Row("softmax", name, f"{rows}x{cols}", t["fastnn"], t["numpy"],
                             t["torch"], nbytes=arrays * x.nbytes))
 
@@ -447,23 +304,27 @@ def bench_demo(ctx):
         return
     if ctx.tiny:
         data = (data[0][:64], data[1][:32], data[2][:64], data[3][:32])
-    epochs = 2 if (ctx.quick or ctx.tiny) else 5
+    epochs = 1 if ctx.tiny else 2 if ctx.quick else 5
     cfg = dict(epochs=epochs, batch_size=demo.DEFAULTS["batch_size"], lr=demo.DEFAULTS["lr"],
                momentum=demo.DEFAULTS["momentum"], seed=0)
     quiet = dict(progress=False, log=lambda *a: None)
-    try:
+    try:   # one after the other, each starting once the other thread pools are idle
+        C.wait_until_idle()
         numba_s = demo.train("numba", data, **cfg, **quiet)["epoch_s"]
+        C.wait_until_idle()
         numpy_s = demo.train("numpy", data, **cfg, **quiet)["epoch_s"]
     except ImportError as exc:   # tqdm missing
         ctx.sections.append(("digits demo", [f"skipped: {exc}"]))
         return
+    C.wait_until_idle()
     torch_s = (_torch_epochs(ctx.torch, data, **cfg) if ctx.torch is not None else None)
     ctx.rows.append(Row("demo", "digits CNN train epoch",
                         f"{len(data[0])} imgs, batch {cfg['batch_size']}",
-                        float(np.median(numba_s)), float(np.median(numpy_s)),
+                        float(np.median(numba_s)), None,
                         float(np.median(torch_s)) if torch_s else None,
-                        flops=demo_epoch_flops(len(data[0])),
-                        note=f"median of {epochs} epochs"))
+                        flops=demo_epoch_flops(len(data[0])), reference=float(np.median(numpy_s)),
+                        note=f"median of {epochs} epoch{'s' if epochs > 1 else ''}; "
+                             "reference = the NumPy backend"))
 
 
 _COLD_START = r"""
@@ -483,7 +344,7 @@ import time
 t0 = time.perf_counter()
 import fastnn
 t1 = time.perf_counter()
-print(t1 - t0, fastnn.warmup())
+print(t1 - t0, fastnn.warmup(dtypes={dtypes}))
 """
 
 
@@ -500,20 +361,22 @@ def _run_fresh(code, **extra_env):
 def bench_coldstart(ctx):
     """import fastnn + first conv2d, and fastnn.warmup(), each in a fresh process."""
     lines = []
-    runs = 2 if (ctx.quick or ctx.tiny) else 3
+    runs = 0 if ctx.tiny else 2 if ctx.quick else 3   # --tiny: only the first run of each
     # The first run may compile (cold cache) and fills Numba's on-disk cache; later runs load it.
     first = _run_fresh(_COLD_START)
-    later = [_run_fresh(_COLD_START) for _ in range(runs)]
+    later = [_run_fresh(_COLD_START) for _ in range(runs)] or [first]
     imp = float(np.median([r[0] for r in later]))
     conv = float(np.median([r[1] for r in later]))
     lines.append(f"new process, warm on-disk cache: import fastnn {imp:.3f} s + first "
                  f"conv2d (float32) {conv:.3f} s = {imp + conv:.3f} s "
-                 f"(median of {runs}; the first run took {first[0] + first[1]:.3f} s)")
-    w_first = _run_fresh(_WARMUP)
-    w_later = [_run_fresh(_WARMUP)[1] for _ in range(runs)]
-    lines.append(f"new process, warm on-disk cache: fastnn.warmup() (float32 + float64, every "
-                 f"kernel) {np.median(w_later):.3f} s (median of {runs}; the first run took "
-                 f"{w_first[1]:.3f} s)")
+                 f"(median of {len(later)}; the first run took {first[0] + first[1]:.3f} s)")
+    dtypes = ("float32",) if ctx.tiny else ("float32", "float64")   # --tiny: half the compile
+    code = _WARMUP.format(dtypes=dtypes)
+    w_first = _run_fresh(code)
+    w_later = [_run_fresh(code)[1] for _ in range(runs)] or [w_first[1]]
+    lines.append(f"new process, warm on-disk cache: fastnn.warmup() ({' + '.join(dtypes)}, every "
+                 f"kernel) {np.median(w_later):.3f} s (median of {len(w_later)}; the first run "
+                 f"took {w_first[1]:.3f} s)")
     lines.append("a cold cache (fresh NUMBA_CACHE_DIR) compiles everything: see the README")
     ctx.sections.append(("cold start", lines))
 
@@ -524,8 +387,8 @@ def threading_probe(size, n, repeat):
     Run in a fresh process by :func:`bench_threading`, since the OpenMP wait
     policy is fixed when the runtime loads.
     """
-    x = _randn(size, seed=1)
-    a = _randn(n, n, seed=2)
+    x = C.randn(size, seed=1)
+    a = C.randn(n, n, seed=2)
     t = time_interleaved({"relu": lambda: F.relu(x), "dot": lambda: np.dot(a, a),
                           "both": lambda: (F.relu(x), np.dot(a, a))}, repeat, min_sample_s=0.02)
     return t["relu"], t["dot"], t["both"]
@@ -592,8 +455,8 @@ def table_lines(rows, peak, bandwidth, markdown=False):
     time (above 1: fastnn is faster). Each group with several rows ends with
     the geometric mean of its ratios.
     """
-    header = ["op", "shape", "fastnn ms", "numpy ms", "torch ms", "numpy/fastnn",
-              "torch/fastnn", "fastnn rate", "% roof"]
+    header = ["op", "shape", "fastnn ms", "numpy ms", "reference ms", "torch ms",
+              "numpy/fastnn", "torch/fastnn", "fastnn rate", "% roof"]
     body = []
     groups = []
     for r in rows:
@@ -604,14 +467,15 @@ def table_lines(rows, peak, bandwidth, markdown=False):
         for r in grp:
             rate, unit = r.rate()
             roof = peak if unit == "GFLOP/s" else bandwidth if unit == "GB/s" else None
-            body.append([r.op, r.shape, _ms(r.fastnn), _ms(r.numpy), _ms(r.torch),
+            body.append([r.op, r.shape, _ms(r.fastnn), _ms(r.numpy), _ms(r.reference),
+                         _ms(r.torch),
                          _ratio(r.numpy, r.fastnn), _ratio(r.torch, r.fastnn),
                          "-" if rate is None else f"{rate:.1f} {unit}",
                          "-" if not roof or rate is None else f"{100 * rate / roof:.0f}%"])
         if len(grp) > 1:
             gm_np = _geomean([r.numpy / r.fastnn for r in grp if r.numpy])
             gm_t = _geomean([r.torch / r.fastnn for r in grp if r.torch])
-            body.append([f"{g}: geometric mean", "", "", "", "",
+            body.append([f"{g}: geometric mean", "", "", "", "", "",
                          "-" if gm_np is None else f"{gm_np:.2f}x",
                          "-" if gm_t is None else f"{gm_t:.2f}x", "", ""])
     if markdown:
@@ -631,16 +495,17 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
         threads=None, tiny=False, out=print):
     """Run the benchmark groups in ``only`` (default: all) and print the table; returns the rows.
 
-    See ``python -m fastnn bench --help``. ``tiny`` shrinks every shape (tests).
+    See ``python -m fastnn bench --help``. ``tiny`` shrinks every shape and
+    takes one sample (a smoke test: the figures mean nothing).
     """
     only = list(GROUPS) if not only else list(only)
     unknown = [g for g in only if g not in GROUPS]
     if unknown:
         raise ValueError(f"bench: unknown group(s) {unknown}; choose from {list(GROUPS)}")
     if repeat is None:
-        repeat = 3 if (quick or tiny) else 7
+        repeat = 1 if tiny else 3 if quick else 7
     torch = import_torch()
-    threads = threads or _backend.get_num_threads()
+    threads = threads or fastnn.get_num_threads()
     settings = ThreadSettings(threads, torch)
 
     flags = cpu_flags()
@@ -655,8 +520,8 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
                      f"{ghz:.2f} GHz = {peak:.0f} GFLOP/s")
     else:
         peak, peak_text = None, "unknown (no clock found; pass --peak-gflops)"
-    bandwidth = copy_bandwidth(TINY["copy"] if tiny else 16 * 2**20 if quick else 64 * 2**20,
-                               repeat=max(3, repeat))
+    bandwidth = copy_bandwidth(C.TINY["copy"] if tiny else C.COPY_SIZE_QUICK if quick
+                               else C.COPY_SIZE, threads=threads, repeat=max(3, repeat))
     ctx = Context(repeat=repeat, threads=threads, quick=quick, tiny=tiny, torch=torch, peak=peak,
                   bandwidth=bandwidth)
 
@@ -664,12 +529,12 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
     out(f"fastnn bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"{isa}, clock {'%.2f GHz' % ghz if ghz else '?'} ({clock_src})")
     out(f"roofline: fp32 peak {peak_text}; copy bandwidth {bandwidth:.1f} GB/s "
-        f"(np.copyto, read + write)")
+        f"(np.copyto split over {threads} threads, read + write)")
     from . import _openmp
     out(f"threads: {'; '.join(settings.notes)}; OpenMP: {_openmp.describe()}")
     out(f"torch: {torch.__version__ if torch is not None else 'not installed (columns show -)'}"
-        f"; numpy {np.__version__}; timing: median of {repeat}, interleaved, after a warm-up "
-        f"call; float32")
+        f"; numpy {np.__version__}; timing: median of {repeat}, rotating order, each sample "
+        f"after the other threads went idle, warm-up call excluded; float32")
     out("")
     try:
         for group in only:

@@ -1,36 +1,44 @@
-"""conv2d forward and backward: each fastnn algorithm against the NumPy reference and torch.
+"""conv2d forward and backward: each fastnn algorithm against NumPy and torch.
 
-The issue's four float32 shapes. Backward = grad-input + grad-weight + grad-bias
-(what ``conv2d_backward`` returns); torch's is ``aten.convolution_backward``
-with the same three outputs.
+The issue's four float32 shapes A-D (fastnn._bench_common.CONV_SHAPES). "numpy" is
+idiomatic NumPy (im2col via sliding_window_view + one np.tensordot per product,
+fastnn._bench_numpy); "reference" is fastnn.reference (a tensordot per kernel
+tap). Backward = grad-input + grad-weight + grad-bias (what ``conv2d_backward``
+returns); torch's is ``aten.convolution_backward`` with the same three outputs.
 """
 import fastnn
+from fastnn import _bench_numpy as NP
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import CONV_SHAPES, conv_inputs, require_torch
+from .common import CONV_IDS, conv_inputs, require_torch, warm
 
 
 class Conv2d:
-    """fastnn conv2d (each algorithm: 'direct', 'im2col') and the reference, forward and backward.
+    """fastnn conv2d (each algorithm: 'direct', 'im2col'), NumPy and the reference, both passes.
 
     ('auto' picks per shape: see select_conv2d_algorithm.)
     """
 
-    params = (list(CONV_SHAPES), ["direct", "im2col", "reference"])
+    params = (CONV_IDS, ["direct", "im2col", "numpy", "reference"])
     param_names = ["shape", "algorithm"]
     timeout = 600
 
     def setup(self, shape, algorithm):
         self.x, self.w, self.b, self.go, self.kw = conv_inputs(shape)
-        if algorithm == "reference":
+        if algorithm == "numpy":
+            s, p = self.kw["stride"], self.kw["padding"]
+            self.kw = {}
+            self.fwd = lambda x, w, b: NP.conv2d(x, w, b, s, p)
+            self.bwd = lambda go, x, w: NP.conv2d_backward(go, x, w, s, p)
+        elif algorithm == "reference":
             self.fwd, self.bwd = R.conv2d, R.conv2d_backward
         else:
             self.fwd, self.bwd = F.conv2d, F.conv2d_backward
             self.kw = dict(self.kw, algorithm=algorithm)
         # Warm-up: JIT-compile (or load from Numba's cache) outside the timing, on tiny
         # inputs (the full-size direct backward takes seconds).
-        fastnn.warmup(dtypes=("float32",))
+        warm(lambda: fastnn.warmup(dtypes=("float32",)))
 
     def time_forward(self, shape, algorithm):
         self.fwd(self.x, self.w, self.b, **self.kw)
@@ -42,7 +50,7 @@ class Conv2d:
 class Conv2dTorch:
     """torch.nn.functional.conv2d and aten.convolution_backward (skipped without PyTorch)."""
 
-    params = [list(CONV_SHAPES)]
+    params = [CONV_IDS]
     param_names = ["shape"]
     timeout = 300
 
@@ -51,8 +59,7 @@ class Conv2dTorch:
         x, w, b, go, kw = conv_inputs(shape)
         self.x, self.w, self.b, self.go = (torch.from_numpy(a) for a in (x, w, b, go))
         self.stride, self.pad = kw["stride"], kw["padding"]
-        self.time_forward(shape)
-        self.time_backward(shape)
+        warm(lambda: self.time_forward(shape), lambda: self.time_backward(shape))
 
     def time_forward(self, shape):
         with self.torch.no_grad():

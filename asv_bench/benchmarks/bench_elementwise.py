@@ -1,15 +1,17 @@
 """Elementwise activations and their derivatives on 16M float32 values (memory-bound).
 
-fastnn writes into a preallocated ``out=`` array when the op accepts one (the
-reference always allocates); torch uses its ``out=`` variants. Compare with the
+fastnn writes into a preallocated ``out=`` array when the op accepts one, as does
+"numpy" (idiomatic ufuncs with ``out=``, fastnn._bench_numpy); "reference" is
+fastnn.reference (allocating ``np.where``); torch uses its ``out=`` variants. Compare with the
 copy bandwidth printed by ``python -m fastnn bench``.
 """
 import numpy as np
 
+from fastnn import _bench_numpy as NP
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import ELEMENTWISE_SIZE, accepts_out, randn, require_torch
+from .common import ELEMENTWISE_SIZE, accepts_out, randn, require_torch, warm
 
 FORWARD = ["relu", "sigmoid", "tanh"]
 BACKWARD = ["relu_backward", "sigmoid_backward", "tanh_backward"]
@@ -23,9 +25,9 @@ def _arguments(name, x, y, g):
 
 
 class Elementwise:
-    """fastnn (with out= when available) and reference, forward and backward ops."""
+    """fastnn (with out= when available), NumPy (out=) and reference, forward and backward ops."""
 
-    params = (FORWARD + BACKWARD, ["fastnn", "reference"])
+    params = (FORWARD + BACKWARD, ["fastnn", "numpy", "reference"])
     param_names = ["op", "impl"]
     timeout = 300
 
@@ -33,10 +35,10 @@ class Elementwise:
         x = randn(ELEMENTWISE_SIZE, seed=1)
         y, g = np.tanh(x), randn(ELEMENTWISE_SIZE, seed=2)
         self.args = _arguments(op, x, y, g)
-        fn = getattr(F if impl == "fastnn" else R, op)
-        self.kw = {"out": np.empty_like(x)} if impl == "fastnn" and accepts_out(fn) else {}
+        fn = getattr({"fastnn": F, "numpy": NP, "reference": R}[impl], op)
+        self.kw = {"out": np.empty_like(x)} if impl != "reference" and accepts_out(fn) else {}
         self.fn = fn
-        self.fn(*self.args, **self.kw)
+        warm(lambda: self.fn(*self.args, **self.kw))
 
     def time_op(self, op, impl):
         self.fn(*self.args, **self.kw)
@@ -64,7 +66,7 @@ class ElementwiseTorch:
             "sigmoid_backward": lambda: aten.sigmoid_backward.grad_input(tg, ty, grad_input=out),
             "tanh_backward": lambda: aten.tanh_backward.grad_input(tg, ty, grad_input=out),
         }[op]
-        self.call()
+        warm(self.call)
 
     def time_op(self, op):
         self.call()

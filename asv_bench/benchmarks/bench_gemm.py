@@ -8,7 +8,8 @@ import numpy as np
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import GEMM_LAYOUTS, GEMM_SIZES, GEMM_TRANSPOSE_SIZE, gemm_operands, require_torch
+from .common import (GEMM_LAYOUTS, GEMM_SIZES, GEMM_TRANSPOSE_SIZE, gemm_operands, require_torch,
+                     warm)
 
 
 class Gemm:
@@ -21,7 +22,7 @@ class Gemm:
     def setup(self, n, impl):
         self.a, self.b = gemm_operands(n, "A@B")
         self.fn = {"fastnn": F.matmul, "reference": R.matmul, "np.dot": np.dot}[impl]
-        self.fn(self.a, self.b)  # warm-up: JIT compile / cache load outside the timing
+        warm(lambda: self.fn(self.a, self.b))  # JIT compile / cache load outside the timing
 
     def time_matmul(self, n, impl):
         self.fn(self.a, self.b)
@@ -37,7 +38,7 @@ class GemmTransposed:
     def setup(self, layout, impl):
         self.a, self.b = gemm_operands(GEMM_TRANSPOSE_SIZE, layout)
         self.fn = F.matmul if impl == "fastnn" else np.dot
-        self.fn(self.a, self.b)
+        warm(lambda: self.fn(self.a, self.b))
 
     def time_matmul(self, layout, impl):
         self.fn(self.a, self.b)
@@ -54,10 +55,10 @@ class GemmBackward:
         self.a, self.b = gemm_operands(n, "A@B")
         self.go, _ = gemm_operands(n, "A@B")
         self.fn = F.matmul_backward if impl == "fastnn" else R.matmul_backward
-        self.fn(self.go, self.a, self.b)
+        warm(lambda: self.fn(self.go, self.a, self.b))
 
     def time_matmul_backward(self, n, impl):
-        self.fn(self.go, self.a, self.b)
+        warm(lambda: self.fn(self.go, self.a, self.b))
 
 
 class GemmTorch:
@@ -73,7 +74,7 @@ class GemmTorch:
         n, layout = case.split()
         a, b = gemm_operands(int(n), layout)
         self.mm, self.a, self.b = torch.mm, torch.from_numpy(a), torch.from_numpy(b)
-        self.mm(self.a, self.b)
+        warm(lambda: self.mm(self.a, self.b))
 
     def time_mm(self, case):
         self.mm(self.a, self.b)

@@ -2,7 +2,7 @@
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import LINEAR_SHAPES, POOL_SHAPES, linear_inputs, pool_inputs, require_torch
+from .common import LINEAR_SHAPES, POOL_SHAPES, linear_inputs, pool_inputs, require_torch, warm
 
 
 class MaxPool2d:
@@ -16,8 +16,7 @@ class MaxPool2d:
         self.m = F if impl == "fastnn" else R
         self.x, self.go, self.k, self.s = pool_inputs(shape)
         _, self.idx = self.m.max_pool2d(self.x, self.k, self.s, return_indices=True)
-        self.time_forward(shape, impl)
-        self.time_backward(shape, impl)
+        warm(lambda: self.time_forward(shape, impl), lambda: self.time_backward(shape, impl))
 
     def time_forward(self, shape, impl):
         self.m.max_pool2d(self.x, self.k, self.s, return_indices=True)
@@ -36,8 +35,7 @@ class Linear:
     def setup(self, shape, impl):
         self.m = F if impl == "fastnn" else R
         self.x, self.w, self.b, self.go = linear_inputs(shape)
-        self.time_forward(shape, impl)
-        self.time_backward(shape, impl)
+        warm(lambda: self.time_forward(shape, impl), lambda: self.time_backward(shape, impl))
 
     def time_forward(self, shape, impl):
         self.m.linear(self.x, self.w, self.b)
@@ -64,7 +62,7 @@ class LayersTorch:
             tx, tw, tb, _ = (torch.from_numpy(a) for a in linear_inputs(shape))
             self.call = lambda: tnn.linear(tx, tw, tb)
         self.no_grad = torch.no_grad
-        self.time_forward(shape)
+        warm(lambda: self.time_forward(shape))
 
     def time_forward(self, shape):
         with self.no_grad():

@@ -5,16 +5,14 @@ import numpy as np
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import randn, require_torch
+from .common import randn, require_torch, warm
 
 IMPLS = ["fastnn", "reference", "torch"]
 
 
 def _torch_setup(impl):
     if impl == "torch":
-        torch = require_torch()
-        torch.set_num_threads(2)
-        return torch
+        return require_torch()
     return None
 
 
@@ -40,8 +38,8 @@ class BatchNorm2d:
             self.tg = torch.tensor(self.g)
         else:
             self.mod = F if impl == "fastnn" else R
-        self.time_forward(shape, impl)
-        self.time_forward_backward(shape, impl)
+        warm(lambda: self.time_forward(shape, impl),
+             lambda: self.time_forward_backward(shape, impl))
 
     def time_forward(self, shape, impl):
         if impl == "torch":
@@ -75,7 +73,7 @@ class Dropout:
         self.mod = F if impl == "fastnn" else R
         self.gen = np.random.default_rng(0)
         _, self.mask = self.mod.dropout(self.x, 0.2, generator=self.gen, return_mask=True)
-        self.time_dropout_backward(size, impl)
+        warm(lambda: self.time_dropout(size, impl), lambda: self.time_dropout_backward(size, impl))
 
     def time_dropout(self, size, impl):
         self.mod.dropout(self.x, 0.2, generator=self.gen)
@@ -103,7 +101,7 @@ class AvgPool2d:
         else:
             self.mod = F if impl == "fastnn" else R
             self.g = np.ones_like(self.mod.avg_pool2d(self.x, **self.kw))
-        self.time_forward_backward(geometry, impl)
+        warm(lambda: self.time_forward_backward(geometry, impl))
 
     def time_forward_backward(self, geometry, impl):
         if impl == "torch":
@@ -126,7 +124,7 @@ class Losses:
         self.t = (randn(256, 1000, seed=1) > 0).astype(np.float32)
         mod = F if impl == "fastnn" else R
         self.fwd, self.bwd = getattr(mod, loss), getattr(mod, loss + "_backward")
-        self.time_forward_backward(loss, impl)
+        warm(lambda: self.time_forward_backward(loss, impl))
 
     def time_forward_backward(self, loss, impl):
         self.fwd(self.x, self.t)

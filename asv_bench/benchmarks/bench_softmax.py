@@ -2,7 +2,7 @@
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import SOFTMAX_SHAPE, randn, require_torch, rng
+from .common import SOFTMAX_SHAPE, randn, require_torch, rng, warm
 
 
 def _inputs():
@@ -23,9 +23,8 @@ class Softmax:
         self.y = self.m.softmax(self.x, dim=-1)
         self.logy = self.m.log_softmax(self.x, dim=-1)
         # Warm-up: JIT-compile (or load from Numba's cache) outside the timing.
-        for name in dir(self):
-            if name.startswith("time_"):
-                getattr(self, name)(impl)
+        warm(*(lambda name=name: getattr(self, name)(impl)
+               for name in dir(self) if name.startswith("time_")))
 
     def time_softmax(self, impl):
         self.m.softmax(self.x, dim=-1)
@@ -53,9 +52,7 @@ class SoftmaxTorch:
         torch = self.torch = require_torch()
         x, _, target = _inputs()
         self.x, self.target = torch.from_numpy(x), torch.from_numpy(target)
-        self.time_softmax()
-        self.time_log_softmax()
-        self.time_cross_entropy()
+        warm(self.time_softmax, self.time_log_softmax, self.time_cross_entropy)
 
     def time_softmax(self):
         self.torch.softmax(self.x, -1)
