@@ -5,9 +5,9 @@ import pytest
 
 import fastnn.functional as F
 import fastnn.reference as R
-from helpers import BACKENDS, DTYPES, assert_close, check_gradients
 import fastnn
 from fastnn import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from helpers import BACKENDS, DTYPES, assert_close, check_gradients
 
 
 CASES = {
@@ -74,7 +74,7 @@ def test_gradcheck(rng):
                     [x], rng)
 
 
-CASES = {
+AVG_CASES = {
     "2x2": ((2, 3, 8, 8), dict(kernel_size=2)),
     "batch1_odd": ((1, 2, 7, 5), dict(kernel_size=2)),
     "3x3_stride2_pad": ((2, 2, 9, 8), dict(kernel_size=3, stride=2, padding=1)),
@@ -92,9 +92,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", AVG_CASES)
 def test_avg_pool_matches_reference(case, dtype, rng):
-    shape, kw = CASES[case]
+    shape, kw = AVG_CASES[case]
     x = rng.standard_normal(shape).astype(dtype)
     out = F.avg_pool2d(x, **kw)
     assert_close(out, R.avg_pool2d(x, **kw))
@@ -103,9 +103,9 @@ def test_avg_pool_matches_reference(case, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("case", [c for c in CASES if "ceil" in c])
+@pytest.mark.parametrize("case", [c for c in AVG_CASES if "ceil" in c])
 def test_max_pool_ceil_mode_matches_reference(case, dtype, rng):
-    shape, kw = CASES[case]
+    shape, kw = AVG_CASES[case]
     kw = {k: v for k, v in kw.items() if k != "count_include_pad"}
     x = rng.standard_normal(shape).astype(dtype)
     out, idx = F.max_pool2d(x, return_indices=True, **kw)
