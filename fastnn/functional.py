@@ -1384,3 +1384,12 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
     (/ numel for 'mean'), torch's formula; grad_output as in :func:`mse_loss_backward`."""
     return _elementwise_loss_backward(_losses.bce_backward, "binary_cross_entropy_backward",
                                       grad_output, input, target, reduction, probs=True)
+
+
+# --------------------------------------------------------------------------- further op families
+# Each lives in its own private module; imported here so that fastnn.functional stays the one
+# public namespace (DESIGN.md: functional.py becomes a facade of family modules).
+from ._recurrent import *  # noqa: E402,F401,F403  (rnn_tanh, lstm, gru, *_cell, *_backward)
+from ._recurrent import __all__ as _recurrent_all  # noqa: E402
+
+__all__ += _recurrent_all

@@ -488,3 +488,10 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
     eps = np.float32(1e-12)  # torch's EPSILON is a C float
     return np.asarray((x - t) / np.maximum(x * (1 - x), eps)
                       * _loss_grad(op, grad_output, x, reduction))
+
+
+# Twins of the op families that live in their own modules (fastnn/_reference_<family>.py).
+from ._reference_recurrent import *  # noqa: E402,F401,F403
+from ._reference_recurrent import __all__ as _recurrent_all  # noqa: E402
+
+__all__ += _recurrent_all
