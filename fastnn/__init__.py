@@ -56,3 +56,8 @@ __all__ = [
     "LeakyReLU",
 ]
 __all__ += ["warmup"]
+
+from . import recurrent  # noqa: E402
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
+
+__all__ += ["recurrent", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
