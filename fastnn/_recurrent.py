@@ -38,7 +38,6 @@ when hx was None, i.e. zeros); a bias gradient is None when that bias was None.
 import numpy as np
 
 from . import _checks_recurrent as _rc
-from .kernels import bias as _bias
 from .kernels import gemm as _gemm
 from .kernels import recurrent as _k
 
@@ -46,11 +45,6 @@ __all__ = ["rnn_tanh", "rnn_tanh_backward", "rnn_relu", "rnn_relu_backward",
            "lstm", "lstm_backward", "gru", "gru_backward",
            "rnn_tanh_cell", "rnn_tanh_cell_backward", "rnn_relu_cell", "rnn_relu_cell_backward",
            "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward"]
-
-# Bias additions / reductions over at least this many elements use threads
-# (the value of fastnn.functional.BIAS_PARALLEL_MIN, measured there).
-BIAS_PARALLEL_MIN = 262144
-
 
 class RecurrentCache:
     """What a recurrent forward saves for its backward (opaque to users).
@@ -76,7 +70,7 @@ def _gemm_into(a, b, c, trans_b=False, trans_a=False, accumulate=False):
 
 def _bias_sum(g2):
     out = np.empty(g2.shape[1], dtype=g2.dtype)
-    _bias.bias_reduce(g2.reshape(g2.shape[0], g2.shape[1], 1), out, g2.size >= BIAS_PARALLEL_MIN)
+    _k.column_sum(g2, out)
     return out
 
 
@@ -94,8 +88,7 @@ def _forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
     if mode != "gru" and b_hh is not None:
         bias = b_hh if b_ih is None else b_ih + b_hh
     if bias is not None:
-        _bias.bias_add(g2.reshape(g2.shape[0], g2.shape[1], 1), bias,
-                       g2.size >= BIAS_PARALLEL_MIN)
+        _k.add_row_vector(g2, bias)
     hs = np.empty((t_len + 1, n, hid), dtype=dt)
     hs[0] = 0 if h0 is None else h0
     cs = gh = None
