@@ -353,3 +353,15 @@ def test_cells_match_torch(rng, kind):
                torch.tensor(hx))
     _assert_all_close(fc.forward(x, hx=hx), tuple(o.detach().numpy() for o in out_t)
                       if lstm else out_t.detach().numpy(), np.float64)
+
+
+def test_layers_pass_check_layer(rng):
+    """fastnn.check_layer (central differences of every parameter) on stacked / composed layers."""
+    x = rng.standard_normal((4, 3, 5))
+    lstm = fastnn.LSTM(5, 3, num_layers=2, bidirectional=True, rng=0, dtype=np.float64)
+    assert max(fastnn.check_layer(lstm, x).values()) < 1e-6
+    model = fastnn.Sequential(fastnn.GRU(5, 4, batch_first=True, rng=1, dtype=np.float64),
+                              fastnn.LayerNorm(4, dtype=np.float64))
+    assert max(fastnn.check_layer(model, x).values()) < 1e-6
+    rnn = fastnn.RNN(5, 3, nonlinearity="tanh", bias=False, rng=2, dtype=np.float64)
+    assert max(fastnn.check_layer(rnn, x).values()) < 1e-6
