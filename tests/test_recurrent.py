@@ -365,3 +365,26 @@ def test_layers_pass_check_layer(rng):
     assert max(fastnn.check_layer(model, x).values()) < 1e-6
     rnn = fastnn.RNN(5, 3, nonlinearity="tanh", bias=False, rng=2, dtype=np.float64)
     assert max(fastnn.check_layer(rnn, x).values()) < 1e-6
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    """Several Python threads running BPTT at once get the results of one-at-a-time calls
+    (GEMM workspaces are per thread; the gate kernels keep no state)."""
+    import threading
+    problems = [_problem(rng, "lstm", np.float32, 6, 40, 8, 32) for _ in range(4)]
+    grads = [rng.standard_normal((6, 40, 32)).astype(np.float32) for _ in range(4)]
+    expected = [F.lstm_backward(g, *p) for g, p in zip(grads, problems)]
+    results = [None] * 4
+
+    def run(k):
+        for _ in range(3):
+            results[k] = F.lstm_backward(grads[k], *problems[k])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, exp in zip(results, expected):
+        for a, e in zip(_flat(got), _flat(exp)):
+            np.testing.assert_array_equal(a, e)
