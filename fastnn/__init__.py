@@ -59,3 +59,15 @@ __all__ = [
     "LeakyReLU",
 ]
 __all__ += ["warmup"]
+
+from . import recurrent  # noqa: E402
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
+
+__all__ += ["recurrent", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+
+from .layers_extra import Embedding, GroupNorm, LayerNorm  # noqa: E402
+from .optim import RMSprop  # noqa: E402
+from .clip_grad import clip_grad_norm_, clip_grad_value_  # noqa: E402
+
+__all__ += ["Embedding", "LayerNorm", "GroupNorm", "RMSprop", "clip_grad_norm_",
+            "clip_grad_value_"]

@@ -11,8 +11,8 @@ from .kernels import bias as _bias
 from .kernels import gemm as _gemm
 
 
-def gemm_into(a, b, c, trans_a=False, trans_b=False):
-    """c = op(a) @ op(b) with the Numba GEMM (alpha=1, beta=0); returns ``c``.
+def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
+    """c = op(a) @ op(b) (or c += op(a) @ op(b) with ``accumulate``) with the Numba GEMM; returns c.
 
     a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
     Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds run on the
@@ -22,15 +22,16 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False):
     """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    one, zero = c.dtype.type(1), c.dtype.type(0)
+    one = c.dtype.type(1)
+    beta = one if accumulate else c.dtype.type(0)
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
-        _gemm.gemm_serial(a, b, c, one, zero, trans_a, trans_b)
+        _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
         return c
     threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
     nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
     work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, nr),),
                                 c.dtype)
-    _gemm.gemm_parallel(a, b, c, one, zero, trans_a, trans_b, work, threads)
+    _gemm.gemm_parallel(a, b, c, one, beta, trans_a, trans_b, work, threads)
     return c
 
 

@@ -28,6 +28,8 @@ ELEMENTWISE_PARALLEL_MIN = 32768       # relu, step, leaky_relu, their backward,
 TRANSCENDENTAL_PARALLEL_MIN = 8192     # sigmoid, tanh
 SOFTMAX_PARALLEL_MIN = 8192            # softmax family, rows x K
 BATCHNORM_PARALLEL_MIN = 32768         # batch-norm statistics, forward, backward (input elements)
+NORM_PARALLEL_MIN = 65536              # layer_norm / group_norm, input elements
+EMBEDDING_PARALLEL_MIN = 262144        # embedding lookup / scatter-add, elements moved
 POOL_PARALLEL_MIN = 65536              # max / avg pooling, input elements
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 

@@ -43,6 +43,15 @@ def _tiny_inputs(dtype):
         "p2": 1 / (1 + np.exp(-r(5, 7))),                   # probabilities, x2's shape
         "mask2": rng.random((5, 7)) > 0.5,                  # dropout keep mask, x2's shape
         "sq": r(100, 100),            # 100^3 multiply-adds: above the GEMM's serial threshold
+        # recurrent ops: T=3, N=2, input 4, hidden 5; weights with G = 1 / 4 / 3 gate blocks
+        "xs": r(3, 2, 4), "gs": r(3, 2, 5), "xc": r(2, 4), "h5": r(2, 5),
+        "hc5": (r(2, 5), r(2, 5)),
+        "wi1": r(5, 4), "wh1": r(5, 5), "b5": r(5),
+        "wi4": r(20, 4), "wh4": r(20, 5), "b20": r(20),
+        "wi3": r(15, 4), "wh3": r(15, 5), "b15": r(15),
+        # embedding (indices into 6 rows of 4), layer / group norm
+        "idx": np.array([[0, 5, 2], [2, 1, 0]], dtype=np.int64), "we": r(6, 4), "ge": r(2, 3, 4),
+        "ln66": r(6, 6),
     }
 
 
@@ -98,6 +107,30 @@ WARMUP_CALLS = [
     ("binary_cross_entropy_with_logits_backward", (1.0, "x2", "p2"), {}),
     ("cross_entropy", ("x2", "p2"), {}),                  # probability targets
     ("cross_entropy_backward", (1.0, "x2", "p2"), {}),
+    ("rnn_tanh", ("xs", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_tanh_backward", ("gs", "xs", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_relu", ("xs", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_relu_backward", ("gs", "xs", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("lstm", ("xs", "hc5", "wi4", "wh4", "b20", "b20"), {}),
+    ("lstm_backward", ("gs", "xs", "hc5", "wi4", "wh4", "b20", "b20"), {}),
+    ("gru", ("xs", "h5", "wi3", "wh3", "b15", "b15"), {}),
+    ("gru_backward", ("gs", "xs", "h5", "wi3", "wh3", "b15", "b15"), {}),
+    ("rnn_tanh_cell", ("xc", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_tanh_cell_backward", ("h5", "xc", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_relu_cell", ("xc", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("rnn_relu_cell_backward", ("h5", "xc", "h5", "wi1", "wh1", "b5", "b5"), {}),
+    ("lstm_cell", ("xc", "hc5", "wi4", "wh4", "b20", "b20"), {}),
+    ("lstm_cell_backward", ("hc5", "xc", "hc5", "wi4", "wh4", "b20", "b20"), {}),
+    ("gru_cell", ("xc", "h5", "wi3", "wh3", "b15", "b15"), {}),
+    ("gru_cell_backward", ("h5", "xc", "h5", "wi3", "wh3", "b15", "b15"), {}),
+    ("embedding", ("idx", "we"), {}),
+    ("embedding_backward", ("ge", "idx", "we"), {}),
+    ("layer_norm", ("x4", (6, 6), "ln66", "ln66"), {}),
+    ("layer_norm_backward", ("x4", "x4", (6, 6), "ln66", "ln66"), {}),
+    ("group_norm", ("x4", 3, "c3", "c3"), {}),
+    ("group_norm_backward", ("x4", "x4", 3, "c3", "c3"), {}),
+    ("multi_margin_loss", ("x2", "t1"), {}),
+    ("multi_margin_loss_backward", (1.0, "x2", "t1"), {}),
 ]
 
 

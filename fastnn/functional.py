@@ -49,3 +49,16 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward",
     "leaky_relu", "leaky_relu_backward",
 ]
+
+
+# --------------------------------------------------------------------------- further op families
+from ._recurrent import *  # noqa: E402,F401,F403  (rnn_tanh, lstm, gru, *_cell, *_backward)
+from ._recurrent import __all__ as _recurrent_all  # noqa: E402
+from ._embedding import embedding, embedding_backward  # noqa: E402
+from ._norm_ext import (group_norm, group_norm_backward, layer_norm,  # noqa: E402
+                        layer_norm_backward)
+from ._loss_ext import multi_margin_loss, multi_margin_loss_backward  # noqa: E402
+
+__all__ += _recurrent_all + [
+    "embedding", "embedding_backward", "layer_norm", "layer_norm_backward", "group_norm",
+    "group_norm_backward", "multi_margin_loss", "multi_margin_loss_backward"]

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["SGD", "Adam"]
+__all__ = ["SGD", "Adam", "RMSprop"]
 
 
 def _check_model(owner, model):
@@ -146,3 +146,62 @@ class Adam:
             bc2 = 1.0 - beta2 ** self.t
             denom = np.sqrt(v) / t(np.sqrt(bc2)) + t(self.eps)
             p -= t(self.lr / bc1) * (m / denom)
+
+
+class RMSprop:
+    """RMSprop (Hinton's lecture 6e), as torch.optim.RMSprop.
+
+    For each parameter p with gradient g::
+
+        g <- g + weight_decay * p
+        v <- alpha * v + (1 - alpha) * g^2                 (v starts at 0)
+        avg <- sqrt(v - m^2) + eps  with m <- alpha * m + (1 - alpha) * g   if centered
+               sqrt(v) + eps                                              otherwise
+        b <- momentum * b + g / avg; p <- p - lr * b      if momentum > 0
+        p <- p - lr * g / avg                              otherwise
+
+    Parameters: model, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+    centered=False (ValueError for negative values, alpha outside [0, 1)).
+    """
+
+    def __init__(self, model, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        _check_model("RMSprop", model)
+        self.model = model
+        self.lr = _checks.finite_number("RMSprop", "lr", lr, 0, low_ok=False)
+        self.alpha = _checks.finite_number("RMSprop", "alpha", alpha, 0, high=1)
+        self.eps = _checks.finite_number("RMSprop", "eps", eps, 0)
+        self.weight_decay = _checks.finite_number("RMSprop", "weight_decay", weight_decay, 0)
+        self.momentum = _checks.finite_number("RMSprop", "momentum", momentum, 0)
+        if not isinstance(centered, (bool, np.bool_)):
+            raise TypeError(f"RMSprop(): centered must be a bool, got {centered!r}")
+        self.centered = bool(centered)
+        self._state = {}
+
+    def step(self):
+        """Apply one update to every parameter of the model."""
+        a = self.alpha
+        for layer, name in self.model.parameters():
+            p = layer.params[name]
+            g = _grad("RMSprop", layer, name)
+            t = p.dtype.type
+            if self.weight_decay:
+                g = g + t(self.weight_decay) * p
+            key = (id(layer), name)
+            if key not in self._state:
+                self._state[key] = (np.zeros_like(p), np.zeros_like(p), np.zeros_like(p))
+            v, m, buf = self._state[key]
+            np.multiply(v, t(a), out=v)
+            v += t(1.0 - a) * (g * g)
+            if self.centered:
+                np.multiply(m, t(a), out=m)
+                m += t(1.0 - a) * g
+                avg = np.sqrt(v - m * m) + t(self.eps)
+            else:
+                avg = np.sqrt(v) + t(self.eps)
+            if self.momentum:
+                np.multiply(buf, t(self.momentum), out=buf)
+                buf += g / avg
+                p -= t(self.lr) * buf
+            else:
+                p -= t(self.lr) * (g / avg)

@@ -544,6 +544,15 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
                       * _loss_grad(op, grad_output, x, reduction))
 
 
+# Twins of the op families that live in their own modules (fastnn/_reference_<family>.py).
+from ._reference_recurrent import *  # noqa: E402,F401,F403
+from ._reference_recurrent import __all__ as _recurrent_all  # noqa: E402
+from ._reference_ext import *  # noqa: E402,F401,F403
+from ._reference_ext import __all__ as _ext_all  # noqa: E402
+
+__all__ += _recurrent_all + _ext_all
+
+
 # --------------------------------------------------------------------------- docstrings
 
 def _document():
