@@ -151,6 +151,20 @@ def softmax_backward_args(op, grad_output, output, dim):
     return go, y, dim_index(op, dim, y.ndim)
 
 
+def cross_entropy_plain(op, input, target, weight, ignore_index):
+    """True when cross_entropy can take the (N, C) path: 2-D input, no class weights and no
+    target equal to ignore_index. Otherwise the (N, C, d1, ...) / weighted / masked path
+    (fastnn._loss_ext, fastnn._reference_ext) handles the call. Checks ignore_index's type."""
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index,
+                                                                     (int, np.integer)):
+        raise TypeError(f"{op}(): ignore_index must be an int, got {ignore_index!r}")
+    if weight is not None or not isinstance(input, np.ndarray) or input.ndim != 2:
+        return False
+    if isinstance(target, np.ndarray) and target.ndim == 1 and target.dtype.kind in "iu":
+        return not (target == ignore_index).any()
+    return True
+
+
 def cross_entropy_args(op, input, target, reduction):
     """Validate logits (N, C) and a target: class indices (N,) or probabilities (N, C).
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _args
 from . import _checks
+from . import _loss_ext
 from . import _tuning
 from .kernels import losses as _losses
 from .kernels import softmax as _softmax
@@ -129,23 +130,31 @@ def binary_cross_entropy_backward(grad_output, input, target, reduction="mean"):
                                       grad_output, input, target, reduction, probs=True)
 
 
-def cross_entropy(input, target, reduction="mean"):
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Softmax cross-entropy of logits against class indices or class probabilities,
     as torch.nn.functional.cross_entropy.
 
     Parameters
     ----------
-    input : ndarray of shape (N, C), unnormalised logits, float32 or float64
-    target : ndarray of shape (N,), integer class indices in [0, C); or a float
-        ndarray of input's shape (N, C) and dtype, class probabilities (e.g.
-        label-smoothed one-hot rows; rows are not required to sum to 1)
-    reduction : {'mean', 'sum', 'none'}; 'mean' divides by N for both kinds of target
+    input : ndarray of shape (N, C), or (N, C, d1, ...) (e.g. (N, C, T) logits of a
+        sequence: the masked temporal softmax loss), or (C,); unnormalised logits,
+        float32 or float64
+    target : integer class indices of shape (N,) / (N, d1, ...) / () in [0, C), or
+        equal to ignore_index; or a float ndarray of input's shape and dtype, class
+        probabilities (e.g. label-smoothed one-hot rows; rows need not sum to 1)
+    weight : ndarray of shape (C,) (class weights, input's dtype) or None
+    ignore_index : int (default -100, as torch); index targets equal to it add no
+        loss and get a zero gradient
+    reduction : {'mean', 'sum', 'none'}; 'mean' divides by the summed weights of the
+        non-ignored targets (N, or N*d1*..., without weights; probabilities: N*d1*...)
 
     Returns
     -------
-    For 'mean' / 'sum' a NumPy scalar of input's dtype; for 'none' an ndarray
-    of shape (N,). Class indices: loss_n = logsumexp(input[n]) - input[n, target[n]];
-    probabilities: loss_n = -sum_c target[n, c] * log_softmax(input[n])[c].
+    For 'mean' / 'sum' a NumPy scalar of input's dtype; for 'none' an ndarray of
+    shape (N,) / (N, d1, ...). Class indices: loss = weight[t] * (logsumexp(x) - x[t]);
+    probabilities: loss = -sum_c target_c * log_softmax(x)_c. 'mean' with every target
+    ignored gives NaN (0/0), as torch. Plain (N, C) calls run the fused kernels here;
+    the others go through fastnn._loss_ext.
 
     Raises
     ------
@@ -154,31 +163,39 @@ def cross_entropy(input, target, reduction="mean"):
     floats); ValueError for class indices outside [0, C), mismatched shapes,
     an unknown reduction, or 'mean' over an empty batch.
     """
+    if not _args.cross_entropy_plain("cross_entropy", input, target, weight, ignore_index):
+        return _loss_ext.cross_entropy(input, target, weight, ignore_index, reduction)
     x, t = _args.cross_entropy_args("cross_entropy", input, target, reduction)
     losses = np.empty(x.shape[0], dtype=x.dtype)
     if x.shape[0] and t.ndim == 2:
         _losses.soft_cross_entropy_forward(x, t, losses)
     elif x.shape[0]:
-        _softmax.softmax_cross_entropy_forward(x, t, losses, _tuning.n_chunks(x.size, _tuning.SOFTMAX_PARALLEL_MIN))
+        _softmax.softmax_cross_entropy_forward(x, t, losses,
+                                               _tuning.n_chunks(x.size, _tuning.SOFTMAX_PARALLEL_MIN))
     if reduction == "none":
         return losses
     return losses.mean() if reduction == "mean" else losses.sum()
 
 
-def cross_entropy_backward(grad_output, input, target, reduction="mean"):
+def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index=-100,
+                           reduction="mean"):
     """dL/d(input) of :func:`cross_entropy`: scale_n * (softmax(input[n]) - onehot(target[n])),
     or scale_n * (softmax(input[n]) * sum(target[n]) - target[n]) for probability targets.
 
     Parameters
     ----------
     grad_output : scalar for reduction 'mean' / 'sum' (1.0 for the loss itself),
-        ndarray of shape (N,) for 'none'
-    input, target, reduction : as passed to the forward
+        ndarray of the per-element loss shape ((N,) / (N, d1, ...)) for 'none'
+    input, target, weight, ignore_index, reduction : as passed to the forward
 
     Returns
     -------
-    ndarray of shape (N, C); for 'mean', scale_n = grad_output / N.
+    ndarray of input's shape; for plain (N, C) 'mean', scale_n = grad_output / N.
     """
+    if not _args.cross_entropy_plain("cross_entropy_backward", input, target, weight,
+                                     ignore_index):
+        return _loss_ext.cross_entropy_backward(grad_output, input, target, weight, ignore_index,
+                                                reduction)
     x, t = _args.cross_entropy_args("cross_entropy_backward", input, target, reduction)
     scale = _args.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
     grad_input = np.empty_like(x)

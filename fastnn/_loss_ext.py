@@ -1,22 +1,21 @@
 """cross_entropy over (N, C, d1, ...) with class weights and ignore_index, and multi_margin_loss.
 
-``cross_entropy`` here extends fastnn.functional.cross_entropy (which takes
-(N, C) only) to torch's full signature minus label_smoothing; it is meant to
-replace it (same results on (N, C) input with the defaults). The masked
+``cross_entropy`` here is the general path of fastnn.functional.cross_entropy:
+fastnn._loss takes plain (N, C) calls itself and hands everything else
+(d1, ... dimensions, class weights, targets equal to ignore_index) here. The masked
 temporal softmax loss of sequence models is cross_entropy on (N, C, T)
 logits with padded steps marked by ignore_index.
 """
 import numpy as np
 
 from . import _args_ext as _ce
+from . import _tuning
 from .kernels import losses as _losses
 from .kernels import margin as _margin
 from .kernels import softmax as _softmax
 
 __all__ = ["cross_entropy", "cross_entropy_backward", "multi_margin_loss",
            "multi_margin_loss_backward"]
-
-SOFTMAX_PARALLEL_MIN = 65536
 
 
 def _row_weights(t, w, ignore, dtype):
@@ -70,7 +69,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     safe = np.where(keep, t, 0)
     if rows.shape[0]:
         _softmax.softmax_cross_entropy_forward(rows, safe, losses,
-                                               rows.size >= SOFTMAX_PARALLEL_MIN)
+                                               _tuning.n_chunks(rows.size, _tuning.SOFTMAX_PARALLEL_MIN))
     losses *= rw
     return _finish(losses, reduction, rw.sum(), _none_shape(input))
 
@@ -112,7 +111,7 @@ def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index
                 scale /= rw.sum()
         if m:
             _softmax.softmax_cross_entropy_backward(rows, np.where(keep, t, 0), scale, grad,
-                                                    rows.size >= SOFTMAX_PARALLEL_MIN)
+                                                    _tuning.n_chunks(rows.size, _tuning.SOFTMAX_PARALLEL_MIN))
     x = np.asarray(input)
     if x.ndim == 1:
         return grad.reshape(c)

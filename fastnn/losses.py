@@ -5,22 +5,33 @@ __all__ = ["CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "BCELoss"]
 
 
 class CrossEntropyLoss:
-    """Softmax cross-entropy of logits (N, C) against class indices (N,) or probabilities (N, C).
+    """Softmax cross-entropy of logits against class indices or class probabilities.
 
-    ``forward(logits, target)`` returns fastnn.functional.cross_entropy(logits,
-    target, reduction) and caches its inputs; ``backward(grad_output=1.0)``
-    returns dL/d(logits) of shape (N, C) (softmax(logits) - onehot(target),
-    divided by N for reduction='mean').
+    ``forward(logits, target)`` returns ``fastnn.functional.cross_entropy(logits,
+    target, weight, ignore_index, reduction)`` and caches its inputs;
+    ``backward(grad_output=1.0)`` returns dL/d(logits), shaped like the logits
+    (softmax(logits) - onehot(target), weighted, divided by the 'mean' denominator).
+    Shapes: logits (N, C) or (N, C, d1, ...), target (N,) / (N, d1, ...) indices or
+    probabilities shaped like the logits.
+
+    ``reduction`` may be given positionally (fastnn's earlier signature); ``weight``
+    ((C,) class weights) and ``ignore_index`` (targets equal to it add no loss and
+    get no gradient; default -100, as torch) are keyword-only.
     """
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, reduction="mean", *, weight=None, ignore_index=-100):
         self.reduction = _checks.choice("CrossEntropyLoss", "reduction", reduction,
                                         _checks.REDUCTIONS)
+        self.weight = weight
+        self.ignore_index = ignore_index
         self._cache = None
+
+    def _kwargs(self):
+        return dict(weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
     def forward(self, logits, target):
         F = _backend.ops()
-        loss = F.cross_entropy(logits, target, self.reduction)
+        loss = F.cross_entropy(logits, target, **self._kwargs())
         self._cache = (F, logits, target)
         return loss
 
@@ -30,7 +41,7 @@ class CrossEntropyLoss:
         if self._cache is None:
             raise RuntimeError("CrossEntropyLoss.backward() called before forward()")
         F, logits, target = self._cache
-        return F.cross_entropy_backward(grad_output, logits, target, self.reduction)
+        return F.cross_entropy_backward(grad_output, logits, target, **self._kwargs())
 
 
 class _ElementwiseLoss:

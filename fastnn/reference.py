@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import _args
 from . import _checks
 from . import _random
+from . import _reference_ext
 
 __all__ = [
     "conv2d", "conv2d_backward", "linear", "linear_backward", "matmul", "matmul_backward",
@@ -275,7 +276,9 @@ def log_softmax_backward(grad_output, output, dim=-1):
     return go - np.exp(lp) * go.sum(axis=d, keepdims=True)
 
 
-def cross_entropy(input, target, reduction="mean"):
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    if not _args.cross_entropy_plain("cross_entropy", input, target, weight, ignore_index):
+        return _reference_ext.cross_entropy(input, target, weight, ignore_index, reduction)
     x, t = _args.cross_entropy_args("cross_entropy", input, target, reduction)
     if x.shape[0] == 0:
         losses = np.zeros(0, dtype=x.dtype)
@@ -288,7 +291,12 @@ def cross_entropy(input, target, reduction="mean"):
     return losses.mean() if reduction == "mean" else losses.sum()
 
 
-def cross_entropy_backward(grad_output, input, target, reduction="mean"):
+def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index=-100,
+                           reduction="mean"):
+    if not _args.cross_entropy_plain("cross_entropy_backward", input, target, weight,
+                                     ignore_index):
+        return _reference_ext.cross_entropy_backward(grad_output, input, target, weight,
+                                                     ignore_index, reduction)
     x, t = _args.cross_entropy_args("cross_entropy_backward", input, target, reduction)
     scale = _args.cross_entropy_scale("cross_entropy_backward", grad_output, x, reduction)
     if x.shape[0] == 0:

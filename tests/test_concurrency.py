@@ -75,7 +75,7 @@ def _calls(dtype):
         ("bce_with_logits", lambda: F.binary_cross_entropy_with_logits(logits, probs)),
         ("bce_with_logits_backward", lambda: F.binary_cross_entropy_with_logits_backward(
             1.0, logits, probs)),
-        ("cross_entropy_probs", lambda: F.cross_entropy(logits, probs, "none")),
+        ("cross_entropy_probs", lambda: F.cross_entropy(logits, probs, reduction="none")),
         ("cross_entropy_probs_backward", lambda: F.cross_entropy_backward(1.0, logits, probs)),
     ]
 

@@ -84,10 +84,10 @@ def soft_targets(rng, n, c, dtype):
 def test_cross_entropy_probability_targets_match_reference(dtype, reduction, rng):
     x = (3 * rng.standard_normal((6, 5))).astype(dtype)
     t = soft_targets(rng, 6, 5, dtype)
-    assert_close(F.cross_entropy(x, t, reduction), R.cross_entropy(x, t, reduction))
+    assert_close(F.cross_entropy(x, t, reduction=reduction), R.cross_entropy(x, t, reduction=reduction))
     g = upstream(reduction, (6,), dtype, rng)
-    assert_close(F.cross_entropy_backward(g, x, t, reduction),
-                 R.cross_entropy_backward(g, x, t, reduction))
+    assert_close(F.cross_entropy_backward(g, x, t, reduction=reduction),
+                 R.cross_entropy_backward(g, x, t, reduction=reduction))
 
 
 @pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
@@ -96,8 +96,8 @@ def test_one_hot_probabilities_equal_class_indices(ops, rng):
     idx = np.array([0, 3, 1, 1, 2])
     onehot = np.eye(4)[idx]
     for reduction in REDUCTIONS:
-        np.testing.assert_allclose(ops.cross_entropy(x, onehot, reduction),
-                                   ops.cross_entropy(x, idx, reduction), rtol=1e-13)
+        np.testing.assert_allclose(ops.cross_entropy(x, onehot, reduction=reduction),
+                                   ops.cross_entropy(x, idx, reduction=reduction), rtol=1e-13)
     np.testing.assert_allclose(ops.cross_entropy_backward(1.0, x, onehot),
                                ops.cross_entropy_backward(1.0, x, idx), rtol=1e-13, atol=1e-16)
     # label smoothing: finite for extreme logits
@@ -108,8 +108,8 @@ def test_one_hot_probabilities_equal_class_indices(ops, rng):
 def test_cross_entropy_probability_targets_gradcheck(rng):
     x = rng.standard_normal((3, 4))
     t = rng.random((3, 4))  # rows need not sum to 1
-    check_gradients(lambda x: F.cross_entropy(x, t, "none"),
-                    lambda g, x: (F.cross_entropy_backward(g, x, t, "none"),), [x], rng)
+    check_gradients(lambda x: F.cross_entropy(x, t, reduction="none"),
+                    lambda g, x: (F.cross_entropy_backward(g, x, t, reduction="none"),), [x], rng)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -170,5 +170,20 @@ def test_degenerate_shapes(ops):
     empty = np.zeros((0, 5))
     assert ops.mse_loss(empty, empty, "sum") == 0.0
     assert ops.binary_cross_entropy_with_logits_backward(1.0, empty, empty, "sum").shape == (0, 5)
-    assert ops.cross_entropy(empty, empty, "sum") == 0.0  # probability targets, empty batch
-    assert ops.cross_entropy_backward(1.0, empty, empty, "sum").shape == (0, 5)
+    assert ops.cross_entropy(empty, empty, reduction="sum") == 0.0  # probability targets, empty batch
+    assert ops.cross_entropy_backward(1.0, empty, empty, reduction="sum").shape == (0, 5)
+
+
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_cross_entropy_ignores_minus_100_targets_as_torch(ops, rng):
+    # torch's default ignore_index=-100: that row adds no loss, no gradient, and is not
+    # counted by 'mean'.
+    x = rng.standard_normal((4, 5))
+    t = np.array([0, -100, 2, 3])
+    keep = [0, 2, 3]
+    np.testing.assert_allclose(ops.cross_entropy(x, t), ops.cross_entropy(x[keep], t[keep]),
+                               rtol=1e-12)
+    g = ops.cross_entropy_backward(1.0, x, t)
+    np.testing.assert_array_equal(g[1], np.zeros(5))
+    np.testing.assert_allclose(g[keep], ops.cross_entropy_backward(1.0, x[keep], t[keep]),
+                               rtol=1e-12)

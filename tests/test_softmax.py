@@ -64,12 +64,12 @@ def test_no_overflow_and_shift_invariance(ops, dtype, rng):
 def test_cross_entropy_matches_reference(n, c, reduction, dtype, rng):
     x = (3 * rng.standard_normal((n, c))).astype(dtype)
     t = rng.integers(0, c, n)
-    loss = F.cross_entropy(x, t, reduction)
-    assert_close(loss, R.cross_entropy(x, t, reduction))
+    loss = F.cross_entropy(x, t, reduction=reduction)
+    assert_close(loss, R.cross_entropy(x, t, reduction=reduction))
     assert np.asarray(loss).shape == ((n,) if reduction == "none" else ())
     go = dtype(1.5) if reduction != "none" else rng.standard_normal(n).astype(dtype)
-    assert_close(F.cross_entropy_backward(go, x, t, reduction),
-                 R.cross_entropy_backward(go, x, t, reduction))
+    assert_close(F.cross_entropy_backward(go, x, t, reduction=reduction),
+                 R.cross_entropy_backward(go, x, t, reduction=reduction))
 
 
 @pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
@@ -78,11 +78,11 @@ def test_cross_entropy_gradient_is_p_minus_onehot(ops, rng):
     t = np.array([0, 3, 1, 1, 2])
     onehot = np.eye(4)[t]
     p = ops.softmax(x)
-    np.testing.assert_allclose(ops.cross_entropy_backward(1.0, x, t, "sum"), p - onehot,
+    np.testing.assert_allclose(ops.cross_entropy_backward(1.0, x, t, reduction="sum"), p - onehot,
                                rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(ops.cross_entropy_backward(1.0, x, t, "mean"), (p - onehot) / 5,
+    np.testing.assert_allclose(ops.cross_entropy_backward(1.0, x, t, reduction="mean"), (p - onehot) / 5,
                                rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(ops.cross_entropy(x, t, "none"),
+    np.testing.assert_allclose(ops.cross_entropy(x, t, reduction="none"),
                                -np.log(p[np.arange(5), t]), rtol=1e-12)
 
 
@@ -92,11 +92,11 @@ def test_cross_entropy_gradcheck(reduction, rng):
     t = np.array([2, 0, 1, 2])
 
     def forward(x):
-        return np.asarray(F.cross_entropy(x, t, reduction))
+        return np.asarray(F.cross_entropy(x, t, reduction=reduction))
 
     def grads(g, x):
         g = g if reduction == "none" else float(g)
-        return (F.cross_entropy_backward(g, x, t, reduction),)
+        return (F.cross_entropy_backward(g, x, t, reduction=reduction),)
 
     check_gradients(forward, grads, [x], rng)
 
@@ -127,7 +127,7 @@ def test_serial_and_parallel_paths_match_reference(dtype, softmax_path, rng):
         y = getattr(F, name)(x)
         assert_close(y, getattr(R, name)(x))
         assert_close(getattr(F, name + "_backward")(go, y), getattr(R, name + "_backward")(go, y))
-    assert_close(F.cross_entropy(x, t, "none"), R.cross_entropy(x, t, "none"))
+    assert_close(F.cross_entropy(x, t, reduction="none"), R.cross_entropy(x, t, reduction="none"))
     assert_close(F.cross_entropy_backward(dtype(1), x, t), R.cross_entropy_backward(dtype(1), x, t))
 
 
@@ -153,7 +153,7 @@ def test_inf_and_nan_rows_match_torch(ops, row, soft, logsoft, dtype):
     with np.errstate(invalid="ignore", over="ignore"):
         s = ops.softmax(x)
         ls = ops.log_softmax(x)
-        ce = ops.cross_entropy(x, np.array([1, 1]), "none")
+        ce = ops.cross_entropy(x, np.array([1, 1]), reduction="none")
     np.testing.assert_allclose(s[0], soft, rtol=1e-6)
     np.testing.assert_allclose(ls[0], logsoft, rtol=1e-6)
     np.testing.assert_allclose(s[1], [0.09003057, 0.24472847, 0.66524096], rtol=1e-6)

@@ -175,10 +175,10 @@ def test_cross_entropy_special_logits_match_torch():
     tx = torch.tensor(x, requires_grad=True)
     loss = TF.cross_entropy(tx, torch.from_numpy(t), reduction="sum")
     loss.backward()
-    np.testing.assert_allclose(F.cross_entropy(x, t, "none"),
+    np.testing.assert_allclose(F.cross_entropy(x, t, reduction="none"),
                                TF.cross_entropy(torch.from_numpy(x), torch.from_numpy(t),
                                                 reduction="none").numpy(), rtol=1e-12)
-    np.testing.assert_allclose(F.cross_entropy_backward(1.0, x, t, "sum"), tx.grad.numpy(),
+    np.testing.assert_allclose(F.cross_entropy_backward(1.0, x, t, reduction="sum"), tx.grad.numpy(),
                                rtol=1e-12, atol=1e-300)
 
 

@@ -213,8 +213,8 @@ def test_cross_entropy_class_indices(nc, reduction, ops, rng):
     yt = TF.cross_entropy(xt, torch.tensor(target), reduction=reduction)
     g = rng.standard_normal(n) if reduction == "none" else 0.7
     yt.backward(torch.tensor(g))
-    close(ops.cross_entropy(x, target, reduction), yt)
-    close(ops.cross_entropy_backward(g, x, target, reduction), xt.grad)
+    close(ops.cross_entropy(x, target, reduction=reduction), yt)
+    close(ops.cross_entropy_backward(g, x, target, reduction=reduction), xt.grad)
 
 
 # --------------------------------------------------------------------------- max_pool2d
@@ -312,5 +312,5 @@ def test_losses(name, reduction, ops, rng):
     yt = getattr(TF, name)(xt, torch.tensor(t), reduction=reduction)
     g = rng.standard_normal(tuple(yt.shape)) if reduction == "none" else 1.0
     yt.backward(torch.tensor(g) if reduction == "none" else None)
-    close(getattr(ops, name)(x, t, reduction), yt)
-    close(getattr(ops, name + "_backward")(g, x, t, reduction), xt.grad)
+    close(getattr(ops, name)(x, t, reduction=reduction), yt)
+    close(getattr(ops, name + "_backward")(g, x, t, reduction=reduction), xt.grad)
