@@ -64,7 +64,12 @@ LINEAR_SHAPES = {
 # --tiny (smoke tests, CI): every group on shapes that take milliseconds.
 TINY = dict(gemm=(16, 32), gemm_t=24, conv={"tiny": (2, 3, 6, 4, 3, 1, 1),
                                             "tiny s2": (2, 3, 7, 4, 3, 1, 2)},
-            elementwise=1000, softmax=(8, 10), copy=2**20)
+            elementwise=1000, softmax=(8, 10), copy=2**20, recurrent=[(5, 2, 3, 4)])
+
+# Recurrent layers (T, N, D, H), issue 13: an MNIST-row LSTM, a long wide one, batch 1.
+RECURRENT_SHAPES = [(28, 64, 28, 128), (100, 32, 64, 256), (50, 1, 32, 64)]
+# Gate blocks per layer type: LSTM i, f, g, o; GRU r, z, n; Elman RNN one.
+RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def conv_label(shape):

@@ -40,7 +40,8 @@ from . import reference as R
 from ._bench_common import (copy_bandwidth, cpu_flags, cpu_max_ghz, import_torch,  # noqa: F401
                             peak_gflops, simd_lanes, time_interleaved)
 
-GROUPS = ("gemm", "conv", "elementwise", "softmax", "demo", "coldstart", "threading")
+GROUPS = ("gemm", "conv", "elementwise", "softmax", "recurrent", "demo", "coldstart",
+          "threading")
 
 
 # --------------------------------------------------------------------------- threads
@@ -256,6 +257,26 @@ def bench_softmax(ctx):
                             t["torch"], nbytes=arrays * x.nbytes))
 
 
+def bench_recurrent(ctx):
+    """LSTM / GRU / RNN(tanh) layers, forward + backward through the sequence, vs torch.nn."""
+    torch = ctx.torch
+    for t_len, n, d, h in C.TINY["recurrent"] if ctx.tiny else C.RECURRENT_SHAPES:
+        x = C.randn(t_len, n, d, seed=3)
+        g = C.randn(t_len, n, h, seed=4)
+        for name, gates in C.RECURRENT_GATES.items():
+            ours = getattr(fastnn, name)(d, h, dtype=np.float32)
+            impls = {"fastnn": lambda: (ours.forward(x), ours.backward(g)), "torch": None}
+            if torch is not None:
+                theirs = getattr(torch.nn, name)(d, h)
+                xt, gt = torch.tensor(x, requires_grad=True), torch.from_numpy(g)
+                impls["torch"] = lambda: theirs(xt)[0].backward(gt)
+            t = ctx.time(impls)
+            # forward G*H x (D + H) multiply-adds per step and row; backward twice that
+            flops = 3 * 2 * t_len * n * gates * h * (d + h)
+            ctx.rows.append(Row("recurrent", f"{name} fwd+bwd", f"T{t_len} N{n} D{d} H{h}",
+                                t["fastnn"], torch=t["torch"], flops=flops))
+
+
 def _torch_cnn(torch):
     """The same network as fastnn.demo.build_cnn, in torch.nn (PyTorch's default init)."""
     nn = torch.nn
@@ -428,7 +449,7 @@ def bench_threading(ctx):
 
 
 BENCHES = {"gemm": bench_gemm, "conv": bench_conv, "elementwise": bench_elementwise,
-           "softmax": bench_softmax, "demo": bench_demo, "coldstart": bench_coldstart,
+           "softmax": bench_softmax, "recurrent": bench_recurrent, "demo": bench_demo, "coldstart": bench_coldstart,
            "threading": bench_threading}
 
 
