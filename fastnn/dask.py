@@ -320,7 +320,7 @@ def _wait_all(client, futures, step):
         try:
             distributed.wait(futures, timeout=1.0)
             return
-        except (TimeoutError, distributed.TimeoutError):
+        except TimeoutError:
             pass
         if _workers(client):
             no_worker_since = None
@@ -480,8 +480,10 @@ def _fit(model, loss, optimizer, x, y, client, batch_size, epochs, seed, on_step
         pos_in_shard[shard["index"]] = np.arange(len(shard["index"]))
 
     session = uuid.uuid4().hex
-    template = client.scatter((_clean_copy(model, model), _clean_copy(loss)), broadcast=True,
-                              hash=False)
+    # One (model, loss) object per worker, fetched by each worker once. A task rather than
+    # scatter: the scheduler keeps it, so it survives the loss of every worker holding it.
+    template = client.submit(_identity, (_clean_copy(model, model), _clean_copy(loss)),
+                             pure=False)
     params = {}   # state name -> (layer, param name) of the driver's model
     buffers = {}  # state name -> live buffer array of the driver's model
     for prefix, layer in model.named_layers():
