@@ -100,7 +100,8 @@ def main(epochs=4, lenet_epochs=2):
         np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
         print(f"  threaded scheduler, {threads} thread(s): {len(x) / s:8.0f} images/s")
 
-    with fdask.local_cluster(n_workers=1) as cluster, distributed.Client(cluster) as client:
+    with fdask.local_cluster(n_workers=1) as cluster, \
+            distributed.Client(cluster, direct_to_workers=True) as client:
         for workers in (1, 2):
             if workers == 2:
                 cluster.scale(2)

@@ -359,7 +359,9 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
     client : distributed.Client or None
         None starts :func:`local_cluster` (``n_workers`` processes, one thread
         each) and closes it at the end; a client runs on its cluster (every
-        worker present when fit starts gets one shard).
+        worker present when fit starts gets one shard). Gradients are fetched
+        as the client's ``direct_to_workers`` setting says (the embedded client
+        sets it: one hop less per step than through the scheduler).
     batch_size, epochs : ints >= 1 -- the GLOBAL batch (split across workers)
     seed : int or None -- the shuffle: each epoch takes the next permutation of
         ``numpy.random.default_rng(seed)``; None keeps the stored order
@@ -460,7 +462,9 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
             raise ValueError("fit(): n_workers only applies with client=None (the embedded "
                              "LocalCluster); size your own cluster instead")
         return _fit(model, loss, optimizer, x, y, client, batch_size, epochs, seed, on_step)
-    with local_cluster(n_workers) as cluster, distributed.Client(cluster) as own:
+    # direct_to_workers: gradients come straight from the workers, not via the scheduler
+    with local_cluster(n_workers) as cluster, \
+            distributed.Client(cluster, direct_to_workers=True) as own:
         return _fit(model, loss, optimizer, x, y, own, batch_size, epochs, seed, on_step)
 
 
