@@ -124,11 +124,14 @@ def test_fit_3_steps_equals_single_process_sgd_momentum(ready):
     assert_same_weights(expected, model)
 
 
-def test_local_cluster_workers_use_one_numba_thread(ready):
-    def numba_threads():
+def test_local_cluster_tasks_use_one_kernel_thread(ready):
+    def in_task():
         import numba
-        return os.environ.get("NUMBA_NUM_THREADS"), numba.config.NUMBA_NUM_THREADS
-    assert set(ready.run(numba_threads).values()) == {("1", 1)}
+        fdask._match_threads()
+        return numba.get_num_threads(), os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    workers = list(ready.scheduler_info()["workers"])
+    results = ready.gather([ready.submit(in_task, workers=[w], pure=False) for w in workers])
+    assert results == [(1, str(32 * 2**20))] * 2
     assert all(w["nthreads"] == 1 for w in ready.scheduler_info()["workers"].values())
 
 
