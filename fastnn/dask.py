@@ -376,8 +376,9 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
 
     Equivalent to the single-process loop (same global batches, same order)::
 
+        rng = numpy.random.default_rng(seed)
         for epoch in range(epochs):
-            for xb, yb in fastnn.data.minibatches(x, y, batch_size, rng):  # rng = default_rng(seed)
+            for xb, yb in fastnn.data.minibatches(x, y, batch_size, rng):
                 loss(model.forward(xb, training=True), yb)
                 model.backward(loss.backward())
                 optimizer.step()
@@ -440,8 +441,9 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
 
     Exactness: the sum over shards rounds differently from one GEMM over the
     whole batch (and workers use one thread), so the weights equal single-process
-    training up to float rounding: measured relative differences ~1e-15 in
-    float64 and ~1e-6 in float32 after a few steps. Layers that depend on the
+    training up to float rounding: measured relative differences <= 5e-16 in
+    float64 after 3 steps and ~1e-6 in float32 after 180 steps (with one
+    worker, bit-identical). Layers that depend on the
     batch break exactness, as in PyTorch DDP: BatchNorm normalises with each
     shard's statistics (running statistics are averaged over shards, weighted
     by rows), Dropout draws its masks on each replica.
