@@ -1,21 +1,12 @@
 """Scale out with Dask: batch inference over chunked arrays and data-parallel training.
 
-Needs the ``dask`` extra (``pip install "fastnn[dask]"``: dask[array,distributed]);
-fastnn itself never imports this module.
-
-* :func:`predict` scores a dask.array (or a NumPy array, which it chunks) chunk by
-  chunk with ``model.forward(x, training=False)`` and returns a lazy dask.array.
-* :func:`fit` trains a model with data-parallel synchronous SGD on dask.distributed:
-  every worker keeps a replica and its shard of the data; each step the workers
-  compute the gradients of their part of the global batch, the driver sums them
-  (weighted so the sum is the global-batch mean gradient), applies the user's
-  optimizer and sends the new weights with the next step.
-* :func:`local_cluster` builds the LocalCluster that :func:`fit` starts when no
-  client is given (processes, one thread each, fastnn's threads set to match).
-
-The same code runs on a laptop and on a cluster: pass a ``distributed.Client``
-connected to a scheduler (``Client("tcp://host:8786")``, dask-jobqueue,
-dask-kubernetes); the workers need the same fastnn installed.
+Needs the ``dask`` extra (``pip install "fastnn[dask]"``); fastnn never imports it.
+:func:`predict` scores a chunked array lazily; :func:`fit` runs data-parallel
+synchronous SGD on dask.distributed (replicas and shards on the workers, gradients
+summed and the optimizer applied on the driver); :func:`local_cluster` is the
+LocalCluster fit starts when no client is given. On a real cluster pass a
+``distributed.Client`` (scheduler address, dask-jobqueue, dask-kubernetes); the
+workers need the same fastnn installed. README "Scaling out" has the figures.
 """
 import copy
 import math
@@ -30,6 +21,7 @@ try:
     import dask
     import dask.array as da
     import distributed
+    from dask.core import flatten
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.dask needs Dask; install the extra: "
                       "pip install \"fastnn[dask]\" (dask[array,distributed])") from exc
@@ -144,13 +136,10 @@ def predict(model, x, batch_size=None):
     Notes
     -----
     The model is copied now (later changes to ``model`` do not affect the
-    result) and enters the graph as ONE ``dask.delayed`` object, which every
-    chunk task takes as an argument: the distributed scheduler sends it to each
-    worker once and keeps it in the worker's memory, instead of pickling it into
-    every task. On the threaded scheduler all threads share that copy; fastnn's
-    inference forward is safe to call concurrently (its scratch workspaces are
-    per thread), but the compiled kernels hold the GIL (no ``nogil``), so
-    threads take turns in kernels -- use processes (a LocalCluster) to scale.
+    result) and enters the graph as ONE ``dask.delayed`` object that every chunk
+    task takes: each worker receives it once, it is not pickled into every task.
+    Threads of the threaded scheduler share that copy (safe: workspaces are per
+    thread), but the kernels hold the GIL (no ``nogil``): use processes to scale.
     """
     _check_model("predict", model)
     x = _check_array("predict", "x", x)
@@ -318,8 +307,8 @@ def _shards_from_dask(client, x, y, addrs):
     else:
         y = _batch_chunked("fit", "y", y).rechunk({0: x.chunks[0]})
     x, y = client.persist([x, y])
-    xkeys = [k for k in _flat(x.__dask_keys__())]
-    ykeys = [k for k in _flat(y.__dask_keys__())]
+    xkeys = list(flatten(x.__dask_keys__()))
+    ykeys = list(flatten(y.__dask_keys__()))
     xfuts = {f.key: f for f in distributed.futures_of(x)}
     yfuts = {f.key: f for f in distributed.futures_of(y)}
     xfs = [xfuts[k] for k in xkeys]
@@ -338,14 +327,6 @@ def _shards_from_dask(client, x, y, addrs):
                            index=np.concatenate([np.arange(starts[i], starts[i + 1])
                                                  for i in idx])))
     return shards
-
-
-def _flat(keys):
-    if isinstance(keys, list):
-        for k in keys:
-            yield from _flat(k)
-    else:
-        yield keys
 
 
 def _workers(client):
@@ -432,12 +413,10 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
     its gradients. With n_s of the B rows on shard s and reduction 'mean', the
     driver sums ``(n_s / B) * g_s`` in a fixed shard order, which is the
     gradient of the global-batch mean loss (weights 1 for 'sum'); then the
-    user's optimizer steps. Per step and worker that is one gradient up and one
-    state down: 2 x parameter bytes. Replicas therefore never own weights (they
-    are overwritten at the start of every step), cannot drift apart, and any
+    user's optimizer steps: 2 x parameter bytes per worker and step. Replicas
+    never own weights (each step overwrites them), cannot drift apart, and any
     optimizer works unchanged; the cost is that the driver is a hub (N x 2 x
-    parameter bytes through it per step), fine for small models and a few
-    dozen workers, where a ring all-reduce would scale further.
+    parameter bytes per step), where a ring all-reduce would scale further.
 
     Exactness: the sum over shards rounds differently from one GEMM over the
     whole batch (and workers use one thread), so the weights equal single-process
