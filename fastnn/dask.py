@@ -217,14 +217,14 @@ def local_cluster(n_workers=None, threads_per_worker=1, **kwargs):
     (:data:`WORKER_PRE_SPAWN_ENV`), which halves inference time here. They import
     fastnn from the same files as this process and so share its Numba on-disk
     cache (NUMBA_CACHE_DIR is inherited when set). Extra keyword arguments go to
-    LocalCluster (the dashboard is off by default). Close it
+    LocalCluster (the dashboard gets a free port: ``cluster.dashboard_link``). Close it
     (``cluster.close()`` or a ``with`` block) when done.
     """
     n_workers = _positive_int("local_cluster", "n_workers", n_workers or os.cpu_count() or 1)
     threads_per_worker = _positive_int("local_cluster", "threads_per_worker", threads_per_worker)
     env = dict(kwargs.pop("env", {}))
     env.setdefault(THREADS_ENV, str(threads_per_worker))
-    kwargs.setdefault("dashboard_address", None)
+    kwargs.setdefault("dashboard_address", ":0")  # a free port: never clashes with 8787
     kwargs.setdefault("worker_class", _Nanny)
     return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                                     processes=True, env=env, **kwargs)
@@ -568,6 +568,9 @@ def _step(client, session, template, shards, model, optimizer, params, buffers, 
         client.cancel(futures)
         if isinstance(exc, RuntimeError) and str(exc).startswith("fit():"):
             raise
+        if type(exc) in (ValueError, TypeError):  # bad data met on a worker (e.g. a label)
+            raise type(exc)(f"fit(): step {step}: {exc}; the model holds the weights after "
+                            f"step {step - 1}") from exc
         raise RuntimeError(f"fit(): step {step} failed on the cluster ({type(exc).__name__}: "
                            f"{exc}); the model holds the weights after step {step - 1}") from exc
     total_rows = len(idx)

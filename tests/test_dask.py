@@ -145,7 +145,7 @@ def test_fit_without_client_starts_and_closes_a_cluster(monkeypatch):
 
     def in_process(n_workers=None, threads_per_worker=1):
         made.append(distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                             processes=False, dashboard_address=None))
+                                             processes=False, dashboard_address=":0"))
         return made[-1]
     monkeypatch.setattr(fdask, "local_cluster", in_process)
     model = small_cnn(2)
@@ -242,6 +242,11 @@ def test_bad_input(ready):
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         xd = da.from_array(x, chunks=5)
         fdask.fit(model, loss, sgd(model), xd[xd[:, 0, 0, 0] > 0], y, client=ready)
+    bad = y.copy()
+    bad[13] = 10  # a class index out of range for 10 logits, met on a worker in step 1
+    with pytest.raises(ValueError, match="fit\\(\\): step 1: .*the model holds the weights after "
+                                         "step 0"):
+        fdask.fit(model, loss, sgd(model), x, bad, client=ready, seed=None)
     # a closed client (connected to the same, still running, cluster)
     closed = distributed.Client(ready.cluster)
     closed.close()
