@@ -68,8 +68,15 @@ def sgd(model):
 
 @pytest.fixture(scope="module")
 def client():
-    with fdask.local_cluster(n_workers=2) as cluster, distributed.Client(cluster) as c:
-        yield c
+    # Dask sets worker start-up variables (OMP_NUM_THREADS, MALLOC_*) in this process's
+    # environment; put it back so later tests' subprocesses do not inherit them.
+    saved = dict(os.environ)
+    try:
+        with fdask.local_cluster(n_workers=2) as cluster, distributed.Client(cluster) as c:
+            yield c
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture
