@@ -15,7 +15,9 @@ Quick tour::
 
 Modules: functional (compiled ops and their *_backward), reference (the same
 ops in plain NumPy), layers, containers, serialization (save/load), losses, optim,
-init, data (digits data set). ``fastnn.model`` re-exports containers and serialization.
+init, data (digits data set), training (DataLoader, fit, evaluate), vis (filters,
+feature maps, max-activating patches, saliency, receptive fields). ``fastnn.model``
+re-exports containers and serialization.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
 # call): idle OpenMP threads sleep instead of spinning, unless the user chose.
@@ -71,3 +73,8 @@ from .clip_grad import clip_grad_norm_, clip_grad_value_  # noqa: E402
 
 __all__ += ["Embedding", "LayerNorm", "GroupNorm", "RMSprop", "clip_grad_norm_",
             "clip_grad_value_"]
+
+from . import training, vis  # noqa: E402  (vis imports matplotlib only when it plots)
+from .training import DataLoader, accuracy, evaluate, fit  # noqa: E402
+
+__all__ += ["training", "vis", "DataLoader", "fit", "evaluate", "accuracy"]

@@ -52,13 +52,18 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                       help="fixes the train/test split, the initial weights and batch order")
     demo.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
+    demo.add_argument("--plots", metavar="DIR", default=None,
+                      help="also write filters.png, feature_maps.png, max_patches.png, "
+                           "saliency.png and history.png (fastnn.vis) for the trained network "
+                           "into DIR (needs matplotlib; works without a display)")
     _add_bench_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         from .demo import run
         run(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-            seed=args.seed, backend=args.backend, progress=not args.no_progress)
+            seed=args.seed, backend=args.backend, progress=not args.no_progress,
+            plots=args.plots)
     elif args.command == "bench":
         from .bench import run as run_bench
         run_bench(only=args.only, repeat=args.repeat, quick=args.quick, markdown=args.markdown,

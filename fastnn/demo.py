@@ -5,18 +5,23 @@ trained once on the Numba backend and once on the NumPy reference backend, so
 the per-epoch times compare like with like. Each backend first runs one
 untimed forward/backward pass (the warm-up: JIT compilation or loading the
 cached machine code for the Numba kernels), reported on its own line; epoch
-times exclude it.
+times exclude it. Training is :func:`fastnn.fit` over a shuffled
+:class:`fastnn.DataLoader`; ``--plots DIR`` also writes the pictures of
+:mod:`fastnn.vis` (:func:`write_plots`).
 """
+import functools
+import os
 import time
 
 import numpy as np
 
 from . import _backend
-from .data import load_digits, minibatches
+from .containers import Sequential
+from .data import load_digits
 from .layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from .losses import CrossEntropyLoss
-from .containers import Sequential
 from .optim import SGD
+from .training import DataLoader, accuracy, fit  # noqa: F401  (accuracy: re-exported)
 
 DEFAULTS = dict(epochs=8, batch_size=32, lr=0.05, momentum=0.9, seed=0, backend="both")
 
@@ -35,66 +40,100 @@ def build_cnn(seed):
     )
 
 
-def accuracy(model, x, y, batch_size=256):
-    """Fraction of ``x`` whose arg-max logit equals ``y`` (inference mode)."""
-    correct = 0
-    for xb, yb in minibatches(x, y, batch_size):
-        correct += int(np.sum(np.argmax(model.forward(xb, training=False), axis=1) == yb))
-    return correct / len(x)
-
-
 def train(backend, data, epochs, batch_size, lr, momentum, seed, progress=True, log=print):
-    """Train ``build_cnn(seed)`` on ``backend``; returns a dict of per-epoch results.
+    """Train ``build_cnn(seed)`` on ``backend`` with :func:`fastnn.fit`; returns per-epoch results.
 
-    Keys: 'warmup_s' (the untimed first pass), 'epoch_s', 'loss', 'train_acc',
-    'test_acc' (lists, one entry per epoch).
+    Keys: 'warmup_s' (the untimed first pass), 'epoch_s', 'loss', 'train_acc'
+    (running accuracy over the epoch's batches), 'test_acc' (lists, one entry
+    per epoch), 'history' (fit's history) and 'model' (the trained network).
     """
-    from tqdm.auto import tqdm
-
     x_train, x_test, y_train, y_test = data
-    result = dict(epoch_s=[], loss=[], train_acc=[], test_acc=[])
     with _backend.backend(backend):
-        model = build_cnn(seed)
         loss_fn = CrossEntropyLoss()
         # Warm-up on a scratch copy of the model so the real one starts untouched.
         scratch = build_cnn(seed)
         t0 = time.perf_counter()
         loss_fn(scratch.forward(x_train[:batch_size]), y_train[:batch_size])
         scratch.backward(loss_fn.backward())
-        accuracy(scratch, x_test[:batch_size], y_test[:batch_size])
-        result["warmup_s"] = time.perf_counter() - t0
-        log(f"[{backend}] warm-up (compile or load cached kernels): {result['warmup_s']:.2f} s")
+        scratch.predict(x_test[:batch_size])
+        warmup_s = time.perf_counter() - t0
+        log(f"[{backend}] warm-up (compile or load cached kernels): {warmup_s:.2f} s")
 
-        opt = SGD(model, lr=lr, momentum=momentum)
-        rng = np.random.default_rng(seed)
-        n_batches = -(-len(x_train) // batch_size)
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            total = 0.0
-            bar = tqdm(minibatches(x_train, y_train, batch_size, rng), total=n_batches,
-                       desc=f"[{backend}] epoch {epoch}/{epochs}", leave=False,
-                       disable=not progress)
-            for xb, yb in bar:
-                loss = loss_fn(model.forward(xb), yb)
-                model.backward(loss_fn.backward())
-                opt.step()
-                total += float(loss) * len(xb)
-                bar.set_postfix(loss=f"{float(loss):.3f}")
-            elapsed = time.perf_counter() - t0  # training only; evaluation is not timed
-            result["epoch_s"].append(elapsed)
-            result["loss"].append(total / len(x_train))
-            result["train_acc"].append(accuracy(model, x_train, y_train))
-            result["test_acc"].append(accuracy(model, x_test, y_test))
-            log(f"[{backend}] epoch {epoch:2d}  loss {result['loss'][-1]:.4f}  "
-                f"train acc {result['train_acc'][-1]:.4f}  test acc {result['test_acc'][-1]:.4f}"
-                f"  time {elapsed:.3f} s")
-    return result
+        def report(epoch, logs):
+            log(f"[{backend}] epoch {epoch + 1:2d}  loss {logs['loss']:.4f}  "
+                f"train acc {logs['accuracy']:.4f}  test acc {logs['val_accuracy']:.4f}"
+                f"  time {logs['time']:.3f} s")
+
+        model = build_cnn(seed)
+        loader = DataLoader(x_train, y_train, batch_size, shuffle=True, seed=seed)
+        history = fit(model, loss_fn, SGD(model, lr=lr, momentum=momentum), loader, epochs,
+                      val_data=(x_test, y_test), callbacks=[report], progress=progress)
+    return dict(warmup_s=warmup_s, epoch_s=history["time"], loss=history["loss"],
+                train_acc=history["accuracy"], test_acc=history["val_accuracy"],
+                history=history, model=model)
+
+
+def write_plots(model, history, data, out_dir, log=print):
+    """Write the five pictures of :mod:`fastnn.vis` for the trained digits CNN into ``out_dir``.
+
+    filters.png (the 16 first-layer 3x3 filters), feature_maps.png (a test
+    image and its maps after the first and second conv + ReLU),
+    max_patches.png (for the four most active channels of the second conv +
+    ReLU, the 9 test images' 8x8 patches that excite them most),
+    saliency.png (8 test images and d score / d input) and history.png.
+    Returns the list of paths written.
+    """
+    from . import vis
+
+    plt = vis._pyplot()
+    x_test, y_test = data[1], data[3]
+    os.makedirs(out_dir, exist_ok=True)
+    path = functools.partial(os.path.join, out_dir)
+    figs = [vis.plot_filters(model[0], path=path("filters.png"),
+                             title="first-layer filters (white +, black -)")]
+
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), dpi=100,
+                             gridspec_kw=dict(width_ratios=[1, 1.5, 1.5]))
+    axes[0].imshow(x_test[0, 0], cmap="gray", interpolation="nearest")
+    axes[0].set_title(f"input (label {y_test[0]})", fontsize=9)
+    axes[0].set_axis_off()
+    vis.plot_feature_maps(model, x_test[0], 1, ax=axes[1], title="after conv 1 + ReLU")
+    vis.plot_feature_maps(model, x_test[0], 4, ax=axes[2], title="after conv 2 + ReLU")
+    figs.append(_finish(fig, path("feature_maps.png")))
+
+    layer = 4  # ReLU after the second conv: receptive field 8x8, jump 2
+    mean = vis.activations(model, x_test, layer).mean(axis=(0, 2, 3))
+    channels = [int(c) for c in np.argsort(-mean)[:4]]
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3), dpi=100)
+    for ax, channel in zip(axes, channels):
+        top = vis.max_activating_patches(model, x_test, layer, channel, k=9, ax=ax)
+        ax.set_title(f"conv 2 channel {channel}\nlabels {''.join(map(str, y_test[top.indices]))}",
+                     fontsize=9)
+    figs.append(_finish(fig, path("max_patches.png")))
+
+    figs.append(vis.plot_saliency(model, x_test[:8], y_test[:8], path=path("saliency.png")))
+    figs.append(vis.plot_history(history, path=path("history.png")))
+    names = ["filters", "feature_maps", "max_patches", "saliency", "history"]
+    for fig in figs:
+        plt.close(fig)
+    paths = [path(f"{name}.png") for name in names]
+    log("wrote " + ", ".join(paths))
+    return paths
+
+
+def _finish(fig, path):
+    fig.savefig(path, dpi=fig.dpi)
+    return fig
 
 
 def run(epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
         momentum=DEFAULTS["momentum"], seed=DEFAULTS["seed"], backend=DEFAULTS["backend"],
-        progress=True, log=print):
-    """Run the demo; returns {backend name: train() result}. See ``python -m fastnn demo --help``."""
+        progress=True, log=print, plots=None):
+    """Run the demo; returns {backend name: train() result}. See ``python -m fastnn demo --help``.
+
+    ``plots``: a directory to write the five pictures of :func:`write_plots`
+    into, for the model trained on the first backend (None: no pictures).
+    """
     data = load_digits(test_size=0.2, seed=seed)
     log(f"digits: {len(data[0])} train / {len(data[1])} test images of 8x8, 10 classes")
     log(f"model: {build_cnn(seed)!r}".replace("\n", "\n       "))
@@ -118,4 +157,8 @@ def run(epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_size"], lr=DEFAULT
         r = results[n]
         log(f"{n}: median epoch {np.median(r['epoch_s']):.3f} s, warm-up {r['warmup_s']:.2f} s, "
             f"final test accuracy {r['test_acc'][-1]:.4f}")
+    if plots is not None:
+        first = results[names[0]]
+        with _backend.backend(names[0]):
+            write_plots(first["model"], first["history"], data, plots, log)
     return results

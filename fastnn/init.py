@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 __all__ = ["zeros", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
-           "fans", "get_initializer", "ones", "constant", "uniform", "normal", "calculate_gain"]
+           "fans", "get_initializer", "ones", "constant", "uniform", "normal", "calculate_gain",
+           "torch_default", "torch_default_bias", "init_bias"]
 
 
 def fans(shape):
@@ -125,6 +126,39 @@ def kaiming_normal(shape, rng=None, mode="fan_in", dtype=np.float32, a=0.0):
     return (std * np.random.default_rng(rng).standard_normal(shape)).astype(dtype)
 
 
+def torch_default(shape, rng=None, dtype=np.float32):
+    """torch's default weight of nn.Linear / nn.Conv2d: kaiming_uniform_(w, a=sqrt(5)).
+
+    gain = sqrt(2 / (1 + 5)) = sqrt(1/3), bound = gain * sqrt(3 / fan_in), so
+    U(-b, b) with b = 1 / sqrt(fan_in) exactly (torch's reset_parameters()).
+    The values follow NumPy's generator, not torch's: the same distribution, not
+    the same numbers.
+    """
+    return kaiming_uniform(shape, rng=rng, dtype=dtype, a=math.sqrt(5.0))
+
+
+def torch_default_bias(weight_shape, rng=None, dtype=np.float32):
+    """torch's default bias of nn.Linear / nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    ``weight_shape`` is the layer's weight shape (fan_in from :func:`fans`);
+    the result has shape (weight_shape[0],). An int ``rng`` seeds a stream
+    distinct from the one the weight drew with the same int.
+    """
+    fan_in, _ = fans(weight_shape)
+    bound = 1.0 / math.sqrt(fan_in)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        rng = [int(rng), 1]  # SeedSequence entropy: not the weight's stream
+    return np.random.default_rng(rng).uniform(-bound, bound,
+                                              size=(weight_shape[0],)).astype(dtype)
+
+
+def init_bias(weight_init, weight_shape, rng=None, dtype=np.float32):
+    """A layer's initial bias: torch's U(-1/sqrt(fan_in), ..) for weight_init='torch', else zeros."""
+    if isinstance(weight_init, str) and weight_init == "torch":
+        return torch_default_bias(weight_shape, rng, dtype)
+    return np.zeros(weight_shape[0], dtype=dtype)
+
+
 _BY_NAME = {
     "zeros": zeros,
     "xavier_uniform": xavier_uniform,
@@ -137,11 +171,13 @@ _BY_NAME = {
     # The names the course material uses.
     "he": kaiming_normal,
     "xavier": xavier_uniform,
+    # torch.nn.Linear / Conv2d's defaults (the layers then also draw the bias as torch does).
+    "torch": torch_default,
 }
 
 
 def get_initializer(name):
-    """The initialiser called ``name`` (one of the functions above, or 'he' / 'xavier').
+    """The initialiser called ``name`` (one of the functions above, or 'he' / 'xavier' / 'torch').
 
     A callable is returned as is, so a layer's ``weight_init`` may also be any
     function f(shape, rng=None, dtype=...), e.g. ``functools.partial(constant, value=0.5)``.

@@ -13,15 +13,22 @@ and its backward is harmless.
 import numpy as np
 
 from . import _backend, _checks
-from .init import get_initializer
+from ._modes import LayerModes
+from .init import get_initializer, init_bias
 
 __all__ = ["Layer", "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Step", "MaxPool2d",
            "Flatten", "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d",
            "GlobalAvgPool2d", "LeakyReLU"]
 
 
-class Layer:
-    """Base class. Subclasses implement ``forward`` and ``backward``."""
+class Layer(LayerModes):
+    """Base class. Subclasses implement ``forward`` and ``backward``.
+
+    From :class:`fastnn._modes.LayerModes` every layer gets ``train()``,
+    ``eval()``, ``predict(x, batch_size)``, the ``training`` attribute that
+    ``forward`` uses when ``training`` is not passed, and the check that
+    ``backward`` does not differentiate the wrong forward (see fastnn._modes).
+    """
 
     def __init__(self):
         self.params = {}
@@ -33,14 +40,20 @@ class Layer:
 
         ``training`` selects training-mode behaviour for layers that have one
         (BatchNorm1d, BatchNorm2d, Dropout; the others accept it for uniformity).
+        Not given (or None), it is the layer's mode: ``self.training``, set by
+        ``train()`` / ``eval()`` (True for a new layer).
         """
         raise NotImplementedError
 
     def backward(self, grad_output):
-        """Gradient with respect to the last forward's input; fills ``grads``."""
+        """Gradient with respect to the last forward's input; fills ``grads``.
+
+        RuntimeError when forward ran more than once since the previous
+        backward and this gradient may belong to an earlier one (fastnn._modes).
+        """
         raise NotImplementedError
 
-    def __call__(self, x, training=True):
+    def __call__(self, x, training=None):
         return self.forward(x, training)
 
     def parameters(self):
@@ -145,10 +158,12 @@ class Linear(Layer):
     Parameters
     ----------
     in_features, out_features : int >= 1
-    bias : bool, whether to learn a bias (initialised to zeros)
+    bias : bool, whether to learn a bias (initialised to zeros, except with
+        weight_init='torch')
     weight_init : str, one of fastnn.init's names ('kaiming_normal' = 'he'
         (default), 'kaiming_uniform', 'xavier_uniform' = 'xavier',
-        'xavier_normal', 'zeros')
+        'xavier_normal', 'zeros'), or 'torch': torch's default initialisation
+        of weight *and* bias, both U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     rng : None, int seed or numpy Generator for the initialiser
     dtype : float32 (default) or float64
 
@@ -165,7 +180,7 @@ class Linear(Layer):
         init = get_initializer(weight_init)
         self.params["weight"] = init((self.out_features, self.in_features), rng=rng, dtype=dt)
         if bias:
-            self.params["bias"] = np.zeros(self.out_features, dtype=dt)
+            self.params["bias"] = init_bias(weight_init, self.params["weight"].shape, rng, dt)
 
     def forward(self, x, training=True):
         self._cache = (_backend.ops(), x)
@@ -202,7 +217,8 @@ class Conv2d(Layer):
     kernel_size : int or (int, int)
     stride, padding, dilation : as fastnn.functional.conv2d (padding may be
         'same' or 'valid')
-    bias : bool, whether to learn a bias (initialised to zeros)
+    bias : bool, whether to learn a bias (zeros; U(-1/sqrt(fan_in), ..) with
+        weight_init='torch')
     algorithm : 'auto' (default), 'direct' or 'im2col'
     weight_init, rng, dtype : as :class:`Linear`
 
@@ -231,7 +247,7 @@ class Conv2d(Layer):
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.params["weight"] = init(shape, rng=rng, dtype=dt)
         if bias:
-            self.params["bias"] = np.zeros(self.out_channels, dtype=dt)
+            self.params["bias"] = init_bias(weight_init, shape, rng, dt)
 
     def _geometry(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,

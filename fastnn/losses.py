@@ -1,4 +1,6 @@
 """Loss objects for training loops: ``forward`` returns the loss, ``backward`` dL/d(input)."""
+import numpy as np
+
 from . import _backend, _checks
 
 __all__ = ["CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "BCELoss"]
@@ -16,7 +18,9 @@ class CrossEntropyLoss:
 
     ``reduction`` may be given positionally (fastnn's earlier signature); ``weight``
     ((C,) class weights) and ``ignore_index`` (targets equal to it add no loss and
-    get no gradient; default -100, as torch) are keyword-only.
+    get no gradient; default -100, as torch) are keyword-only. ``target`` may be
+    any integer array-like (a list is converted with np.asarray); float class
+    indices raise TypeError and classes outside [0, C - 1] ValueError.
     """
 
     def __init__(self, reduction="mean", *, weight=None, ignore_index=-100):
@@ -30,6 +34,8 @@ class CrossEntropyLoss:
         return dict(weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
     def forward(self, logits, target):
+        if not isinstance(target, np.ndarray):  # a list, tuple, tensor ... of class indices
+            target = np.asarray(target)
         F = _backend.ops()
         loss = F.cross_entropy(logits, target, **self._kwargs())
         self._cache = (F, logits, target)
