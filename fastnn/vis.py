@@ -344,8 +344,8 @@ def _axes(plt, ax, shape, extra_height=0.45, max_inches=6.0):
 
 def _show(ax, mosaic, title, cmap, vmin, vmax):
     import matplotlib
-    cm = matplotlib.colormaps[cmap].copy() if isinstance(cmap, str) else cmap.copy()
-    cm.set_bad("#ffffff")
+    cm = (matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap).with_extremes(
+        bad="#ffffff")
     if mosaic.ndim == 3:  # RGB: gaps white
         mosaic = np.where(np.isnan(mosaic), 1.0, mosaic)
     ax.imshow(np.ma.masked_invalid(mosaic) if mosaic.ndim == 2 else mosaic, cmap=cm,

@@ -42,3 +42,42 @@ def test_demo_defaults_reach_95_percent_on_both_backends():
     np.testing.assert_allclose(results["numba"]["loss"], results["numpy"]["loss"], rtol=1e-3)
     text = "\n".join(lines)
     assert "numpy/numba" in text and "final test accuracy" in text and "warm-up" in text
+
+
+def test_demo_plots_writes_five_pictures(tmp_path, capsys):
+    """`python -m fastnn demo --plots DIR`, headless, one short epoch: five PNGs that decode."""
+    image = pytest.importorskip("matplotlib.image")
+    from fastnn.__main__ import main
+
+    assert main(["demo", "--epochs", "1", "--backend", "numpy", "--no-progress",
+                 "--plots", str(tmp_path / "out")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    sizes = {"filters": None, "feature_maps": (360, 1000), "max_patches": (330, 1200),
+             "saliency": None, "history": (350, 900)}
+    for name, size in sizes.items():
+        path = tmp_path / "out" / f"{name}.png"
+        assert 1000 < path.stat().st_size < 200_000, name
+        img = image.imread(path)
+        assert img.ndim == 3 and img.shape[2] == 4 and img[..., :3].std() > 0.05, name
+        if size is not None:
+            assert img.shape[:2] == size, (name, img.shape)
+
+
+def test_digits_cnn_example_uses_the_helpers(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+    import pathlib
+
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "digits_cnn.py"
+    spec = importlib.util.spec_from_file_location("example_digits_cnn", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    history, test_acc = example.main("numpy", epochs=2, plots=str(tmp_path), progress=False)
+    plt.close("all")
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    assert test_acc == history["val_accuracy"][-1] and test_acc > 0.8
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "filters.png", "history.png", "maps.png", "patches.png", "saliency.png"]
+    assert "receptive field" in capsys.readouterr().out
