@@ -52,3 +52,20 @@ def same_padding(k, dilation):
 def conv_output_size(size, k, stride, pad_before, pad_after, dilation):
     """floor((size + pads - dilation * (k - 1) - 1) / stride) + 1 (torch.nn.Conv2d's formula)."""
     return (size + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1
+
+
+def receptive_field(steps):
+    """(size, jump, offset) along one axis after a chain of windowed layers.
+
+    ``steps``: (kernel, stride, padding before, dilation) of each layer in order.
+    From size 1, jump 1, offset 0 at the input, each layer does size +=
+    dilation * (kernel - 1) * jump; offset -= padding * jump; jump *= stride
+    (Araujo et al., Distill 2019). Output i then sees input positions
+    offset + i * jump ... offset + i * jump + size - 1.
+    """
+    size, jump, offset = 1, 1, 0
+    for k, s, p, d in steps:
+        size += d * (k - 1) * jump
+        offset -= p * jump
+        jump *= s
+    return size, jump, offset

@@ -7,32 +7,43 @@ every layer (including user-defined ones) gets, without code of its own:
 * **mode**: ``forward(x)`` without ``training`` (or with ``training=None``)
   uses the layer's ``training`` attribute, which ``model.train()`` /
   ``model.eval()`` set on the layer and everything inside it (as torch's
-  ``Module.train``/``eval``). An explicit ``training=True/False`` wins.
-* **the cache check**: a layer keeps the cache of its latest forward only.
-  ``backward`` differentiates *the* forward that ran since the previous
-  backward; if two or more forwards ran since then, the gradient handed to
-  backward might belong to an earlier one, so backward raises RuntimeError
-  instead of silently using the latest cache. Only calls made from outside
-  any layer's forward/backward are counted (a Sequential's forward counts once
-  for the Sequential, not for each of its layers). Passes that are not to be
-  differentiated belong in :meth:`LayerModes.predict` (or
-  :func:`fastnn.evaluate`, :mod:`fastnn.vis`), which leave the caches, the
-  gradients and the count as they found them.
+  ``Module.train``/``eval``). An explicit ``training=True/False`` wins. A
+  container hands its mode to the layers it runs, so the mode of the layer
+  ``forward`` is called on is the one that counts.
+* **the cache check**: a layer keeps the cache of its latest forward only,
+  and ``backward`` differentiates that one. When forward ran more than once
+  since the previous backward, the gradient handed to backward might belong
+  to an earlier forward; backward raises RuntimeError instead of silently
+  using the latest cache, unless the gradient can only be the latest one's:
+  the earlier forwards either were the same computation (the same input
+  object, the same mode, no random layer such as Dropout in training mode) or
+  gave outputs of another shape than the gradient. So
+  ``loss(model.forward(x1)); loss(model.forward(x2)); model.backward(g)``
+  raises when x1 and x2 are different batches of one shape, and
+  ``model.forward(x)`` twice then ``backward`` works. Only calls from outside
+  any forward/backward are passes of their own (a Sequential's forward is one
+  pass of the Sequential, not one of each layer inside it); a layer that was
+  called on its own and then runs inside a container counts that as another
+  forward of its own.
+  Passes that are not differentiated belong in :meth:`LayerModes.predict`
+  (or :func:`fastnn.evaluate`, :mod:`fastnn.vis`), which leave the caches,
+  gradients and this record as they found them.
 """
 import functools
 import inspect
 import threading
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
 
-# Depth of nested Layer.forward / Layer.backward calls in this thread: only the
-# outermost call (depth 0) counts as a pass of its own.
-_depth = threading.local()
-
 # Per-pass state a layer may hold; saved and restored around passes that must
-# leave no trace (predict, evaluate, fastnn.vis).
-_PASS_STATE = ("_cache", "_shapes", "_passes", "grads")
+# leave no trace (predict, evaluate, fastnn.vis). _pass / _ambiguous: see _record.
+_PASS_STATE = ("_cache", "_shapes", "_pass", "_ambiguous", "grads")
+
+# Per thread: the layers whose forward is running (outermost first) and the
+# depth of nested backward calls. Only outermost calls are recorded/checked.
+_calls = threading.local()
 
 
 class LayerModes:
@@ -78,8 +89,8 @@ class LayerModes:
         ndarray (N, ...): the forward outputs concatenated (a new array).
 
         Every forward runs with ``training=False`` (whatever the layer's mode),
-        and nothing is kept: the forward caches, gradients and the pass count
-        are restored afterwards, so a ``backward`` of a training forward that
+        and nothing is kept: the forward caches, gradients and the record of
+        forwards since the last backward are restored afterwards, so a ``backward`` of a training forward that
         ran before ``predict`` still works. TypeError / ValueError for a bad
         ``x`` or ``batch_size``.
         """
@@ -111,8 +122,9 @@ def no_trace(*objects):
     """Run passes on ``objects`` (layers, models, losses) that leave no trace on them.
 
     On entry each object's (and each sub-layer's) forward cache, recorded
-    shapes, gradients and pass count are saved, and the pass count is reset
-    (so one forward + backward inside is allowed); on exit they are restored.
+    shapes, gradients and record of forwards are saved, and the record is
+    cleared (so one forward + backward inside is allowed); on exit all are
+    restored.
     """
     saved = []
     for obj in objects:
@@ -121,7 +133,8 @@ def no_trace(*objects):
         for layer in layers:
             state = {k: layer.__dict__[k] for k in _PASS_STATE if k in layer.__dict__}
             saved.append((layer, state))
-            layer.__dict__.pop("_passes", None)
+            layer.__dict__.pop("_pass", None)
+            layer.__dict__.pop("_ambiguous", None)
     try:
         yield
     finally:
@@ -131,34 +144,73 @@ def no_trace(*objects):
             layer.__dict__.update(state)
 
 
-def _training_position(fn):
-    """Index of ``training`` among fn's arguments after self, or None if it has none."""
+def _arguments(fn):
+    """(name of the input argument, index of ``training`` after it or None) of a forward."""
     names = list(inspect.signature(fn).parameters)[1:]
-    return names.index("training") if "training" in names else None
+    return names[0] if names else None, (names.index("training") if "training" in names
+                                          else None)
+
+
+def _shape(obj):
+    if hasattr(obj, "shape"):
+        return tuple(obj.shape)
+    if isinstance(obj, (tuple, list)):
+        return tuple(_shape(o) for o in obj)
+    return None
+
+
+def _stochastic(layer):
+    """Whether a training forward of ``layer`` may draw random numbers (a ``generator`` inside)."""
+    return any(hasattr(sub, "generator") for _, sub in layer.named_layers())
+
+
+def _record(layer, x, training, out):
+    """Remember this forward; shapes of earlier, different forwards become ambiguous."""
+    prev = layer.__dict__.get("_pass")
+    ambiguous = layer.__dict__.get("_ambiguous", frozenset())
+    if prev is not None:
+        ref, prev_training, prev_shape = prev
+        same = ref is not None and ref() is x and prev_training == training \
+            and not (training and _stochastic(layer))
+        if not same:
+            ambiguous = ambiguous | {prev_shape}
+    try:
+        ref = weakref.ref(x)  # not a strong reference: no extra memory held
+    except TypeError:
+        ref = None
+    layer._pass = (ref, training, _shape(out))
+    layer._ambiguous = ambiguous
 
 
 def _wrap_forward(fn):
-    pos = _training_position(fn)
+    xname, pos = _arguments(fn)
 
     @functools.wraps(fn)
     def forward(self, *args, **kwargs):
+        training = None
         if pos is not None:  # training=None or not given: the layer's mode
             if "training" in kwargs:
                 if kwargs["training"] is None:
                     kwargs["training"] = self.training
+                training = kwargs["training"]
             elif len(args) > pos:
                 if args[pos] is None:
                     args = args[:pos] + (self.training,) + args[pos + 1:]
+                training = args[pos]
             else:
-                kwargs["training"] = self.training
-        depth = getattr(_depth, "forward", 0)
-        _depth.forward = depth + 1
+                kwargs["training"] = training = self.training
+        active = _calls.__dict__.setdefault("forward", [])
+        if any(layer is self for layer in active):  # e.g. Residual -> Sequential.forward
+            return fn(self, *args, **kwargs)
+        active.append(self)
         try:
             out = fn(self, *args, **kwargs)
         finally:
-            _depth.forward = depth
-        if depth == 0:
-            self._passes = self.__dict__.get("_passes", 0) + 1
+            active.pop()
+        # Outermost calls are recorded; so is a call inside a container on a layer that
+        # has a pending forward of its own (it was also called on its own).
+        if not active or self.__dict__.get("_pass") is not None:
+            _record(self, args[0] if args else kwargs.get(xname), training, out)
         return out
 
     return forward
@@ -167,24 +219,30 @@ def _wrap_forward(fn):
 def _wrap_backward(fn):
     @functools.wraps(fn)
     def backward(self, *args, **kwargs):
-        depth = getattr(_depth, "backward", 0)
+        depth = getattr(_calls, "backward", 0)
         if depth == 0:
-            passes = self.__dict__.get("_passes", 0)
-            if passes > 1:
-                self._passes = 0  # raise once; a caller that goes on gets the latest forward
-                raise RuntimeError(
-                    f"{type(self).__name__}.backward(): forward() ran {passes} times since the "
-                    "last backward(); a layer keeps the cache of its latest forward only, so "
-                    "this gradient may belong to an earlier forward. Call forward() once on "
-                    "the batch to differentiate, then backward(); use predict() (or "
-                    "fastnn.evaluate) for passes that are not differentiated")
-        _depth.backward = depth + 1
+            _check_backward(self, args[0] if args else next(iter(kwargs.values()), None))
+        else:  # a backward through a container consumes the layer's own record too
+            self.__dict__.pop("_pass", None)
+            self.__dict__.pop("_ambiguous", None)
+        _calls.backward = depth + 1
         try:
-            out = fn(self, *args, **kwargs)
+            return fn(self, *args, **kwargs)
         finally:
-            _depth.backward = depth
-        if depth == 0:
-            self._passes = 0
-        return out
+            _calls.backward = depth
 
     return backward
+
+
+def _check_backward(layer, grad):
+    ambiguous = layer.__dict__.pop("_ambiguous", frozenset())
+    layer.__dict__.pop("_pass", None)  # consumed: a second backward reuses the same cache
+    shape = _shape(grad)
+    if shape in ambiguous:
+        raise RuntimeError(
+            f"{type(layer).__name__}.backward(): forward() ran more than once since the last "
+            f"backward(), on different inputs (or with random layers) giving outputs of shape "
+            f"{shape}, this gradient's shape; a layer keeps the cache of its latest forward "
+            "only, so this gradient may belong to an earlier forward. Call forward() on the "
+            "batch to differentiate, then backward(); use predict() (or fastnn.evaluate) for "
+            "passes that are not differentiated")

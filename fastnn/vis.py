@@ -166,8 +166,9 @@ def receptive_field(model, layer):
     layer up to ``layer`` mixes all positions (Flatten, Linear, global pooling,
     a nested container): its receptive field is the whole input.
     """
+    from ._geometry import receptive_field as chain
     layers, idx = _resolve("receptive_field()", model, layer)
-    size, jump, offset = [1, 1], [1, 1], [0, 0]
+    steps = []
     for j, lay in enumerate(layers[:idx + 1]):
         geom = _geometry(lay)
         if geom == "pointwise":
@@ -176,11 +177,9 @@ def receptive_field(model, layer):
             raise ValueError(f"receptive_field(): layer {j} ({type(lay).__name__}) is not a "
                              "convolution, pooling or per-position layer; from there on every "
                              "output sees the whole input")
-        k, s, p, d = geom
-        for a in (0, 1):
-            size[a] += d[a] * (k[a] - 1) * jump[a]
-            offset[a] -= p[a] * jump[a]
-            jump[a] *= s[a]
+        steps.append(geom)
+    size, jump, offset = zip(*(chain([tuple(g[a] for g in step) for step in steps])
+                               for a in (0, 1)))
     return ReceptiveField(tuple(size), tuple(jump), tuple(offset))
 
 

@@ -241,20 +241,66 @@ def test_predict_bad_batch_size(bad, exc, rng):
         mlp().predict(toy_data(rng, 3)[0], batch_size=bad)
 
 
-def test_a_second_forward_before_backward_raises(rng):
+def test_a_second_forward_before_backward_raises_or_works(rng):
     x, y = toy_data(rng, 6)
-    for model in (mlp(), Linear(6, 3, dtype=np.float64, rng=0)):
+    det = Sequential(Linear(6, 8, dtype=np.float64, rng=0), ReLU(),
+                     Linear(8, 3, dtype=np.float64, rng=1))
+    for model in (det, mlp(), Linear(6, 3, dtype=np.float64, rng=0)):
         model.forward(x[:3])
-        model.forward(x[3:])
-        with pytest.raises(RuntimeError, match="forward.. ran 2 times since the last backward"):
+        model.forward(x[3:])                               # another batch, same shape
+        with pytest.raises(RuntimeError, match=r"forward\(\) ran more than once .* shape "
+                                               r"\(3, 3\)"):
             model.backward(np.ones((3, 3)))
         model.forward(x)                                   # a fresh pass works again
         g1 = model.backward(np.ones((6, 3)))
         g2 = model.backward(np.ones((6, 3)))               # backward twice: same pass
         np.testing.assert_array_equal(g1, g2)
+        model.forward(x[:2])                               # the shapes tell them apart
+        model.forward(x)
+        model.backward(np.ones((6, 3)))
+        model.forward(x[:2])
+        model.forward(x)
+        with pytest.raises(RuntimeError, match=r"shape \(2, 3\)"):
+            model.backward(np.ones((2, 3)))                # the first forward's gradient
+    # the same input twice is the same computation, unless a layer draws random numbers
+    for model, ok in ((det, True), (mlp(), False)):
+        model.forward(x)
+        model.forward(x)
+        if ok:
+            np.testing.assert_array_equal(model.backward(np.ones((6, 3))), g_ref(x))
+        else:
+            with pytest.raises(RuntimeError, match="random layers"):
+                model.backward(np.ones((6, 3)))
+        model.forward(x, training=False)                   # evaluation: no dropout mask
+        model.forward(x, training=False)
+        model.backward(np.ones((6, 3)))
     block = Residual(Linear(6, 6, dtype=np.float64, rng=0), ReLU())
     block.forward(x)                                       # counts once, not per sub-layer
+    block.forward(x)
     assert block.backward(np.ones((6, 6))).shape == (6, 6)
+
+
+def g_ref(x):
+    ref = Sequential(Linear(6, 8, dtype=np.float64, rng=0), ReLU(),
+                     Linear(8, 3, dtype=np.float64, rng=1))
+    ref.forward(x)
+    return ref.backward(np.ones((6, 3)))
+
+
+def test_a_layer_used_alone_and_in_a_container(rng):
+    x = rng.standard_normal((4, 6))
+    a = Linear(6, 3, dtype=np.float64, rng=0)
+    model = Sequential(a, ReLU())
+    a.forward(x)
+    model.forward(x + 1)                                   # a runs again, on another input
+    with pytest.raises(RuntimeError, match="more than once"):
+        a.backward(np.ones((4, 3)))
+    model = Sequential(a, ReLU())
+    a.forward(x)
+    model.forward(x)                                       # the same input: fine
+    model.backward(np.ones((4, 3)))
+    a.forward(x)
+    assert a.backward(np.ones((4, 3))).shape == (4, 6)
 
 
 # --------------------------------------------------------------------------- targets
