@@ -104,9 +104,10 @@ def activations(model, x, layer, batch_size=256):
     array. TypeError / ValueError for a bad model, layer or batch size.
     """
     layers, idx = _resolve("activations()", model, layer)
-    step = _batch_size("activations()", batch_size, len(x))
     if not isinstance(x, np.ndarray) or x.ndim < 1:
-        raise TypeError("activations(): x must be an ndarray with a batch dimension")
+        raise TypeError("activations(): x must be an ndarray with a batch dimension, got "
+                        f"{getattr(x, 'shape', type(x).__name__)}")
+    step = _batch_size("activations()", batch_size, len(x))
     outs = []
     with no_trace(model):
         for start in range(0, max(len(x), 1), step):

@@ -273,7 +273,9 @@ def test_plots_draw_into_a_given_axes(rng):
         assert vis.plot_feature_maps(model, x[:1], 4, ax=axes[0, 1]) is fig
         assert vis.max_activating_patches(model, x, 1, 0, k=2, ax=axes[0, 2]).figure is fig
         assert vis.plot_saliency(model, x, ax=axes[1, 0]) is fig
-        assert vis.plot_history({"loss": [1, 0.5]}, ax=axes[1, 1]) is fig
+        assert vis.plot_history({"loss": [1, 0.5], "accuracy": [0.2, 0.4]},
+                                ax=axes[1, 1]) is fig          # accuracy on a twin axis
+        assert len(fig.axes) == 7
         assert vis.plot_history({"loss": [1, 0.5], "accuracy": [0.2, 0.4]},
                                 ax=[axes[1, 2], axes[1, 2]]) is fig
     assert all(ax.images or ax.lines for ax in axes.flat)
