@@ -47,7 +47,7 @@ _calls = threading.local()
 
 
 class LayerModes:
-    """Mixin of :class:`fastnn.Layer`: train()/eval()/predict() and the forward/backward wrappers."""
+    """Mixin of :class:`fastnn.Layer`: train(), eval(), predict() and the forward/backward wrappers."""
 
     training = True  # class default; train()/eval() set it on each instance
 
@@ -90,8 +90,9 @@ class LayerModes:
 
         Every forward runs with ``training=False`` (whatever the layer's mode),
         and nothing is kept: the forward caches, gradients and the record of
-        forwards since the last backward are restored afterwards, so a ``backward`` of a training forward that
-        ran before ``predict`` still works. TypeError / ValueError for a bad
+        forwards since the last backward are restored afterwards, so the
+        ``backward`` of a training forward that ran before ``predict`` still
+        works. TypeError / ValueError for a bad
         ``x`` or ``batch_size``.
         """
         owner = f"{type(self).__name__}.predict()"

@@ -21,7 +21,9 @@ from .data import load_digits
 from .layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from .losses import CrossEntropyLoss
 from .optim import SGD
-from .training import DataLoader, accuracy, fit  # noqa: F401  (accuracy: re-exported)
+from .training import DataLoader, accuracy, fit
+
+__all__ = ["DEFAULTS", "build_cnn", "accuracy", "train", "write_plots", "run"]
 
 DEFAULTS = dict(epochs=8, batch_size=32, lr=0.05, momentum=0.9, seed=0, backend="both")
 
