@@ -165,18 +165,23 @@ def _stochastic(layer):
     return any(hasattr(sub, "generator") for _, sub in layer.named_layers())
 
 
-def _record(layer, x, training, out):
-    """Remember this forward; shapes of earlier, different forwards become ambiguous."""
+def _record(layer, x, training, out, plain=True):
+    """Remember this forward; shapes of earlier, different forwards become ambiguous.
+
+    Two forwards are the same computation when they got the same input object,
+    the same mode, no other argument (``plain``: e.g. a recurrent layer's
+    initial state left None) and no random layer draws in training mode.
+    """
     prev = layer.__dict__.get("_pass")
     ambiguous = layer.__dict__.get("_ambiguous", frozenset())
     if prev is not None:
         ref, prev_training, prev_shape = prev
-        same = ref is not None and ref() is x and prev_training == training \
+        same = ref is not None and plain and ref() is x and prev_training == training \
             and not (training and _stochastic(layer))
         if not same:
             ambiguous = ambiguous | {prev_shape}
     try:
-        ref = weakref.ref(x)  # not a strong reference: no extra memory held
+        ref = weakref.ref(x) if plain else None  # a weak reference: no memory held
     except TypeError:
         ref = None
     layer._pass = (ref, training, _shape(out))
@@ -211,7 +216,10 @@ def _wrap_forward(fn):
         # Outermost calls are recorded; so is a call inside a container on a layer that
         # has a pending forward of its own (it was also called on its own).
         if not active or self.__dict__.get("_pass") is not None:
-            _record(self, args[0] if args else kwargs.get(xname), training, out)
+            x = args[0] if args else kwargs.get(xname)
+            extras = [a for i, a in enumerate(args[1:], 1) if i != pos] + \
+                [v for k, v in kwargs.items() if k not in ("training", xname)]
+            _record(self, x, training, out, all(e is None for e in extras))
         return out
 
     return forward

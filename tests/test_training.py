@@ -374,3 +374,27 @@ def test_torch_init_matches_torch():
         assert np.abs(w).max() == pytest.approx(np.abs(tw).max(), rel=1e-3)
         assert np.std(w) == pytest.approx(np.std(tw), rel=0.03)
         assert np.std(b) == pytest.approx(np.std(tb), rel=0.35)
+
+
+class _Shift(fastnn.Layer):
+    """y = x + h (h defaults to 0): a layer with an extra forward argument, as recurrent ones."""
+
+    def forward(self, x, training=True, h=None):
+        self._cache = x
+        return x + (0.0 if h is None else h)
+
+    def backward(self, grad_output):
+        self._saved()
+        return grad_output
+
+
+def test_forwards_with_other_arguments_are_different_computations():
+    layer, x, g = _Shift(), np.ones((2, 3)), np.ones((2, 3))
+    layer.forward(x)
+    layer.forward(x)
+    layer.backward(g)                                      # the same computation twice
+    layer.forward(x, h=np.ones(3))
+    layer.forward(x, True, np.zeros(3))
+    with pytest.raises(RuntimeError, match="more than once"):
+        layer.backward(g)
+    assert not layer.eval().training and layer.forward(x, h=None).shape == (2, 3)
