@@ -171,7 +171,7 @@ class _RNNBase(Layer):
         self._cache = (F, saved, hx is not None)
         return np.ascontiguousarray(seq.transpose(1, 0, 2)) if self.batch_first else seq
 
-    def __call__(self, x, training=True, hx=None):
+    def __call__(self, x, training=None, hx=None):  # None: the layer's mode (train/eval)
         return self.forward(x, training, hx)
 
     def backward(self, grad_output, grad_state=None):
@@ -324,7 +324,7 @@ class _CellBase(Layer):
         self._cache = (F, x, hx)
         return getattr(F, self._mode + "_cell")(x, hx, *self._weights())
 
-    def __call__(self, x, training=True, hx=None):
+    def __call__(self, x, training=None, hx=None):  # None: the layer's mode (train/eval)
         return self.forward(x, training, hx)
 
     def backward(self, grad_output):

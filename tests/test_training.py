@@ -398,3 +398,12 @@ def test_forwards_with_other_arguments_are_different_computations():
     with pytest.raises(RuntimeError, match="more than once"):
         layer.backward(g)
     assert not layer.eval().training and layer.forward(x, h=None).shape == (2, 3)
+
+
+def test_recurrent_layers_follow_the_mode(rng):
+    rnn = fastnn.LSTM(3, 4, num_layers=2, dropout=0.5, dtype=np.float64)
+    x = rng.standard_normal((5, 2, 3))
+    rnn.eval()
+    np.testing.assert_array_equal(rnn(x), rnn(x, training=False))   # no dropout in eval
+    rnn.train()
+    assert not np.array_equal(rnn(x), rnn(x))                        # fresh masks each call
