@@ -58,6 +58,14 @@ class LayerModes:
         if "backward" in cls.__dict__:
             cls.backward = _wrap_backward(cls.__dict__["backward"])
 
+    def __getstate__(self):
+        # Pickles and copies leave out the record of forwards (it holds a weak reference,
+        # which cannot be pickled, e.g. to send a model to dask workers).
+        state = dict(self.__dict__)
+        state.pop("_pass", None)
+        state.pop("_ambiguous", None)
+        return state
+
     def train(self, mode=True):
         """Set training mode (``mode=True``) or evaluation mode on this layer and all inside it.
 

@@ -407,3 +407,21 @@ def test_recurrent_layers_follow_the_mode(rng):
     np.testing.assert_array_equal(rnn(x), rnn(x, training=False))   # no dropout in eval
     rnn.train()
     assert not np.array_equal(rnn(x), rnn(x))                        # fresh masks each call
+
+
+def test_models_pickle_and_copy_after_a_forward(rng):
+    """The record of forwards (a weak reference) travels with neither a pickle nor a copy."""
+    import copy
+    import pickle
+
+    model = mlp()
+    x = rng.standard_normal((4, 6))
+    model.forward(x)
+    clone = copy.deepcopy(model)
+    assert "_pass" not in clone.__dict__ and "_pass" in model.__dict__
+    for _, layer in model.named_layers():
+        layer._cache = None  # caches hold the backend module, which does not pickle
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+    clone.forward(x)
+    assert clone.backward(np.ones((4, 3))).shape == (4, 6)
