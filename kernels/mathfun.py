@@ -46,15 +46,28 @@ Caching caveat: numba's on-disk cache of a kernel in another file is not
 invalidated when this file changes; clear ``__pycache__`` / NUMBA_CACHE_DIR
 after editing it.
 """
+import warnings
+
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, overload
 
 from ._config import MATHFUN_FASTMATH
 
 _JIT = dict(fastmath=MATHFUN_FASTMATH, error_model="numpy")
+
+# Inlining sigmoid/tanh (inline="always") trips one of Numba's internal
+# "pedantic" IR checks at compile time ("variable '_tanh_f32_v19__vphi232_0_2.1'
+# is not in scope": a phi variable the inliner renamed). It is harmless (the
+# compiled functions are tested value by value, tests/test_mathfun.py) but would
+# be printed to users at their first sigmoid/tanh call, so only messages about
+# such inlined phi variables are silenced (for every kernel that inlines them:
+# activations, losses).
+warnings.filterwarnings("ignore", message=r"variable '[^']*__vphi[^']*' is not in scope",
+                        category=NumbaIRAssumptionWarning)
 
 # --------------------------------------------------------------------------- intrinsics
 
