@@ -33,6 +33,7 @@ from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from .model import Sequential
 from .optim import SGD
 from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jacobian, rel_error
+from .gradcheck import max_norm_rel_error
 from .model import Concat, Residual, load, load_state, save
 from .optim import Adam
 from .summary import summary
@@ -51,6 +52,7 @@ __all__ = [
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
     "Residual", "Concat", "save", "load", "load_state", "summary", "Adam",
     "gradcheck", "numerical_jacobian", "numerical_gradient", "check_layer", "rel_error",
+    "max_norm_rel_error",
     "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
     "LeakyReLU",
