@@ -22,8 +22,8 @@ small @njit loops.
 Accuracy, max error against a 64-bit-mantissa reference (np.longdouble) over
 dense sweeps (tests/test_mathfun.py; ~4e6 bit patterns per function and dtype):
 float32 exp 0.99, sigmoid 2.2 (x < 0: e / (1 + e) adds two roundings to exp's),
-tanh 1.5 ulp; float64 exp 0.60, sigmoid 0.62, tanh 0.67 ulp (the float64
-functions carry exp(r) as a double-double and finish with an error-compensated
+tanh 1.5 ulp; float64 exp 1.41, sigmoid 0.62, tanh 0.67 ulp (float64 sigmoid
+and tanh carry exp(r) as a double-double and finish with an error-compensated
 division, see below). Special values as NumPy: exp(+inf) = inf, exp(-inf) = 0,
 exp(x > 88.73) = inf, exp(x < -103.98) = 0, denormal results rounded once,
 exp(NaN) = NaN; sigmoid(+-inf) = 1 / 0, tanh(+-inf) = +-1, tanh(-0.0) = -0.0,
@@ -233,14 +233,15 @@ def store_fence(typingctx):
 #
 # float32 (Cephes expf): exp(r) by a degree-7 polynomial, all in float32.
 #
-# float64: exp(r) as an unevaluated sum y_hi + y_lo (a "double-double", ~2^-100
-# relative), so that sigmoid and tanh can finish with an error-compensated
+# float64 exp: Cephes exp's Pade form (1.4 ulp). For sigmoid and tanh, float64
+# computes exp(r) as an unevaluated sum y_hi + y_lo (a "double-double", ~2^-100
+# relative, _exp_dd below), so that they can finish with an error-compensated
 # division and land within 1 ulp (a plain exp with two more roundings after it
-# gave sigmoid 2.1 ulp). The reduction keeps its rounding error, r + r_lo =
-# x - n*(C1 + C2) exactly (TwoSum, and an fma for the error of n*C2;
-# ln2 - C1 - C2 = -2.3e-23 is negligible), and
-# expm1(r + r_lo) = r + r^2/2 + r^3 P(r) + r_lo (1 + r), where the leading r and
-# the exact square (fma) are kept apart from the rounded rest. P: degree-9
+# gave sigmoid 2.1 ulp). The reduction keeps its rounding error:
+# r + r_lo = x - n*(C1 + C2) to 2^-62 (the rounding of n*C2 and
+# ln2 - C1 - C2 = -2.3e-23 are negligible), and
+# expm1(r + r_lo) = r + r^2/2 + r^3 P(r) + r_lo, where the leading r and the
+# exact square (fma) are kept apart from the rounded rest. P: degree-9
 # Chebyshev fit of (expm1(r) - r - r^2/2) / r^3 on |r| <= ln2/2 (mpmath
 # chebyfit; error of r^3 P 3.4e-19 = 2^-61).
 _LOG2E_F32 = np.float32(1.44269504088896341)
@@ -262,6 +263,10 @@ _EXPM1_P_F64 = (2.0911229795563617e-09, 2.5100375924709717e-08, 2.75572829839175
                 2.7557268480116333e-06, 2.4801587317135252e-05, 1.984126986304067e-04,
                 1.3888888888886554e-03, 8.333333333330065e-03, 4.1666666666666664e-02,
                 1.6666666666666669e-01)  # highest degree first
+# Cephes exp (float64 ``exp``): exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)).
+_EXP_P_F64 = (1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1)
+_EXP_Q_F64 = (3.00198505138664455042e-6, 2.52448340349684104192e-3,
+              2.27265548208155028766e-1, 2.00000000000000000009e0)
 _EXP_HI_F64 = 709.8
 _EXP_LO_F64 = -746.0  # exp(-746) = 2.0e-324 < half the smallest denormal
 
@@ -363,9 +368,21 @@ def _div_dd_overload(n_hi, n_lo, d_hi, d_lo):
 
 
 def _exp_f64(x):
-    y_hi, y_lo, n = _exp_dd(_EXP_HI_F64 if x > _EXP_HI_F64 else x, _EXP_LO_F64)
+    # Cephes exp's Pade form, not the double-double above: as large as that
+    # one, ``exp`` is no longer inlined by LLVM into the softmax loops, which
+    # then do not vectorise (float64 softmax ran 2.3 -> 10.8 ns per element).
+    xr = _EXP_HI_F64 if x > _EXP_HI_F64 else x
+    xr = _EXP_LO_F64 if xr < _EXP_LO_F64 else xr
+    xn = xr if xr > _EXP_LO_F64 else _EXP_LO_F64
+    n = np.floor(xn * _LOG2E_F64 + 0.5)
+    r = xr - n * _C1_F64
+    r = r - n * _C2_F64
+    rr = r * r
+    px = r * ((_EXP_P_F64[0] * rr + _EXP_P_F64[1]) * rr + _EXP_P_F64[2])
+    q = ((_EXP_Q_F64[0] * rr + _EXP_Q_F64[1]) * rr + _EXP_Q_F64[2]) * rr + _EXP_Q_F64[3]
+    y = 1.0 + 2.0 * (px / (q - px))
     n1 = np.floor(n * 0.5)
-    return (y_hi + y_lo) * _exp2_int(n1) * _exp2_int(n - n1)
+    return y * _exp2_int(n1) * _exp2_int(n - n1)
 
 
 def exp(x):
@@ -392,48 +409,6 @@ def _sigmoid_f32(x):
     e = exp(-np.abs(x))
     num = _ONE_F32 if x >= 0 else e
     return num / (_ONE_F32 + e)
-
-    return impl
-
-
-def _exp_f64(x):
-    y_hi, y_lo, n = _exp_dd(_EXP_HI_F64 if x > _EXP_HI_F64 else x, _EXP_LO_F64)
-    n1 = np.floor(n * 0.5)
-    return (y_hi + y_lo) * _exp2_int(n1) * _exp2_int(n - n1)
-
-
-def exp(x):
-    """exp(x) for a float32 or float64 scalar inside a kernel (vectorisable)."""
-    raise NotImplementedError("mathfun.exp is callable from Numba kernels only")
-
-
-@overload(exp, jit_options=_JIT)
-def _exp_overload(x):
-    if x == types.float32:
-        return _exp_f32
-    if x == types.float64:
-        return _exp_f64
-    return None
-
-
-# --------------------------------------------------------------------------- sigmoid
-
-def _sigmoid_f32(x):
-    # e = exp(-|x|) <= 1 never overflows. sigmoid(x) = 1 / (1 + e) for x >= 0
-    # and e / (1 + e) for x < 0: one division either way, and small outputs
-    # keep their relative precision (1 - 1/(1 + e) would cancel). +inf -> 1,
-    # -inf -> 0 (e = 0), NaN -> NaN (e = NaN).
-    # The rounding error of 1 + e is kept (Fast2Sum) and the quotient corrected
-    # by its exact remainder (fma): max error 2.2 -> 1.4 ulp for ~6 more
-    # arithmetic instructions.
-    e = exp(-np.abs(x))
-    num = _ONE_F32 if x >= 0 else e
-    d = _ONE_F32 + e
-    d_lo = (_ONE_F32 - d) + e
-    rcp = _ONE_F32 / d
-    q = num * rcp
-    rem = _fma(-q, d, num) - q * d_lo
-    return _fma(rem, rcp, q)
 
 
 def _sigmoid_f64(x):
