@@ -1,11 +1,15 @@
-"""How parallel kernels split work: contiguous, near-equal chunks, one per thread."""
+"""How a parallel kernel splits its work: the trailing ``n_chunks`` argument.
+
+Every kernel that can run on several threads takes ``n_chunks`` as its last
+argument: 1 (or less) runs one loop on the calling thread, with no parallel
+region to start; n > 1 splits the independent items (elements, rows, planes)
+into n near-equal contiguous chunks, one prange iteration each. The caller
+(fastnn/, from the thresholds in fastnn/_tuning.py) decides; kernels never do.
+"""
 from numba import njit
 
-from ._config import CACHE
 
-
-@njit(cache=CACHE, inline="always")
-def chunk_range(c, n_chunks, n):
-    """Bounds [lo, hi) of chunk c (0 <= c < n_chunks) when range(n) is cut into n_chunks
-    contiguous pieces whose sizes differ by at most one."""
+@njit(inline="always")
+def chunk_bounds(n, c, n_chunks):
+    """[lo, hi) of chunk c when n items are split into n_chunks near-equal parts."""
     return c * n // n_chunks, (c + 1) * n // n_chunks

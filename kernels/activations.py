@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from ._chunks import chunk_range
+from ._chunks import chunk_bounds
 from ._config import CACHE, MATHFUN_FASTMATH
 from .mathfun import STREAM_BYTES, address_of, sigmoid, store_fence, stream_store, tanh
 
@@ -172,7 +172,7 @@ def relu_forward(x, out, n_chunks, stream):
         _span1("relu", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("relu", x, out, p, lo, hi, stream)
 
 
@@ -184,7 +184,7 @@ def relu_backward(grad_out, x, grad_in, n_chunks, stream):
         _span2("relu_grad", grad_out, x, grad_in, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("relu_grad", grad_out, x, grad_in, p, lo, hi, stream)
 
 
@@ -207,7 +207,7 @@ def leaky_relu_forward(x, out, negative_slope, n_chunks, stream):
         _span1("leaky", x, out, negative_slope, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("leaky", x, out, negative_slope, lo, hi, stream)
 
 
@@ -218,7 +218,7 @@ def leaky_relu_backward(grad_out, x, grad_in, negative_slope, n_chunks, stream):
         _span2("leaky_grad", grad_out, x, grad_in, negative_slope, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("leaky_grad", grad_out, x, grad_in, negative_slope, lo, hi, stream)
 
 
@@ -242,7 +242,7 @@ def sigmoid_forward(x, out, n_chunks, stream):
         _span1("sigmoid", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("sigmoid", x, out, p, lo, hi, stream)
 
 
@@ -254,7 +254,7 @@ def sigmoid_backward(grad_out, y, grad_in, n_chunks, stream):
         _span2("sigmoid_grad", grad_out, y, grad_in, p, 0, y.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, y.size)
+        lo, hi = chunk_bounds(y.size, c, n_chunks)
         _span2("sigmoid_grad", grad_out, y, grad_in, p, lo, hi, stream)
 
 
@@ -278,7 +278,7 @@ def tanh_forward(x, out, n_chunks, stream):
         _span1("tanh", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("tanh", x, out, p, lo, hi, stream)
 
 
@@ -290,7 +290,7 @@ def tanh_backward(grad_out, y, grad_in, n_chunks, stream):
         _span2("tanh_grad", grad_out, y, grad_in, p, 0, y.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, y.size)
+        lo, hi = chunk_bounds(y.size, c, n_chunks)
         _span2("tanh_grad", grad_out, y, grad_in, p, lo, hi, stream)
 
 
@@ -315,7 +315,7 @@ def step_forward(x, out, n_chunks, stream):
         _span1("step", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("step", x, out, p, lo, hi, stream)
 
 
@@ -327,7 +327,7 @@ def step_backward(grad_out, x, grad_in, n_chunks, stream):
         _span2("step_grad", grad_out, x, grad_in, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = chunk_range(c, n_chunks, x.size)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("step_grad", grad_out, x, grad_in, p, lo, hi, stream)
 
 

@@ -27,8 +27,13 @@ kernel, so it adds no compiled specialisation.
 """
 from numba import njit, prange
 
-from ._chunks import chunk_range
 from ._config import CACHE, FASTMATH
+
+
+@njit(cache=CACHE)
+def _chunk(k, n_chunks, total):
+    """Bounds [lo, hi) of chunk k when range(total) is cut into n_chunks contiguous pieces."""
+    return k * total // n_chunks, (k + 1) * total // n_chunks
 
 
 @njit(cache=CACHE)
@@ -50,7 +55,7 @@ def _sum_pass(x, center, partials, squares):
     if length == 1:  # dense: rows n, vectorised over channels
         x2 = x.reshape(n_batch, chans)
         for k in prange(n_chunks):
-            lo, hi = chunk_range(k, n_chunks, n_batch)
+            lo, hi = _chunk(k, n_chunks, n_batch)
             for n in range(lo, hi):
                 for c in range(chans):
                     d = x2[n, c] - center[c]
@@ -58,7 +63,7 @@ def _sum_pass(x, center, partials, squares):
         return
     total = n_batch * chans
     for k in prange(n_chunks):
-        lo, hi = chunk_range(k, n_chunks, total)
+        lo, hi = _chunk(k, n_chunks, total)
         for j in range(lo, hi):
             n = j // chans
             c = j - n * chans
@@ -132,7 +137,7 @@ def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
         g2 = grad_out.reshape(n_batch, chans)
         x2 = x.reshape(n_batch, chans)
         for k in prange(n_chunks):
-            lo, hi = chunk_range(k, n_chunks, n_batch)
+            lo, hi = _chunk(k, n_chunks, n_batch)
             for n in range(lo, hi):
                 for c in range(chans):
                     g = g2[n, c]
@@ -141,7 +146,7 @@ def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, partials):
     else:
         total = n_batch * chans
         for k in prange(n_chunks):
-            lo, hi = chunk_range(k, n_chunks, total)
+            lo, hi = _chunk(k, n_chunks, total)
             for j in range(lo, hi):
                 n = j // chans
                 c = j - n * chans

@@ -22,8 +22,8 @@ def _dispatchers():
             and v.py_func.__module__ == m.__name__ and name not in NOT_OPS}
 
 
-# Kernels no public op calls: a helper inlined into other kernels.
-NOT_OPS = {"valid_range"}
+# Kernels no public op calls: helpers inlined into other kernels.
+NOT_OPS = {"valid_range", "chunk_bounds"}
 
 
 def test_warmup_compiles_every_kernel_for_float32():
