@@ -36,6 +36,7 @@ from .losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from .containers import Sequential
 from .optim import SGD
 from .gradcheck import check_layer, gradcheck, numerical_gradient, numerical_jacobian, rel_error
+from .gradcheck import max_norm_rel_error
 from .containers import Concat, Residual
 from .serialization import load, load_state, save
 from .optim import Adam
@@ -56,6 +57,7 @@ __all__ = [
     "Sequential", "CrossEntropyLoss", "SGD", "__version__",
     "Residual", "Concat", "save", "load", "load_state", "summary", "Adam",
     "gradcheck", "numerical_jacobian", "numerical_gradient", "check_layer", "rel_error",
+    "max_norm_rel_error",
     "BatchNorm1d", "BatchNorm2d", "Dropout", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
     "LeakyReLU",

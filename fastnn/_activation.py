@@ -9,14 +9,14 @@ from .kernels import activations as _act
 
 
 def _split(n_elements, nbytes, transcendental):
-    """(n_chunks, stream) arguments of an activation kernel for an output of this size."""
+    """(stream, n_chunks): the trailing arguments of an activation kernel for this output."""
     if transcendental:
         threshold = _tuning.TRANSCENDENTAL_PARALLEL_MIN
         stream = _tuning.TRANSCENDENTAL_STREAMING and nbytes >= _tuning.STREAMING_MIN_BYTES
     else:
         threshold = _tuning.ELEMENTWISE_PARALLEL_MIN
         stream = nbytes >= _tuning.STREAMING_MIN_BYTES
-    return _tuning.n_chunks(n_elements, threshold), stream
+    return stream, _tuning.n_chunks(n_elements, threshold)
 
 
 def _elementwise(kernel, op, input, out, transcendental, *scalars):

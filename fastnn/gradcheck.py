@@ -8,13 +8,28 @@ TypeError. Perturbations are made in place on the given arrays, so ``fn`` may
 read them through a closure (a layer's ``params``, say) instead of its
 argument; each element is restored after use (also if ``fn`` raises).
 
-Error measure (CS231n): ``rel_error(a, b) = max|a - b| / max(1e-8, max|a| + max|b|)``,
-taken over the whole array. A correct backward typically gives 1e-10 or less
-in float64; a wrong one 1e-2 or more.
+Error measures:
+
+* :func:`rel_error` (CS231n's, element-wise, what :func:`gradcheck` and
+  :func:`check_layer` compare with ``tol``):
+  ``max over elements of |a - b| / max(1e-8, |a| + |b|)``.
+* :func:`max_norm_rel_error` (relative error in the max norm):
+  ``max|a - b| / max(1e-8, max|a| + max|b|)``. Less noisy on large arrays
+  (it does not divide by the smallest gradient entries), but blind to an error
+  that is small next to the array's largest entry.
+
+Default ``tol = 1e-4``, from measurement (float64, eps = 1e-6, the repo's
+layers and ops: Linear, Conv2d, BatchNorm, activations, pooling, softmax,
+losses, seed case 4): correct backwards give element-wise errors up to 3.4e-6
+on arrays of <= 300 elements (10 seeds) and up to 1.3e-5 on 2,048-element
+ones (the error grows with the size, as finite-difference noise ~1e-10 |f|
+meets ever smaller gradient entries); a backward off by 1% gives ~5e-3. A
+true gradient of exactly 0 (a conv bias before batch norm) is checked against
+the 1e-8 floor and fails on noise alone: skip it (``grads`` entry None).
 """
 import numpy as np
 
-__all__ = ["rel_error", "numerical_jacobian", "numerical_gradient", "gradcheck", "check_layer",
+__all__ = ["rel_error", "max_norm_rel_error", "numerical_jacobian", "numerical_gradient", "gradcheck", "check_layer",
            "GradcheckError"]
 
 
@@ -42,10 +57,47 @@ def _positive(op, name, value):
     return float(value)
 
 
-def rel_error(a, b):
-    """max|a - b| / max(1e-8, max|a| + max|b|) over the arrays (0.0 for empty arrays)."""
+def _pair(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error(): a and b must have one shape, got {a.shape} and {b.shape}")
+    return a, b
+
+
+def rel_error(a, b):
+    """CS231n's relative error: max over elements of |a - b| / max(1e-8, |a| + |b|).
+
+    Element-wise, then the largest: each entry is judged against its own size,
+    so a wrong small entry is not hidden by a large one
+    (rel_error([1e-3, 1], [2e-3, 1]) = 1/3). Entries where both are below
+    ~1e-8 are judged against the floor 1e-8 instead (|a - b| / 1e-8).
+
+    Parameters
+    ----------
+    a, b : array_like of one shape (converted to float64)
+
+    Returns
+    -------
+    float, 0.0 for empty arrays.
+
+    Raises ValueError if the shapes differ.
+    """
+    a, b = _pair(a, b)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def max_norm_rel_error(a, b):
+    """Relative error in the max norm: max|a - b| / max(1e-8, max|a| + max|b|).
+
+    One scale for the whole array (rel_error([1e-3, 1], [2e-3, 1]) is 1/3,
+    this is 5e-4): less noisy than :func:`rel_error` on large arrays, blind to
+    errors that are small next to the largest entry. 0.0 for empty arrays;
+    ValueError if the shapes differ.
+    """
+    a, b = _pair(a, b)
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b)) / max(1e-8, np.max(np.abs(a)) + np.max(np.abs(b))))
@@ -104,7 +156,7 @@ def numerical_gradient(fn, x, eps=1e-6):
     return numerical_jacobian(scalar, x, eps)
 
 
-def gradcheck(fn, inputs, grads, *, eps=1e-6, tol=1e-6, raise_on_failure=True):
+def gradcheck(fn, inputs, grads, *, eps=1e-6, tol=1e-4, raise_on_failure=True):
     """Compare analytic gradients of a scalar function with central differences.
 
     Parameters
@@ -116,7 +168,8 @@ def gradcheck(fn, inputs, grads, *, eps=1e-6, tol=1e-6, raise_on_failure=True):
         (same shapes; None skips an input), or a callable grads(*inputs)
         returning them
     eps : the finite-difference step; tol : the largest acceptable
-        :func:`rel_error` (default 1e-6)
+        :func:`rel_error` (element-wise; default 1e-4, see the module notes
+        for the measurement behind it)
     raise_on_failure : raise :class:`GradcheckError` (an AssertionError) naming
         every input whose error exceeds ``tol`` (default); otherwise just return
 
@@ -164,7 +217,7 @@ def gradcheck(fn, inputs, grads, *, eps=1e-6, tol=1e-6, raise_on_failure=True):
     return errors
 
 
-def check_layer(layer, x, *, eps=1e-6, tol=1e-6, rng=0, training=True, raise_on_failure=True):
+def check_layer(layer, x, *, eps=1e-6, tol=1e-4, rng=0, training=True, raise_on_failure=True):
     """Check a Layer's backward (input gradient and every parameter's) by central differences.
 
     Uses the scalar L = sum(layer.forward(x, training) * G) with a fixed random

@@ -27,17 +27,15 @@ Every kernel is one scalar function (``_relu`` etc.) mapped over the arrays by
 NaN semantics follow PyTorch: each comparison is written so that a NaN input
 takes the branch that returns NaN (``v <= 0`` is false for NaN), and
 relu_backward / leaky_relu_backward pass the gradient where the input is NaN
-(torch's threshold_backward: ``x <= 0 ? 0 : g``). sigmoid and tanh use the
-vectorisable exp of kernels/mathfun.py (max error ~1-2 ulp, same special
-values as NumPy).
+(torch's threshold_backward: ``x <= 0 ? 0 : g``). sigmoid and tanh are
+kernels/mathfun.py's vectorisable ones (max error float32 2.2 / 1.5 ulp,
+float64 0.62 / 0.67 ulp; same special values as NumPy).
 """
-import warnings
-
 import numpy as np
 from numba import njit, prange, types
-from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import overload
 
+from ._chunks import chunk_bounds
 from ._config import CACHE, MATHFUN_FASTMATH
 from .mathfun import STREAM_BYTES, address_of, sigmoid, store_fence, stream_store, tanh
 
@@ -50,14 +48,6 @@ _ONE = np.float32(1.0)
 
 _FLAGS = MATHFUN_FASTMATH  # contract only: no reassociation of the exp polynomials
 
-# Inlining mathfun's sigmoid/tanh (inline="always") trips one of Numba's internal
-# "pedantic" IR checks at compile time ("variable '_tanh_f32_v19__vphi232_0_2.1'
-# is not in scope": a phi variable the inliner renamed). It is harmless (the
-# compiled functions are tested value by value, tests/test_mathfun.py) but would
-# be printed to users at their first sigmoid/tanh call, so only messages about
-# such inlined phi variables are silenced.
-warnings.filterwarnings("ignore", message=r"variable '[^']*__vphi[^']*' is not in scope",
-                        category=NumbaIRAssumptionWarning)
 _JIT = dict(fastmath=_FLAGS, error_model="numpy")
 
 
@@ -158,12 +148,6 @@ def _span2_overload(op, a, b, out, p, lo, hi, stream):
     return impl
 
 
-@njit(cache=CACHE, inline="always")
-def _chunk(n, c, n_chunks):
-    """[lo, hi) of chunk c when n elements are split into n_chunks near-equal parts."""
-    return c * n // n_chunks, (c + 1) * n // n_chunks
-
-
 # The kernels below are all the same five lines around a different scalar
 # function. They are spelled out (not generated) so each one is an ordinary,
 # separately cached @njit function with a readable name in profiles.
@@ -181,26 +165,26 @@ def _relu_grad(g, v, p):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def relu_forward(x, out, n_chunks, stream):
+def relu_forward(x, out, stream, n_chunks):
     """out = max(x, 0); relu(NaN) = NaN."""
     p = out.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span1("relu", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("relu", x, out, p, lo, hi, stream)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def relu_backward(grad_out, x, grad_in, n_chunks, stream):
+def relu_backward(grad_out, x, grad_in, stream, n_chunks):
     """grad_in = 0 where x <= 0, else grad_out (relu'(0) = 0; x = NaN passes grad_out, as torch)."""
     p = grad_in.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span2("relu_grad", grad_out, x, grad_in, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("relu_grad", grad_out, x, grad_in, p, lo, hi, stream)
 
 
@@ -217,24 +201,24 @@ def _leaky_grad(g, v, slope):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def leaky_relu_forward(x, out, negative_slope, n_chunks, stream):
+def leaky_relu_forward(x, out, negative_slope, stream, n_chunks):
     """out = x where x > 0, else negative_slope * x (NaN -> NaN). negative_slope: out's dtype."""
     if n_chunks <= 1:  # serial: no parallel region to start
         _span1("leaky", x, out, negative_slope, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("leaky", x, out, negative_slope, lo, hi, stream)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def leaky_relu_backward(grad_out, x, grad_in, negative_slope, n_chunks, stream):
+def leaky_relu_backward(grad_out, x, grad_in, negative_slope, stream, n_chunks):
     """grad_in = grad_out where x > 0, else negative_slope * grad_out (torch's convention at 0 and NaN)."""
     if n_chunks <= 1:  # serial: no parallel region to start
         _span2("leaky_grad", grad_out, x, grad_in, negative_slope, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("leaky_grad", grad_out, x, grad_in, negative_slope, lo, hi, stream)
 
 
@@ -251,26 +235,26 @@ def _sigmoid_grad(g, s, p):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def sigmoid_forward(x, out, n_chunks, stream):
+def sigmoid_forward(x, out, stream, n_chunks):
     """out = 1 / (1 + exp(-x)), without overflow for any x (see mathfun.sigmoid)."""
     p = out.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span1("sigmoid", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("sigmoid", x, out, p, lo, hi, stream)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def sigmoid_backward(grad_out, y, grad_in, n_chunks, stream):
+def sigmoid_backward(grad_out, y, grad_in, stream, n_chunks):
     """grad_in = grad_out * y * (1 - y), where y = sigmoid(x) is the forward output."""
     p = grad_in.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span2("sigmoid_grad", grad_out, y, grad_in, p, 0, y.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(y.size, c, n_chunks)
+        lo, hi = chunk_bounds(y.size, c, n_chunks)
         _span2("sigmoid_grad", grad_out, y, grad_in, p, lo, hi, stream)
 
 
@@ -287,26 +271,26 @@ def _tanh_grad(g, t, p):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def tanh_forward(x, out, n_chunks, stream):
+def tanh_forward(x, out, stream, n_chunks):
     """out = tanh(x) (see mathfun.tanh)."""
     p = out.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span1("tanh", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("tanh", x, out, p, lo, hi, stream)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def tanh_backward(grad_out, y, grad_in, n_chunks, stream):
+def tanh_backward(grad_out, y, grad_in, stream, n_chunks):
     """grad_in = grad_out * (1 - y^2), where y = tanh(x) is the forward output."""
     p = grad_in.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span2("tanh_grad", grad_out, y, grad_in, p, 0, y.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(y.size, c, n_chunks)
+        lo, hi = chunk_bounds(y.size, c, n_chunks)
         _span2("tanh_grad", grad_out, y, grad_in, p, lo, hi, stream)
 
 
@@ -324,26 +308,26 @@ def _step_grad(g, v, p):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def step_forward(x, out, n_chunks, stream):
+def step_forward(x, out, stream, n_chunks):
     """Hard threshold (Heaviside step): out = 1 if x >= 0 else 0; step(NaN) = NaN."""
     p = out.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span1("step", x, out, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span1("step", x, out, p, lo, hi, stream)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=_FLAGS, error_model="numpy")
-def step_backward(grad_out, x, grad_in, n_chunks, stream):
+def step_backward(grad_out, x, grad_in, stream, n_chunks):
     """grad_in = 0: the step function's derivative is 0 wherever it exists (x != 0)."""
     p = grad_in.dtype.type(0)
     if n_chunks <= 1:  # serial: no parallel region to start
         _span2("step_grad", grad_out, x, grad_in, p, 0, x.size, stream)
         return
     for c in prange(n_chunks):
-        lo, hi = _chunk(x.size, c, n_chunks)
+        lo, hi = chunk_bounds(x.size, c, n_chunks)
         _span2("step_grad", grad_out, x, grad_in, p, lo, hi, stream)
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit
 
 from ._config import CACHE, FASTMATH
+from .mathfun import sigmoid
+from .softmax import row_logsumexp
 
 # torch clamps log(p) and log(1 - p) at -100 in binary_cross_entropy, so a
 # probability of exactly 0 or 1 gives a large finite loss, not inf.
@@ -56,24 +58,15 @@ def bce_with_logits_forward(x, t, loss):
 
 
 @njit(cache=CACHE)
-def _sigmoid(v):
-    # exp of a non-positive number only, so it never overflows
-    if v >= 0:
-        return 1 / (1 + np.exp(-v))
-    e = np.exp(v)
-    return e / (1 + e)
-
-
-@njit(cache=CACHE)
 def bce_with_logits_backward(x, t, g, grad_in):
     """grad_in = (sigmoid(x) - t) g, g of size 1 or x's size."""
     if g.size == 1:
         k = g[0]
         for i in range(x.size):
-            grad_in[i] = k * (_sigmoid(x[i]) - t[i])
+            grad_in[i] = k * (sigmoid(x[i]) - t[i])
     else:
         for i in range(x.size):
-            grad_in[i] = g[i] * (_sigmoid(x[i]) - t[i])
+            grad_in[i] = g[i] * (sigmoid(x[i]) - t[i])
 
 
 @njit(cache=CACHE)
@@ -100,22 +93,6 @@ def bce_backward(p, t, g, grad_in):
 
 
 @njit(cache=CACHE, fastmath=FASTMATH)
-def _row_logsumexp(row):
-    """log(sum(exp(row))) as m + log(sum(exp(row - m))), m = max(row): no overflow.
-
-    (The same as softmax.py's helper; kept here so each kernel family owns its code.)
-    """
-    m = row[0]
-    for j in range(1, row.size):
-        if row[j] > m:
-            m = row[j]
-    s = row.dtype.type(0)
-    for j in range(row.size):
-        s += np.exp(row[j] - m)
-    return m + np.log(s)
-
-
-@njit(cache=CACHE, fastmath=FASTMATH)
 def soft_cross_entropy_forward(logits, target, loss):
     """loss[r] = -sum_c target[r, c] * log_softmax(logits[r])[c]
                = logsumexp(logits[r]) * sum(target[r]) - <target[r], logits[r]>.
@@ -125,7 +102,7 @@ def soft_cross_entropy_forward(logits, target, loss):
     for r in range(logits.shape[0]):
         row = logits[r]
         tr = target[r]
-        lse = _row_logsumexp(row)
+        lse = row_logsumexp(row)
         s = loss.dtype.type(0)
         for j in range(row.size):
             s += tr[j] * (lse - row[j])
@@ -141,7 +118,7 @@ def soft_cross_entropy_backward(logits, target, scale, grad_in):
     for r in range(logits.shape[0]):
         row = logits[r]
         tr = target[r]
-        lse = _row_logsumexp(row)
+        lse = row_logsumexp(row)
         total = grad_in.dtype.type(0)
         for j in range(row.size):
             total += tr[j]

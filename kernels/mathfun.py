@@ -4,7 +4,7 @@ Why this file exists: numba's llvmlite has no SVML, so ``np.exp`` / ``math.exp``
 / ``np.tanh`` inside a kernel compile to a call of the scalar C library
 function, one element at a time, and the loop around them cannot vectorise
 (sigmoid ran at 1.4 GB/s against torch's 3.7 GB/s). The functions here are
-written in plain arithmetic, comparisons and two tiny LLVM intrinsics, so a
+written in plain arithmetic, comparisons and a few tiny LLVM intrinsics, so a
 loop that calls them is inlined and vectorised by LLVM (8 float32 / 4 float64
 lanes with AVX2).
 
@@ -16,37 +16,58 @@ argument's type)::
 ``exp``, ``sigmoid`` and ``tanh`` are stubs dispatched with
 ``numba.extending.overload`` to a float32 or a float64 implementation (own
 polynomial, own constants: float64 constants would silently promote float32
-arithmetic to float64). They cannot be called from Python; the kernels
-``exp_forward`` etc. at the bottom apply them to arrays (tests, benchmarks).
+arithmetic to float64). They cannot be called from Python; tests wrap them in
+small @njit loops.
 
-Accuracy (tests/test_mathfun.py sweeps every 37th float32 in the useful range
-and 10^6 float64 values against float64 NumPy / exact references): max error
-1-2 ulp for float32, a few ulp for float64. Special values as NumPy:
-exp(+inf) = inf, exp(-inf) = 0, exp(x > 88.73) = inf, exp(x < -103.98) = 0,
-denormal results rounded once, exp(NaN) = NaN; sigmoid(+-inf) = 1 / 0,
-tanh(+-inf) = +-1, tanh(-0.0) = -0.0, NaN -> NaN.
+Accuracy, max error against a 64-bit-mantissa reference (np.longdouble) over
+dense sweeps (tests/test_mathfun.py; ~4e6 bit patterns per function and dtype):
+float32 exp 0.99, sigmoid 2.2 (x < 0: e / (1 + e) adds two roundings to exp's),
+tanh 1.5 ulp; float64 exp 1.41, sigmoid 0.62, tanh 0.67 ulp (float64 sigmoid
+and tanh carry exp(r) as a double-double and finish with an error-compensated
+division, see below). Special values as NumPy: exp(+inf) = inf, exp(-inf) = 0,
+exp(x > 88.73) = inf, exp(x < -103.98) = 0, denormal results rounded once,
+exp(NaN) = NaN; sigmoid(+-inf) = 1 / 0, tanh(+-inf) = +-1, tanh(-0.0) = -0.0,
+NaN -> NaN.
 
 Fast-math: the implementations are compiled with ``MATHFUN_FASTMATH``
 (``contract`` only, see _config.py): FMA contraction makes the polynomials more
 accurate, but reassociation would be free to undo the Cody-Waite split
-(x - n*C1 - n*C2 computed as x - n*(C1 + C2)) and cost ulps. ``nnan`` / ``ninf``
-are never used: the special-value handling below relies on NaN comparing false.
-The flags are set per instruction, so they survive inlining into a kernel that
-is compiled with the reassociating ``FASTMATH`` set.
+(x - n*C1 - n*C2 computed as x - n*(C1 + C2)) and the error-free sums of the
+float64 code ((1 - s) + e -> 0). ``nnan`` / ``ninf`` are never used: the
+special-value handling below relies on NaN comparing false. ``exp`` is compiled
+as its own function and inlined by LLVM, whose flags are per instruction, so
+it keeps them inside a kernel compiled with the reassociating ``FASTMATH``
+set. ``sigmoid`` and ``tanh`` (and the float64 helpers) are inlined by Numba
+(``inline="always"``: as calls, the float64 loops did not vectorise and ran
+~5x slower) and so take the calling kernel's flags: call them only from
+kernels compiled with ``MATHFUN_FASTMATH`` or without fastmath.
 
 Caching caveat: numba's on-disk cache of a kernel in another file is not
 invalidated when this file changes; clear ``__pycache__`` / NUMBA_CACHE_DIR
 after editing it.
 """
+import warnings
+
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, overload
 
-from ._config import CACHE, MATHFUN_FASTMATH
+from ._config import MATHFUN_FASTMATH
 
 _JIT = dict(fastmath=MATHFUN_FASTMATH, error_model="numpy")
+
+# Inlining sigmoid/tanh (inline="always") trips one of Numba's internal
+# "pedantic" IR checks at compile time ("variable '_tanh_f32_v19__vphi232_0_2.1'
+# is not in scope": a phi variable the inliner renamed). It is harmless (the
+# compiled functions are tested value by value, tests/test_mathfun.py) but would
+# be printed to users at their first sigmoid/tanh call, so only messages about
+# such inlined phi variables are silenced (for every kernel that inlines them:
+# activations, losses).
+warnings.filterwarnings("ignore", message=r"variable '[^']*__vphi[^']*' is not in scope",
+                        category=NumbaIRAssumptionWarning)
 
 # --------------------------------------------------------------------------- intrinsics
 
@@ -77,6 +98,26 @@ def _exp2_int(typingctx, n):
         return builder.bitcast(bits, fty)
 
     return n(n), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one vfmadd; vectorises).
+
+    Needed where the rounding error of a product is recovered exactly
+    (``_fma(a, b, -(a * b))``): the ``contract`` flag only *allows* fusion, and
+    LLVM would fold the two equal products of that expression to 0 instead.
+    """
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lty = args[0].type
+        name = "llvm.fma.f32" if a == types.float32 else "llvm.fma.f64"
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lty, [lty] * 3), name)
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
 
 
 @intrinsic
@@ -181,15 +222,28 @@ def store_fence(typingctx):
 
 # --------------------------------------------------------------------------- exp
 
-# Cephes expf / exp (S. L. Moshier): x = n*ln2 + r, n = round(x * log2(e)),
-# |r| <= ln2/2. ln2 = C1 + C2 with C1 short (few significant bits), so n*C1 is
-# exact for every n in range and r = (x - n*C1) - n*C2 keeps full precision
-# (two-step Cody-Waite reduction). exp(r) by a degree-7 polynomial (float32,
-# Cephes expf) or the Pade form 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)) (float64,
-# Cephes exp). Then exp(x) = exp(r) * 2^n1 * 2^n2 with n1 = floor(n/2),
-# n2 = n - n1: splitting 2^n into two normal powers of two covers results
-# that overflow (n = 128 / 1024 gives inf by a correctly rounded multiply)
-# and denormal results (rounded once, in the last multiply), with no branch.
+# Both precisions reduce the argument the Cephes way (S. L. Moshier):
+# x = n*ln2 + r, n = round(x * log2(e)), |r| <= ln2/2, with ln2 = C1 + C2 and C1
+# short (few significant bits), so n*C1 is exact for every n in range
+# (two-step Cody-Waite reduction). Then exp(x) = exp(r) * 2^n1 * 2^n2 with
+# n1 = floor(n/2), n2 = n - n1: splitting 2^n into two normal powers of two
+# covers results that overflow (n = 128 / 1024 gives inf by a correctly
+# rounded multiply) and denormal results (rounded once, in the last multiply),
+# with no branch.
+#
+# float32 (Cephes expf): exp(r) by a degree-7 polynomial, all in float32.
+#
+# float64 exp: Cephes exp's Pade form (1.4 ulp). For sigmoid and tanh, float64
+# computes exp(r) as an unevaluated sum y_hi + y_lo (a "double-double", ~2^-100
+# relative, _exp_dd below), so that they can finish with an error-compensated
+# division and land within 1 ulp (a plain exp with two more roundings after it
+# gave sigmoid 2.1 ulp). The reduction keeps its rounding error:
+# r + r_lo = x - n*(C1 + C2) to 2^-62 (the rounding of n*C2 and
+# ln2 - C1 - C2 = -2.3e-23 are negligible), and
+# expm1(r + r_lo) = r + r^2/2 + r^3 P(r) + r_lo, where the leading r and the
+# exact square (fma) are kept apart from the rounded rest. P: degree-9
+# Chebyshev fit of (expm1(r) - r - r^2/2) / r^3 on |r| <= ln2/2 (mpmath
+# chebyfit; error of r^3 P 3.4e-19 = 2^-61).
 _LOG2E_F32 = np.float32(1.44269504088896341)
 _C1_F32 = np.float32(0.693359375)
 _C2_F32 = np.float32(-2.12194440e-4)
@@ -205,6 +259,11 @@ _EXP_LO_F32 = np.float32(-104.0)
 _LOG2E_F64 = 1.4426950408889634073599
 _C1_F64 = 6.93145751953125e-1
 _C2_F64 = 1.42860682030941723212e-6
+_EXPM1_P_F64 = (2.0911229795563617e-09, 2.5100375924709717e-08, 2.7557282983917557e-07,
+                2.7557268480116333e-06, 2.4801587317135252e-05, 1.984126986304067e-04,
+                1.3888888888886554e-03, 8.333333333330065e-03, 4.1666666666666664e-02,
+                1.6666666666666669e-01)  # highest degree first
+# Cephes exp (float64 ``exp``): exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)).
 _EXP_P_F64 = (1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1)
 _EXP_Q_F64 = (3.00198505138664455042e-6, 2.52448340349684104192e-3,
               2.27265548208155028766e-1, 2.00000000000000000009e0)
@@ -238,7 +297,80 @@ def _exp_f32(x):
     return y * _exp2_int(n1) * _exp2_int(n - n1)
 
 
+def _exp_dd(x, lo):
+    """float64 only: (y_hi, y_lo, n) with exp(x) = (y_hi + y_lo) * 2^n to ~2^-100.
+
+    y_hi + y_lo = exp(r) in [0.70, 1.42]; n integral-valued. ``x`` <= 709.8 or
+    NaN (the caller clamps above); x < lo is clamped to lo (lo is -746 for a
+    full-range exp; less for callers that cannot see results that small). NaN
+    gives NaN y_hi / y_lo and a finite n.
+    """
+    raise NotImplementedError("callable from Numba kernels only")
+
+
+@overload(_exp_dd, jit_options=_JIT, inline="always")
+def _exp_dd_overload(x, lo):
+    if not x == lo == types.float64:
+        return None
+
+    def impl(x, lo):
+        xr = lo if x < lo else x  # keeps NaN
+        xn = xr if xr > lo else lo  # NaN -> lo: n stays finite
+        n = np.floor(xn * _LOG2E_F64 + 0.5)
+        hi = xr - n * _C1_F64  # exact
+        t = n * _C2_F64  # |t| < 2e-3: its rounding error (< 2^-62) is negligible
+        r = hi - t
+        r_lo = (hi - r) - t  # r + r_lo = hi - t (exact when |hi| >= |t|, else < 2^-62 off)
+        rr = r * r
+        rr_err = _fma(r, r, -rr)  # r^2 = rr + rr_err exactly
+        # P by Estrin's scheme: a dependency chain of 4 fma instead of Horner's
+        # 9 (the loop is latency-bound: ~1.4x faster).
+        c = _EXPM1_P_F64  # highest degree first
+        r4 = rr * rr
+        p01 = c[8] * r + c[9]
+        p23 = c[6] * r + c[7]
+        p45 = c[4] * r + c[5]
+        p67 = c[2] * r + c[3]
+        p89 = c[0] * r + c[1]
+        p03 = p23 * rr + p01
+        p47 = p67 * rr + p45
+        p = (p89 * r4 + p47) * r4 + p03
+        rest = rr * (0.5 + r * p) + (0.5 * rr_err + r_lo)
+        p_hi = r + rest  # Fast2Sum (|rest| < |r|): expm1 = p_hi + p_lo
+        p_lo = (r - p_hi) + rest
+        y_hi = 1.0 + p_hi  # Fast2Sum (|p_hi| < 1): exp(r) = y_hi + y_lo
+        y_lo = ((1.0 - y_hi) + p_hi) + p_lo
+        return y_hi, y_lo, n
+
+    return impl
+
+
+def _div_dd(n_hi, n_lo, d_hi, d_lo):
+    """float64 only: (n_hi + n_lo) / (d_hi + d_lo), rounded once (to ~0.5 ulp). d_hi >= 1.
+
+    One division: q = n_hi / d_hi, then its remainder (exact by fma) corrects it.
+    """
+    raise NotImplementedError("callable from Numba kernels only")
+
+
+@overload(_div_dd, jit_options=_JIT, inline="always")
+def _div_dd_overload(n_hi, n_lo, d_hi, d_lo):
+    if not n_hi == n_lo == d_hi == d_lo == types.float64:
+        return None
+
+    def impl(n_hi, n_lo, d_hi, d_lo):
+        rcp = 1.0 / d_hi
+        q = n_hi * rcp
+        rem = _fma(-q, d_hi, n_hi) + (n_lo - q * d_lo)
+        return _fma(rem, rcp, q)
+
+    return impl
+
+
 def _exp_f64(x):
+    # Cephes exp's Pade form, not the double-double above: as large as that
+    # one, ``exp`` is no longer inlined by LLVM into the softmax loops, which
+    # then do not vectorise (float64 softmax ran 2.3 -> 10.8 ns per element).
     xr = _EXP_HI_F64 if x > _EXP_HI_F64 else x
     xr = _EXP_LO_F64 if xr < _EXP_LO_F64 else xr
     xn = xr if xr > _EXP_LO_F64 else _EXP_LO_F64
@@ -269,7 +401,7 @@ def _exp_overload(x):
 
 # --------------------------------------------------------------------------- sigmoid
 
-def _sigmoid_impl(x):
+def _sigmoid_f32(x):
     # e = exp(-|x|) <= 1 never overflows. sigmoid(x) = 1 / (1 + e) for x >= 0
     # and e / (1 + e) for x < 0: one division either way, and small outputs
     # keep their relative precision (1 - 1/(1 + e) would cancel). +inf -> 1,
@@ -279,6 +411,22 @@ def _sigmoid_impl(x):
     return num / (_ONE_F32 + e)
 
 
+def _sigmoid_f64(x):
+    # As float32, with e = exp(-|x|) and 1 + e as double-doubles and a
+    # compensated division: one rounding at the end.
+    y_hi, y_lo, n = _exp_dd(-np.abs(x), _EXP_LO_F64)
+    n1 = np.floor(n * 0.5)
+    s1 = _exp2_int(n1)
+    s2 = _exp2_int(n - n1)  # two factors: e may be denormal
+    e_hi = y_hi * s1 * s2
+    e_lo = y_lo * s1 * s2  # underflows to 0 only where it cannot matter
+    d_hi = 1.0 + e_hi  # Fast2Sum, e <= 1
+    d_lo = ((1.0 - d_hi) + e_hi) + e_lo
+    n_hi = 1.0 if x >= 0 else e_hi
+    n_lo = 0.0 if x >= 0 else e_lo
+    return _div_dd(n_hi, n_lo, d_hi, d_lo)
+
+
 def sigmoid(x):
     """1 / (1 + exp(-x)) for a float32 or float64 scalar inside a kernel."""
     raise NotImplementedError("mathfun.sigmoid is callable from Numba kernels only")
@@ -286,27 +434,29 @@ def sigmoid(x):
 
 @overload(sigmoid, jit_options=_JIT, inline="always")
 def _sigmoid_overload(x):
-    if x in (types.float32, types.float64):
-        return _sigmoid_impl
+    if x == types.float32:
+        return _sigmoid_f32
+    if x == types.float64:
+        return _sigmoid_f64
     return None
 
 
 # --------------------------------------------------------------------------- tanh
 
-# Small |x|: an odd series, because (1 - e) / (1 + e) loses relative accuracy
-# as e -> 1 (at |x| = 1e-3 the subtraction cancels 10 bits). Cephes tanhf's
-# minimax polynomial (float32) and tanh's rational function (float64), both
-# for |x| < 0.625. Larger |x|: tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|) in
-# (0, 0.29), so no cancellation and no overflow; sign restored at the end.
-_TANH_SMALL = 0.625
+# float32: for small |x| an odd series, because (1 - e) / (1 + e) loses
+# relative accuracy as e -> 1 (at |x| = 1e-3 the subtraction cancels 10 bits):
+# Cephes tanhf's minimax polynomial for |x| < 0.625. Larger |x|:
+# tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|) in (0, 0.29), so no cancellation
+# and no overflow; sign restored at the end.
+# float64: (1 - e) / (1 + e) for every |x| >= 2^-27, with e = exp(-2|x|) as a
+# double-double: 1 - e is then exact however much it cancels, so no series is
+# needed. Below 2^-27, tanh x = x correctly rounded (x^3/3 < 0.17 ulp).
+_TANH_SMALL_F32 = np.float32(0.625)
 _TANH_P_F32 = (np.float32(-5.70498872745e-3), np.float32(2.06390887954e-2),
                np.float32(-5.37397155531e-2), np.float32(1.33314422036e-1),
                np.float32(-3.33332819422e-1))
-_TANH_SMALL_F32 = np.float32(_TANH_SMALL)
-_TANH_P_F64 = (-9.64399179425052238628e-1, -9.92877231001918586564e1,
-               -1.61468768441708447952e3)
-_TANH_Q_F64 = (1.12811678491632931402e2, 2.23548839060100448583e3,
-               4.84406305325125486048e3)
+_TANH_TINY_F64 = 2.0 ** -27
+_TANH_EXP_LO_F64 = -40.0
 
 
 def _tanh_f32(x):
@@ -326,16 +476,20 @@ def _tanh_f32(x):
 
 
 def _tanh_f64(x):
-    z = x * x
-    p = (_TANH_P_F64[0] * z + _TANH_P_F64[1]) * z + _TANH_P_F64[2]
-    q = ((z + _TANH_Q_F64[0]) * z + _TANH_Q_F64[1]) * z + _TANH_Q_F64[2]
-    small = x + x * z * (p / q)
-    small = x if z == 0 else small  # tiny x: tanh x = x, keeping tanh(-0.0) = -0.0
     a = np.abs(x)
-    e = exp(-2.0 * a)
-    big = (1.0 - e) / (1.0 + e)
-    big = -big if x < 0 else big
-    return small if a < _TANH_SMALL else big
+    # e < exp(-40) = 4e-18 is too small to change the result: clamping there
+    # keeps 2^n normal, one factor.
+    y_hi, y_lo, n = _exp_dd(-2.0 * a, _TANH_EXP_LO_F64)
+    s = _exp2_int(n)
+    e_hi = y_hi * s
+    e_lo = y_lo * s
+    n_hi = 1.0 - e_hi  # Fast2Sum, e <= 1: 1 - e = n_hi + n_lo
+    n_lo = ((1.0 - n_hi) - e_hi) - e_lo
+    d_hi = 1.0 + e_hi
+    d_lo = ((1.0 - d_hi) + e_hi) + e_lo
+    t = _div_dd(n_hi, n_lo, d_hi, d_lo)  # +-inf: e = 0 -> 1; NaN -> NaN
+    t = -t if x < 0 else t
+    return x if a < _TANH_TINY_F64 else t  # keeps tanh(-0.0) = -0.0
 
 
 def tanh(x):
@@ -350,21 +504,3 @@ def _tanh_overload(x):
     if x == types.float64:
         return _tanh_f64
     return None
-
-
-# --------------------------------------------------------------------------- array kernels
-
-@njit(cache=CACHE, fastmath=MATHFUN_FASTMATH)
-def exp_forward(x, out):
-    """out = exp(x) elementwise, 1-D arrays (serial; for tests and benchmarks)."""
-    for i in range(x.size):
-        out[i] = exp(x[i])
-
-
-@njit(cache=CACHE, fastmath=MATHFUN_FASTMATH)
-def max_reduce(x):
-    """max(x) of a non-empty 1-D array with maxnum (NaN entries ignored)."""
-    m = x[0]
-    for i in range(1, x.size):
-        m = maxnum(m, x[i])
-    return m

@@ -20,14 +20,13 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
 * ``load(arr, i)`` / ``store(arr, i, x)``: one element at flat offset ``i``,
   same pointer addressing and same caller guarantee as ``vload``/``vstore``
   (for packing loops, where wraparound code would bloat every access).
-* ``vget(v, q)``: lane ``q`` of ``v`` as a scalar (``0 <= q < lanes``).
 * ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
   ``vbroadcastss``/``vbroadcastsd`` from memory).
 * ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
 * ``vzero(arr)``: a zero vector of ``arr``'s dtype.
 * ``vfma(a, b, c)``: ``a * b + c`` lane by lane, one rounding (``llvm.fma``,
   a single ``vfmadd`` instruction on FMA hardware).
-* ``vadd(a, b)``, ``vmul(a, b)``: lane-wise sum and product.
+* ``vmul(a, b)``: lane-wise product.
 * ``lanes(arr)``: lanes per vector for ``arr``'s dtype (8 for float32, 4 for
   float64), a compile-time constant that LLVM folds.
 
@@ -149,17 +148,6 @@ def store(typingctx, arr, idx, x):
 
 
 @intrinsic
-def vget(typingctx, vec, q):
-    if not (isinstance(vec, Vector) and isinstance(q, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.extract_element(args[0], context.cast(builder, args[1], sig.args[1],
-                                                             types.intp))
-    return vec.dtype(vec, q), codegen
-
-
-@intrinsic
 def vbroadcast(typingctx, arr, idx):
     if not (_float_array(arr) and isinstance(idx, types.Integer)):
         return None
@@ -192,16 +180,6 @@ def vzero(typingctx, arr):
         llty = context.get_value_type(sig.return_type)
         return ir.Constant(llty, [ir.Constant(llty.element, 0.0)] * llty.count)
     return vty(arr), codegen
-
-
-@intrinsic
-def vadd(typingctx, a, b):
-    if not (isinstance(a, Vector) and a == b):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], args[1])
-    return a(a, b), codegen
 
 
 @intrinsic

@@ -48,8 +48,13 @@ def _row_max(row):
 
 
 @njit(**_JIT)
-def _row_logsumexp(row):
-    """log(sum(exp(row))) computed as m + log(sum(exp(row - m)))."""
+def row_logsumexp(row):
+    """log(sum(exp(row))) computed as m + log(sum(exp(row - m))), m = max(row): no overflow.
+
+    NaN as torch: a NaN entry (ignored by the max) reaches the sum and makes the
+    result NaN; a +inf entry gives inf - inf = NaN; a row of only -inf gives NaN.
+    Shared with kernels/losses.py.
+    """
     m = _row_max(row)
     s = row.dtype.type(0)
     for j in range(row.size):
@@ -73,7 +78,7 @@ def _scaled_softmax_row(xr, orow, scale):
 
 @njit(**_JIT)
 def _log_softmax_row(xr, orow):
-    lse = _row_logsumexp(xr)
+    lse = row_logsumexp(xr)
     for j in range(xr.size):
         orow[j] = xr[j] - lse
 
@@ -157,12 +162,12 @@ def softmax_cross_entropy_forward(logits, target, loss, n_chunks):
     """
     if n_chunks <= 1:
         for r in range(logits.shape[0]):
-            loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
+            loss[r] = row_logsumexp(logits[r]) - logits[r, target[r]]
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(logits.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
-            loss[r] = _row_logsumexp(logits[r]) - logits[r, target[r]]
+            loss[r] = row_logsumexp(logits[r]) - logits[r, target[r]]
 
 
 @njit(parallel=True, **_JIT)

@@ -3,6 +3,7 @@ import numpy as np
 
 import fastnn.functional as F
 import fastnn.reference as R
+from fastnn.gradcheck import max_norm_rel_error
 
 # Tolerances per dtype. atol is relative to the largest |expected| value, so a
 # sum that cancels to ~0 is judged against the size of its terms.
@@ -41,13 +42,17 @@ def numerical_grad(f, x, h=1e-6):
     return grad
 
 
-def rel_error(a, b):
-    """max|a - b| / max(1e-8, max|a| + max|b|): CS231n's relative error, taken over the array."""
-    return float(np.max(np.abs(a - b)) / max(1e-8, np.max(np.abs(a)) + np.max(np.abs(b))))
+# The max-norm measure under its old (misleading: it is not CS231n's element-wise
+# one) name, for tests written before the rename; new code uses max_norm_rel_error.
+rel_error = max_norm_rel_error
 
 
 def check_gradients(forward, backward_grads, inputs, rng, tol=1e-7):
     """Compare analytic gradients with central differences of L = sum(forward(*inputs) * G).
+
+    Judged by the max-norm relative error (fastnn.max_norm_rel_error): observed
+    <= ~2e-9 for correct backwards of the ops, so tol = 1e-7 is strict yet
+    noise-free for arrays of any size (the element-wise rel_error grows with it).
 
     forward(*inputs) -> output array; backward_grads(G, *inputs) -> tuple of
     gradients, one per entry of ``inputs`` (None to skip one).
@@ -60,5 +65,5 @@ def check_gradients(forward, backward_grads, inputs, rng, tol=1e-7):
         if ga is None:
             continue
         num = numerical_grad(lambda: float(np.sum(forward(*inputs) * g)), x)
-        err = rel_error(ga, num)
+        err = max_norm_rel_error(ga, num)
         assert err < tol, f"gradient of input {k}: relative error {err:.2e}"

@@ -165,16 +165,17 @@ def test_gemm_concurrent_python_threads(rng, monkeypatch):
         assert_close(c, _expected(a, b, np.zeros(c.shape), 1, 0, False, False, np.float32))
 
 
-@njit(cache=True)
+@njit
 def _simd_roundtrip(x, y, out):
     # out[i] = x[i] * y[0] + x[0] for the first lanes(x) elements, then the
-    # same through vmul/vadd and scalar load/store, at an unaligned offset 1.
+    # same through vmul and scalar load/store, at an unaligned offset 1.
+    # (No cache=True: a cached copy would not see edits to kernels/simd.py.)
     w = simd.lanes(x)
     v = simd.vfma(simd.vload(x, 0), simd.vbroadcast(y, 0), simd.vsplat(x[0]))
     simd.vstore(out, 0, v)
-    u = simd.vadd(simd.vmul(simd.vload(x, 1), simd.vsplat(y[0])), simd.vzero(x))
-    simd.vstore(out, w, u)
-    simd.store(out, 2 * w, simd.load(x, 2) + simd.vget(u, w - 1))
+    u = simd.vfma(simd.vload(x, 1), simd.vsplat(y[0]), simd.vzero(x))
+    simd.vstore(out, w, simd.vmul(u, simd.vsplat(x[0])))
+    simd.store(out, 2 * w, simd.load(x, 2) + simd.load(out, 2 * w - 1))
     return w
 
 
@@ -185,8 +186,8 @@ def test_simd_intrinsics(dtype, lanes):
     out = np.zeros(2 * lanes + 1, dtype)
     assert _simd_roundtrip(x, y, out) == lanes
     np.testing.assert_array_equal(out[:lanes], x[:lanes] * 3 + x[0])
-    np.testing.assert_array_equal(out[lanes:2 * lanes], x[1:lanes + 1] * 3)
-    assert out[2 * lanes] == x[2] + x[lanes] * 3
+    np.testing.assert_array_equal(out[lanes:2 * lanes], x[1:lanes + 1] * 3 * x[0])
+    assert out[2 * lanes] == x[2] + x[lanes] * 3 * x[0]
 
 
 def test_gemm_beta_zero_ignores_nan_in_output(rng):

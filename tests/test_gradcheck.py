@@ -4,7 +4,7 @@ import pytest
 
 import fastnn
 from fastnn import Layer, Linear, Sigmoid, check_layer, gradcheck, numerical_jacobian
-from fastnn.gradcheck import GradcheckError, numerical_gradient, rel_error
+from fastnn.gradcheck import GradcheckError, max_norm_rel_error, numerical_gradient, rel_error
 
 
 def test_jacobian_of_elementwise_and_linear_maps(rng):
@@ -65,11 +65,27 @@ def test_gradcheck_accepts_right_and_rejects_wrong_gradients(rng):
         numerical_gradient(lambda v: v, x)
 
 
-def test_rel_error():
+def test_rel_error_is_elementwise():
+    # CS231n: max over elements of |a - b| / max(1e-8, |a| + |b|)
+    assert rel_error([1e-3, 1.0], [2e-3, 1.0]) == pytest.approx(1 / 3)
     assert rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert rel_error([1.0, 2.0], [1.0, 3.0]) == pytest.approx(1 / 5)
+    assert rel_error([-1.0, 4.0], [1.0, 4.0]) == pytest.approx(1.0)  # opposite signs
     assert rel_error([0.0], [0.0]) == 0.0
-    assert rel_error([1e-12], [0.0]) == pytest.approx(1e-4)
+    assert rel_error([1e-12], [0.0]) == pytest.approx(1e-4)  # both ~0: the 1e-8 floor
+    assert rel_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+    assert rel_error(2.0, 2.0 + 2e-9) == pytest.approx(5e-10)
+    with pytest.raises(ValueError, match="shape"):
+        rel_error([1.0, 2.0], [1.0])
+
+
+def test_max_norm_rel_error():
+    # max|a - b| / max(1e-8, max|a| + max|b|): one scale for the whole array
+    assert max_norm_rel_error([1e-3, 1.0], [2e-3, 1.0]) == pytest.approx(5e-4)
+    assert max_norm_rel_error([1.0, 2.0], [1.0, 3.0]) == pytest.approx(1 / 5)
+    assert max_norm_rel_error([0.0], [0.0]) == 0.0
+    assert max_norm_rel_error([1e-12], [0.0]) == pytest.approx(1e-4)
+    assert fastnn.max_norm_rel_error is max_norm_rel_error and fastnn.rel_error is rel_error
 
 
 class BrokenSigmoid(Sigmoid):

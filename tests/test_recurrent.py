@@ -356,15 +356,19 @@ def test_cells_match_torch(rng, kind):
 
 
 def test_layers_pass_check_layer(rng):
-    """fastnn.check_layer (central differences of every parameter) on stacked / composed layers."""
+    """fastnn.check_layer (central differences of every parameter) on stacked / composed layers.
+
+    check_layer reports CS231n's element-wise rel_error, which is stricter than the old
+    norm-wise measure on small entries: correct float64 gradients measure up to ~3e-6
+    (fastnn.gradcheck's notes), a 1% error ~5e-3; 1e-5 separates the two."""
     x = rng.standard_normal((4, 3, 5))
     lstm = fastnn.LSTM(5, 3, num_layers=2, bidirectional=True, rng=0, dtype=np.float64)
-    assert max(fastnn.check_layer(lstm, x).values()) < 1e-6
+    assert max(fastnn.check_layer(lstm, x).values()) < 1e-5
     model = fastnn.Sequential(fastnn.GRU(5, 4, batch_first=True, rng=1, dtype=np.float64),
                               fastnn.LayerNorm(4, dtype=np.float64))
-    assert max(fastnn.check_layer(model, x).values()) < 1e-6
+    assert max(fastnn.check_layer(model, x).values()) < 1e-5
     rnn = fastnn.RNN(5, 3, nonlinearity="tanh", bias=False, rng=2, dtype=np.float64)
-    assert max(fastnn.check_layer(rnn, x).values()) < 1e-6
+    assert max(fastnn.check_layer(rnn, x).values()) < 1e-5
 
 
 def test_concurrent_calls_from_python_threads(rng):

@@ -22,9 +22,8 @@ def _dispatchers():
             and v.py_func.__module__ == m.__name__ and name not in NOT_OPS}
 
 
-# Kernels no public op calls: helpers inlined into other kernels, and the two
-# array entry points tests use to measure mathfun's building blocks directly.
-NOT_OPS = {"valid_range", "chunk_bounds", "exp_forward", "max_reduce"}
+# Kernels no public op calls: helpers inlined into other kernels.
+NOT_OPS = {"valid_range", "chunk_bounds"}
 
 
 def test_warmup_compiles_every_kernel_for_float32():
