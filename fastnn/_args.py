@@ -208,6 +208,16 @@ def cross_entropy_args(op, input, target, reduction):
     return x, np.ascontiguousarray(target, dtype=np.int64)
 
 
+def _scalar_grad(op, grad_output, reduction):
+    """grad_output of a 'mean' / 'sum' loss: a real scalar (Python or NumPy, 0-d array)."""
+    g = np.asarray(grad_output)
+    if g.shape != () or not (np.issubdtype(g.dtype, np.floating)
+                             or np.issubdtype(g.dtype, np.integer)):
+        raise ValueError(f"{op}(): grad_output must be a real scalar for reduction="
+                         f"{reduction!r}, got {grad_output!r}")
+    return float(g)
+
+
 def cross_entropy_scale(op, grad_output, x, reduction):
     """Per-sample upstream gradient (N,) for cross_entropy_backward, in x's dtype."""
     n = x.shape[0]
@@ -216,12 +226,7 @@ def cross_entropy_scale(op, grad_output, x, reduction):
         same_dtype(op, "input", x, grad_output=g)
         same_shape(op, "grad_output", g, "the per-sample losses", (n,))
         return g
-    g = np.asarray(grad_output)
-    if g.shape != () or not (np.issubdtype(g.dtype, np.floating)
-                             or np.issubdtype(g.dtype, np.integer)):
-        raise ValueError(f"{op}(): grad_output must be a real scalar for reduction="
-                         f"{reduction!r}, got {grad_output!r}")
-    value = float(g)
+    value = _scalar_grad(op, grad_output, reduction)
     if reduction == "mean":
         value /= n
     return np.full(n, value, dtype=x.dtype)
@@ -412,12 +417,7 @@ def elementwise_loss_grad(op, grad_output, x, reduction):
         same_dtype(op, "input", x, grad_output=g)
         same_shape(op, "grad_output", g, "the elementwise losses", x.shape)
         return g.reshape(-1)
-    g = np.asarray(grad_output)
-    if g.shape != () or not (np.issubdtype(g.dtype, np.floating)
-                             or np.issubdtype(g.dtype, np.integer)):
-        raise ValueError(f"{op}(): grad_output must be a real scalar for reduction="
-                         f"{reduction!r}, got {grad_output!r}")
-    value = float(g)
+    value = _scalar_grad(op, grad_output, reduction)
     if reduction == "mean":
         value /= x.size
     return np.full(1, value, dtype=x.dtype)
