@@ -6,7 +6,7 @@ ValueError for a wrong shape or value, naming the op and the argument).
 """
 import numpy as np
 
-from ._checks import float_array, same_dtype
+from ._checks import flag, float_array, same_dtype
 
 # Gate blocks per mode: the first dimension of weight_ih / weight_hh is GATES * hidden_size.
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -47,8 +47,7 @@ def recurrent_args(op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, 
     else:
         layout = "(N, T, input_size) (batch_first=True)" if batch_first else \
             "(T, N, input_size)"
-        if not isinstance(batch_first, (bool, np.bool_)):
-            raise TypeError(f"{op}(): batch_first must be a bool, got {batch_first!r}")
+        flag(op, "batch_first", batch_first)
         x = float_array(op, "input", input, 3, layout, keep_layout=True)
         if batch_first:
             x = x.transpose(1, 0, 2)
@@ -106,19 +105,11 @@ def grad_sequence(op, grad_output, batch_first, t, n, hid, dtype):
     return np.ascontiguousarray(g)
 
 
-def grad_states(op, mode, grad_hx, n, hid, dtype):
-    """(grad_h_n, grad_c_n) as (N, H) arrays or None."""
+def grad_states(op, mode, grad_hx, n, hid, dtype, name="grad_hx"):
+    """(grad_h, grad_c) as (N, H) arrays or None: the upstream gradient of the final states
+    (``grad_hx``) or of a cell's output (``name='grad_output'``); grad_c is None unless LSTM."""
     if mode == "lstm":
-        gh, gc = state_pair(op, "grad_hx", grad_hx)
-        return (_state(op, "grad_hx[0]", gh, n, hid, dtype),
-                _state(op, "grad_hx[1]", gc, n, hid, dtype))
-    return _state(op, "grad_hx", grad_hx, n, hid, dtype), None
-
-
-def grad_cell(op, mode, grad_output, n, hid, dtype):
-    """The upstream gradient of a cell: (grad_h, grad_c) for the LSTM, grad_h otherwise."""
-    if mode == "lstm":
-        gh, gc = state_pair(op, "grad_output", grad_output)
-        return (_state(op, "grad_output[0]", gh, n, hid, dtype),
-                _state(op, "grad_output[1]", gc, n, hid, dtype))
-    return _state(op, "grad_output", grad_output, n, hid, dtype), None
+        gh, gc = state_pair(op, name, grad_hx)
+        return (_state(op, f"{name}[0]", gh, n, hid, dtype),
+                _state(op, f"{name}[1]", gc, n, hid, dtype))
+    return _state(op, name, grad_hx, n, hid, dtype), None

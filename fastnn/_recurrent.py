@@ -38,6 +38,7 @@ when hx was None, i.e. zeros); a bias gradient is None when that bias was None.
 import numpy as np
 
 from . import _args_recurrent as _rc
+from . import _checks
 from ._linear import gemm_into
 from .kernels import recurrent as _k
 
@@ -167,15 +168,10 @@ def _backward(cache, w_ih, w_hh, has_ih, has_hh, go, gh_n, gc_n):
     return grad_x, dh, dc, gw_ih, gw_hh, gb_ih, gb_hh
 
 
-def _flag(op, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}(): {name} must be a bool, got {value!r}")
-    return bool(value)
-
 
 def _seq(op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_first, reverse,
          return_cache):
-    reverse = _flag(op, "reverse", reverse)
+    reverse = _checks.flag(op, "reverse", reverse)
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = _rc.recurrent_args(
         op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_first)
     cache = _forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
@@ -188,7 +184,7 @@ def _seq(op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_firs
 
 def _seq_backward(op, mode, grad_output, input, hx, weight_ih, weight_hh, bias_ih, bias_hh,
                   batch_first, reverse, grad_hx, cache):
-    reverse = _flag(op, "reverse", reverse)
+    reverse = _checks.flag(op, "reverse", reverse)
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = _rc.recurrent_args(
         op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_first)
     t_len, n, _ = x.shape
@@ -322,7 +318,7 @@ def _cell_backward(op, mode, grad_output, input, hx, weight_ih, weight_hh, bias_
     cache, has_ih, has_hh, w_ih, w_hh = _cell(op, mode, input, hx, weight_ih, weight_hh,
                                               bias_ih, bias_hh)
     n, hid = cache.hs.shape[1:]
-    gh, gc = _rc.grad_cell(op, mode, grad_output, n, hid, cache.x.dtype)
+    gh, gc = _rc.grad_states(op, mode, grad_output, n, hid, cache.x.dtype, "grad_output")
     gx, dh, dc, gw_ih, gw_hh, gb_ih, gb_hh = _backward(cache, w_ih, w_hh, has_ih, has_hh, None,
                                                        gh, gc)
     return gx[0], ((dh, dc) if mode == "lstm" else dh), gw_ih, gw_hh, gb_ih, gb_hh

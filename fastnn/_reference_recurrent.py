@@ -8,6 +8,7 @@ the saved steps; the backward ops accept it or None (then recompute).
 import numpy as np
 
 from . import _args_recurrent as _rc
+from . import _checks
 
 __all__ = ["rnn_tanh", "rnn_tanh_backward", "rnn_relu", "rnn_relu_backward",
            "lstm", "lstm_backward", "gru", "gru_backward",
@@ -106,16 +107,11 @@ def _back(mode, steps, x, w_ih, w_hh, has_ih, has_hh, go, gh_n, gc_n):
         (gb_ih if has_ih else None), (gb_hh if has_hh else None)
 
 
-def _flag(op, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}(): {name} must be a bool, got {value!r}")
-    return bool(value)
-
 
 def _make(name, mode):
     def fwd(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, batch_first=False,
             reverse=False, return_cache=False):
-        reverse = _flag(name, "reverse", reverse)
+        reverse = _checks.flag(name, "reverse", reverse)
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = _rc.recurrent_args(
             name, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_first)
         steps = _steps(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
@@ -130,7 +126,7 @@ def _make(name, mode):
     def bwd(grad_output, input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
             batch_first=False, reverse=False, grad_hx=None, cache=None):
         op = name + "_backward"
-        reverse = _flag(op, "reverse", reverse)
+        reverse = _checks.flag(op, "reverse", reverse)
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = _rc.recurrent_args(
             op, mode, input, hx, weight_ih, weight_hh, bias_ih, bias_hh, batch_first)
         t_len, n, _ = x.shape
@@ -170,7 +166,7 @@ def _make_cell(name, mode):
         x, h0, c0, w_ih, w_hh, b_ih, b_hh = prepare(op, input, hx, weight_ih, weight_hh,
                                                     bias_ih, bias_hh)
         n, hid = x.shape[1], w_hh.shape[1]
-        gh, gc = _rc.grad_cell(op, mode, grad_output, n, hid, x.dtype)
+        gh, gc = _rc.grad_states(op, mode, grad_output, n, hid, x.dtype, "grad_output")
         steps = _steps(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, False)
         gx, dh, dc, gw_ih, gw_hh, gb_ih, gb_hh = _back(mode, steps, x, w_ih, w_hh,
                                                        b_ih is not None, b_hh is not None,

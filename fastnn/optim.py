@@ -173,9 +173,7 @@ class RMSprop:
         self.eps = _checks.finite_number("RMSprop", "eps", eps, 0)
         self.weight_decay = _checks.finite_number("RMSprop", "weight_decay", weight_decay, 0)
         self.momentum = _checks.finite_number("RMSprop", "momentum", momentum, 0)
-        if not isinstance(centered, (bool, np.bool_)):
-            raise TypeError(f"RMSprop(): centered must be a bool, got {centered!r}")
-        self.centered = bool(centered)
+        self.centered = _checks.flag("RMSprop", "centered", centered)
         self._state = {}
 
     def step(self):

@@ -48,11 +48,6 @@ def _nonlinearity(owner, value):
     return "rnn_" + value
 
 
-def _flag(owner, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}(): {name} must be a bool, got {value!r}")
-    return bool(value)
-
 
 class _RNNBase(Layer):
     _mode = None
@@ -64,9 +59,9 @@ class _RNNBase(Layer):
         self.input_size = _checks.positive_int(owner, "input_size", input_size)
         self.hidden_size = _checks.positive_int(owner, "hidden_size", hidden_size)
         self.num_layers = _checks.positive_int(owner, "num_layers", num_layers)
-        self.bias = _flag(owner, "bias", bias)
-        self.batch_first = _flag(owner, "batch_first", batch_first)
-        self.bidirectional = _flag(owner, "bidirectional", bidirectional)
+        self.bias = _checks.flag(owner, "bias", bias)
+        self.batch_first = _checks.flag(owner, "batch_first", batch_first)
+        self.bidirectional = _checks.flag(owner, "bidirectional", bidirectional)
         self.dropout = _checks.dropout_probability(owner, dropout)
         self.generator = _checks.generator(owner, "seed", seed)
         dt = _checks.float_dtype(owner, dtype)
@@ -302,7 +297,7 @@ class _CellBase(Layer):
         owner = type(self).__name__
         self.input_size = _checks.positive_int(owner, "input_size", input_size)
         self.hidden_size = _checks.positive_int(owner, "hidden_size", hidden_size)
-        self.bias = _flag(owner, "bias", bias)
+        self.bias = _checks.flag(owner, "bias", bias)
         dt = _checks.float_dtype(owner, dtype)
         g, h = _GATES[self._mode], self.hidden_size
         shapes = [("weight_ih", (g * h, self.input_size)), ("weight_hh", (g * h, h))]

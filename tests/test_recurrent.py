@@ -189,7 +189,7 @@ def test_bad_input_raises_naming_the_argument(rng):
         F.rnn_tanh(x.astype(np.int64), None, np.zeros((5, 4)), np.zeros((5, 5)))
     with pytest.raises(ValueError, match="at least one time step"):
         F.lstm(x[:0], None, *w)
-    with pytest.raises(TypeError, match="batch_first must be a bool"):
+    with pytest.raises(TypeError, match="batch_first must be True or False"):
         F.lstm(x, None, *w, batch_first=1)
     _, _, cache = F.gru(x, None, np.zeros((15, 4)), np.zeros((15, 5)), return_cache=True)
     with pytest.raises(ValueError, match="cache must be"):
