@@ -155,9 +155,7 @@ def cross_entropy_plain(op, input, target, weight, ignore_index):
     """True when cross_entropy can take the (N, C) path: 2-D input, no class weights and no
     target equal to ignore_index. Otherwise the (N, C, d1, ...) / weighted / masked path
     (fastnn._loss_ext, fastnn._reference_ext) handles the call. Checks ignore_index's type."""
-    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index,
-                                                                     (int, np.integer)):
-        raise TypeError(f"{op}(): ignore_index must be an int, got {ignore_index!r}")
+    ignore_index = _int(op, "ignore_index", ignore_index, "an int")
     if weight is not None or not isinstance(input, np.ndarray) or input.ndim != 2:
         return False
     if isinstance(target, np.ndarray) and target.ndim == 1 and target.dtype.kind in "iu":

@@ -1,19 +1,8 @@
 """Argument checking for embedding, layer_norm, group_norm, multi_margin_loss and the extended
 cross_entropy, shared by the compiled ops and their NumPy twins (same errors from both)."""
-import operator
-
 import numpy as np
 
-from ._checks import REDUCTIONS, choice, float_array, same_dtype
-
-
-def _int(op, name, value):
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}(): {name} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}(): {name} must be an int, got {value!r}") from None
+from ._checks import REDUCTIONS, _int, choice, finite_number, float_array, same_dtype
 
 
 def indices(op, name, value, limit, allow=None):
@@ -40,7 +29,7 @@ def padding_index(op, padding_idx, num_embeddings):
     """padding_idx in [-V, V) -> its non-negative form, or -1 for None."""
     if padding_idx is None:
         return -1
-    p = _int(op, "padding_idx", padding_idx)
+    p = _int(op, "padding_idx", padding_idx, "an int")
     if not -num_embeddings <= p < num_embeddings:
         raise ValueError(f"{op}(): padding_idx must be in [-{num_embeddings}, "
                          f"{num_embeddings - 1}] (num_embeddings={num_embeddings}), got {p}")
@@ -63,14 +52,6 @@ def _affine(op, name, value, shape, x):
     return a
 
 
-def eps_value(op, eps):
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating,
-                                                                 np.integer)) \
-            or not (eps >= 0 and np.isfinite(eps)):
-        raise ValueError(f"{op}(): eps must be a finite number >= 0, got {eps!r}")
-    return float(eps)
-
-
 def layer_norm_args(op, input, normalized_shape, weight, bias, eps):
     x = float_array(op, "input", input)
     if isinstance(normalized_shape, (int, np.integer)) and not isinstance(normalized_shape, bool):
@@ -78,25 +59,25 @@ def layer_norm_args(op, input, normalized_shape, weight, bias, eps):
     if not isinstance(normalized_shape, (tuple, list)) or not normalized_shape:
         raise TypeError(f"{op}(): normalized_shape must be an int or a non-empty tuple of ints, "
                         f"got {normalized_shape!r}")
-    shape = tuple(_int(op, "normalized_shape", s) for s in normalized_shape)
+    shape = tuple(_int(op, "normalized_shape", s, "an int") for s in normalized_shape)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"{op}(): input's trailing dimensions must be normalized_shape {shape}, "
                          f"got input of shape {x.shape}")
     if 0 in shape:
         raise ValueError(f"{op}(): normalized_shape must be positive, got {shape}")
     return (x, shape, _affine(op, "weight", weight, shape, x), _affine(op, "bias", bias, shape, x),
-            eps_value(op, eps))
+            finite_number(op, "eps", eps, 0))
 
 
 def group_norm_args(op, input, num_groups, weight, bias, eps):
     x = float_array(op, "input", input, min_ndim=2)
-    g = _int(op, "num_groups", num_groups)
+    g = _int(op, "num_groups", num_groups, "an int")
     c = x.shape[1]
     if g < 1 or c % g:
         raise ValueError(f"{op}(): num_groups must be a positive divisor of the {c} channels, "
                          f"got {g}")
     return (x, g, _affine(op, "weight", weight, (c,), x), _affine(op, "bias", bias, (c,), x),
-            eps_value(op, eps))
+            finite_number(op, "eps", eps, 0))
 
 
 def grad_like(op, grad_output, x):
@@ -133,7 +114,7 @@ def cross_entropy_nd_args(op, input, target, weight, ignore_index, reduction):
     """input (N, C, d1, ...) -> (rows (M, C) C-contiguous, target (M,) int64 or (M, C) float)."""
     x = float_array(op, "input", input, min_ndim=1, keep_layout=True)
     choice(op, "reduction", reduction, REDUCTIONS)
-    ignore = _int(op, "ignore_index", ignore_index)
+    ignore = _int(op, "ignore_index", ignore_index, "an int")
     if not isinstance(target, np.ndarray):
         raise TypeError(f"{op}(): target must be a numpy.ndarray, got {type(target).__name__}")
     if x.ndim == 1:  # unbatched (C,), as torch

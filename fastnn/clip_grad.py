@@ -1,8 +1,9 @@
 """Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_ (in place)."""
 import math
-import numbers
 
 import numpy as np
+
+from . import _checks
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -29,12 +30,6 @@ def _grads(op, parameters):
     return grads
 
 
-def _real(op, name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}(): {name} must be a real number, got {value!r}")
-    return float(value)
-
-
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so that their total norm is at most ``max_norm``.
 
@@ -50,10 +45,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     modified then).
     """
     op = "clip_grad_norm_"
-    max_norm = _real(op, "max_norm", max_norm)
+    max_norm = _checks.real_scalar(op, "max_norm", max_norm)
     if not (max_norm > 0 and math.isfinite(max_norm)):
         raise ValueError(f"{op}(): max_norm must be a finite number > 0, got {max_norm!r}")
-    norm_type = _real(op, "norm_type", norm_type)
+    norm_type = _checks.real_scalar(op, "norm_type", norm_type)
     if not norm_type > 0:
         raise ValueError(f"{op}(): norm_type must be > 0 or inf, got {norm_type!r}")
     grads = _grads(op, parameters)
@@ -80,7 +75,7 @@ def clip_grad_value_(parameters, clip_value):
     parameters as :func:`clip_grad_norm_`. Raises ValueError for clip_value <= 0.
     """
     op = "clip_grad_value_"
-    clip_value = _real(op, "clip_value", clip_value)
+    clip_value = _checks.real_scalar(op, "clip_value", clip_value)
     if not clip_value > 0:
         raise ValueError(f"{op}(): clip_value must be > 0, got {clip_value!r}")
     for g in _grads(op, parameters):
