@@ -18,15 +18,19 @@ ops in plain NumPy), layers, containers, serialization (save/load), losses, opti
 init, data (digits data set), training (DataLoader, fit, evaluate), vis (filters,
 feature maps, max-activating patches, saliency, receptive fields). ``fastnn.model``
 re-exports containers and serialization.
+
+``import fastnn`` does not import Numba: fastnn.functional (and with it Numba,
+its threading layer and the kernel modules) is imported on first use, when a
+layer first runs on the 'numba' backend or the program touches
+``fastnn.functional`` / ``fastnn.warmup``. The reference backend never needs it.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
 # call): idle OpenMP threads sleep instead of spinning, unless the user chose.
 from ._openmp import use_passive_wait_policy as _use_passive_wait_policy
 _use_passive_wait_policy()
 
-from . import containers, functional, init, layers, losses, model, optim, reference, serialization
+from . import containers, init, layers, losses, model, optim, reference, serialization
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
-from ._warmup import warmup
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout,
                      GlobalAvgPool2d)
@@ -41,11 +45,6 @@ from .containers import Concat, Residual
 from .serialization import load, load_state, save
 from .optim import Adam
 from .summary import summary
-from . import _threading
-
-# Pick a thread-safe Numba threading layer before any kernel is launched
-# (README "Reliability"; fastnn/_threading.py).
-_threading.configure()
 
 __version__ = "0.1.0"
 
@@ -80,3 +79,14 @@ from . import training, vis  # noqa: E402  (vis imports matplotlib only when it 
 from .training import DataLoader, accuracy, evaluate, fit  # noqa: E402
 
 __all__ += ["training", "vis", "DataLoader", "fit", "evaluate", "accuracy"]
+
+
+def __getattr__(name):
+    # PEP 562: the two names whose import loads Numba, resolved on first use.
+    # (import_module, not "from . import": that would call this hook again)
+    import importlib
+    if name == "functional":
+        return importlib.import_module(".functional", __name__)
+    if name == "warmup":
+        return importlib.import_module("._warmup", __name__).warmup
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

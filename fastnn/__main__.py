@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastnn demo|bench [options]`` (see ``python -m fastnn demo --help``)."""
+"""Command line: ``python -m fastnn demo|bench|warmup [options]`` (see ``python -m fastnn demo --help``)."""
 import argparse
 import sys
 
@@ -57,6 +57,7 @@ def main(argv=None):
                            "saliency.png and history.png (fastnn.vis) for the trained network "
                            "into DIR (needs matplotlib; works without a display)")
     _add_bench_parser(sub)
+    _add_warmup_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -68,6 +69,39 @@ def main(argv=None):
         from .bench import run as run_bench
         run_bench(only=args.only, repeat=args.repeat, quick=args.quick, markdown=args.markdown,
                   peak_gflops_override=args.peak_gflops, threads=args.threads, tiny=args.tiny)
+    elif args.command == "warmup":
+        return _run_warmup(args)
+    return 0
+
+
+def _add_warmup_parser(sub):
+    from ._warmup import _default_processes
+    warm = sub.add_parser(
+        "warmup", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="compile every kernel into Numba's on-disk cache, ahead of time",
+        description="Compile every fastnn kernel (serial, parallel and streaming variants of "
+                    "every op and its backward) into Numba's on-disk cache, in parallel worker "
+                    "processes, so that no later program on this machine pauses to compile. "
+                    "The cache is tied to the CPU (its name and features are part of the key): "
+                    "build it on the machine, or in the Docker image, that runs the code. "
+                    "NUMBA_CACHE_DIR chooses where it lives.")
+    warm.add_argument("--dtypes", default="float32", metavar="DTYPES",
+                      help="comma-separated: float32, float64 or float32,float64")
+    warm.add_argument("--processes", type=_positive_int, default=_default_processes(),
+                      help="worker processes compiling in parallel (default: the CPU cores)")
+    warm.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _run_warmup(args):
+    from . import _warmup
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    where = _warmup.cache_dir()
+    print(f"fastnn warmup: {', '.join(dtypes)}, {args.processes} process(es); kernel cache: "
+          f"{where if where else 'off (FASTNN_NO_CACHE=1 or not writable): nothing is kept'}",
+          flush=True)
+    seconds = _warmup.warmup(dtypes=dtypes, processes=args.processes,
+                             progress=not args.no_progress)
+    print(f"fastnn warmup: done in {seconds:.1f} s")
     return 0
 
 

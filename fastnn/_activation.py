@@ -8,35 +8,40 @@ from . import _tuning
 from .kernels import activations as _act
 
 
-def _split(n_elements, nbytes, transcendental):
-    """(stream, n_chunks): the trailing arguments of an activation kernel for this output."""
-    if transcendental:
-        threshold = _tuning.TRANSCENDENTAL_PARALLEL_MIN
-        stream = _tuning.TRANSCENDENTAL_STREAMING and nbytes >= _tuning.STREAMING_MIN_BYTES
-    else:
-        threshold = _tuning.ELEMENTWISE_PARALLEL_MIN
-        stream = nbytes >= _tuning.STREAMING_MIN_BYTES
-    return stream, _tuning.n_chunks(n_elements, threshold)
+def _kernel(name, n_elements, nbytes, transcendental):
+    """(kernel, n_chunks): the variant of activation kernel ``name`` for this output.
+
+    Serial or parallel by size (sigmoid and tanh forward, compute-bound, go
+    parallel sooner). Outputs of at least STREAMING_MIN_BYTES of the
+    memory-bound kernels (all but sigmoid / tanh forward, which measured slower
+    streaming) go to the streaming kernel (kernels/activations.py).
+    """
+    if not transcendental and nbytes >= _tuning.STREAMING_MIN_BYTES:
+        return getattr(_act, name + "_stream"), _tuning.n_chunks(n_elements, 1)
+    threshold = (_tuning.TRANSCENDENTAL_PARALLEL_MIN if transcendental
+                 else _tuning.ELEMENTWISE_PARALLEL_MIN)
+    return _tuning.variant(_act, name, n_elements, threshold)
 
 
-def _elementwise(kernel, op, input, out, transcendental, *scalars):
+def _elementwise(name, op, input, out, transcendental, *scalars):
     x = _checks.float_array(op, "input", input)
     if out is None:
         out = np.empty_like(x)
     else:
         _checks.out_array(op, out, x, reads=(("input", x),))
-    kernel(x.reshape(-1), out.reshape(-1), *scalars, *_split(x.size, x.nbytes, transcendental))
+    kernel, n_chunks = _kernel(name, x.size, x.nbytes, transcendental)
+    kernel(x.reshape(-1), out.reshape(-1), *scalars, n_chunks)
     return out
 
 
-def _elementwise_backward(kernel, op, grad_output, saved, saved_name, out, *scalars):
+def _elementwise_backward(name, op, grad_output, saved, saved_name, out, *scalars):
     go, s = _args.elementwise_backward_args(op, grad_output, saved, saved_name)
     if out is None:
         out = np.empty_like(s)
     else:
         _checks.out_array(op, out, s, reads=(("grad_output", go), (saved_name, s)))
-    kernel(go.reshape(-1), s.reshape(-1), out.reshape(-1), *scalars,
-           *_split(s.size, s.nbytes, False))
+    kernel, n_chunks = _kernel(name, s.size, s.nbytes, False)
+    kernel(go.reshape(-1), s.reshape(-1), out.reshape(-1), *scalars, n_chunks)
     return out
 
 
@@ -53,7 +58,7 @@ def relu(input, out=None):
 
     out : see below. Returns ``out`` (or a new array) of input's shape and dtype.
     """
-    return _elementwise(_act.relu_forward, "relu", input, out, False)
+    return _elementwise("relu_forward", "relu", input, out, False)
 
 
 def relu_backward(grad_output, input, out=None):
@@ -63,7 +68,7 @@ def relu_backward(grad_output, input, out=None):
     torch's threshold_backward, an input of NaN passes grad_output through
     (the test is ``input <= 0``, false for NaN). ``out`` as for :func:`relu`.
     """
-    return _elementwise_backward(_act.relu_backward, "relu_backward", grad_output, input,
+    return _elementwise_backward("relu_backward", "relu_backward", grad_output, input,
                                  "input", out)
 
 
@@ -82,7 +87,7 @@ def leaky_relu(input, negative_slope=0.01, out=None):
     """
     slope = _checks.real_scalar("leaky_relu", "negative_slope", negative_slope)
     x = _checks.float_array("leaky_relu", "input", input)
-    return _elementwise(_act.leaky_relu_forward, "leaky_relu", x, out, False,
+    return _elementwise("leaky_relu_forward", "leaky_relu", x, out, False,
                         x.dtype.type(slope))
 
 
@@ -91,7 +96,7 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01, out=None):
     slope at input = 0 and at NaN). input is the forward's input; ``out`` as for :func:`relu`."""
     slope = _checks.real_scalar("leaky_relu_backward", "negative_slope", negative_slope)
     s = _checks.float_array("leaky_relu_backward", "input", input)
-    return _elementwise_backward(_act.leaky_relu_backward, "leaky_relu_backward", grad_output,
+    return _elementwise_backward("leaky_relu_backward", "leaky_relu_backward", grad_output,
                                  s, "input", out, s.dtype.type(slope))
 
 
@@ -101,12 +106,12 @@ def sigmoid(input, out=None):
     Max error ~1-2 ulp (vectorised exp, kernels/mathfun.py); sigmoid(+inf) = 1,
     sigmoid(-inf) = 0, NaN -> NaN. ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.sigmoid_forward, "sigmoid", input, out, True)
+    return _elementwise("sigmoid_forward", "sigmoid", input, out, True)
 
 
 def sigmoid_backward(grad_output, output, out=None):
     """grad_output * s * (1 - s), where ``output`` = s = sigmoid(input) from the forward."""
-    return _elementwise_backward(_act.sigmoid_backward, "sigmoid_backward", grad_output, output,
+    return _elementwise_backward("sigmoid_backward", "sigmoid_backward", grad_output, output,
                                  "output", out)
 
 
@@ -115,12 +120,12 @@ def tanh(input, out=None):
 
     ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.tanh_forward, "tanh", input, out, True)
+    return _elementwise("tanh_forward", "tanh", input, out, True)
 
 
 def tanh_backward(grad_output, output, out=None):
     """grad_output * (1 - t^2), where ``output`` = t = tanh(input) from the forward."""
-    return _elementwise_backward(_act.tanh_backward, "tanh_backward", grad_output, output,
+    return _elementwise_backward("tanh_backward", "tanh_backward", grad_output, output,
                                  "output", out)
 
 
@@ -130,12 +135,12 @@ def step(input, out=None):
     The threshold unit of the perceptron / "hard-coded MLP" exercises; any
     shape, float32/float64. ``out`` as for :func:`relu`.
     """
-    return _elementwise(_act.step_forward, "step", input, out, False)
+    return _elementwise("step_forward", "step", input, out, False)
 
 
 def step_backward(grad_output, input, out=None):
     """Zeros: the step function's derivative is 0 everywhere except at 0, where it is undefined."""
-    return _elementwise_backward(_act.step_backward, "step_backward", grad_output, input,
+    return _elementwise_backward("step_backward", "step_backward", grad_output, input,
                                  "input", out)
 
 

@@ -6,7 +6,6 @@ Both expose the same functions, so a model runs unchanged on either.
 """
 from contextlib import contextmanager
 
-import numba
 import numpy as np
 
 BACKENDS = ("numba", "numpy")
@@ -61,13 +60,15 @@ def set_num_threads(n):
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads(): n must be an int, got {n!r}")
     n = int(n)
-    limit = numba.config.NUMBA_NUM_THREADS
+    from . import _numba  # imports Numba on first use (fastnn/_numba.py)
+    limit = _numba.numba.config.NUMBA_NUM_THREADS
     if not 1 <= n <= limit:
         raise ValueError(f"set_num_threads(): n must be in [1, {limit}] (NUMBA_NUM_THREADS), "
                          f"got {n}")
-    numba.set_num_threads(n)
+    _numba.set_num_threads(n)
 
 
 def get_num_threads():
     """The number of threads the parallel kernels use."""
-    return numba.get_num_threads()
+    from . import _numba
+    return _numba.get_num_threads()

@@ -264,7 +264,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     else:
         _gemm_forward(x, w, out, geom)
     if b is not None:
-        _bias.bias_add(out.reshape(n, c_out, -1), b, _tuning.n_chunks(out.size, _tuning.BIAS_PARALLEL_MIN))
+        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN, out.reshape(n, c_out, -1), b)
     return out
 
 
@@ -314,5 +314,5 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         _direct_backward(go, x, w, grad_input, grad_weight, geom)
     else:
         _gemm_backward(go, x, w, grad_input, grad_weight, geom)
-    _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias, _tuning.n_chunks(go.size, _tuning.BIAS_PARALLEL_MIN))
+    _tuning.run(_bias, "bias_reduce", go.size, _tuning.BIAS_PARALLEL_MIN, go.reshape(n, c_out, -1), grad_bias)
     return grad_input, grad_weight, grad_bias

@@ -46,9 +46,8 @@ def dropout(input, p=0.5, training=True, generator=None, return_mask=False):
     else:
         mask = _random.dropout_mask(gen, x.shape, p)
         out = np.empty_like(x)
-        _dropout.dropout_apply_mask(x.reshape(-1), mask.reshape(-1), x.dtype.type(1 / (1 - p)),
-                                    out.reshape(-1),
-                                    _tuning.n_chunks(x.size, _tuning.ELEMENTWISE_PARALLEL_MIN))
+        _tuning.run(_dropout, "dropout_apply_mask", x.size, _tuning.ELEMENTWISE_PARALLEL_MIN,
+                    x.reshape(-1), mask.reshape(-1), x.dtype.type(1 / (1 - p)), out.reshape(-1))
     return (out, mask) if return_mask else out
 
 
@@ -65,7 +64,7 @@ def dropout_backward(grad_output, mask, p, training=True):
     if not training:
         return go.copy()
     grad_input = np.empty_like(go)
-    _dropout.dropout_apply_mask(go.reshape(-1), mask.reshape(-1), go.dtype.type(1 / (1 - p)),
-                                grad_input.reshape(-1),
-                                _tuning.n_chunks(go.size, _tuning.ELEMENTWISE_PARALLEL_MIN))
+    _tuning.run(_dropout, "dropout_apply_mask", go.size, _tuning.ELEMENTWISE_PARALLEL_MIN,
+                go.reshape(-1), mask.reshape(-1), go.dtype.type(1 / (1 - p)),
+                grad_input.reshape(-1))
     return grad_input

@@ -25,8 +25,7 @@ def embedding(input, weight, padding_idx=None):
     idx, w, _ = _ce.embedding_args("embedding", input, weight, padding_idx)
     flat = idx.reshape(-1)
     out = np.empty((flat.size, w.shape[1]), dtype=w.dtype)
-    _k.embedding_forward(w, flat, out,
-                         _tuning.n_chunks(out.size, _tuning.EMBEDDING_PARALLEL_MIN))
+    _tuning.run(_k, "embedding_forward", out.size, _tuning.EMBEDDING_PARALLEL_MIN, w, flat, out)
     return out.reshape(idx.shape + (w.shape[1],))
 
 
@@ -45,5 +44,6 @@ def embedding_backward(grad_output, input, weight, padding_idx=None):
     grad = np.zeros_like(w)
     # one column range per chunk: split only rows of at least 16 columns
     n_chunks = min(_tuning.n_chunks(g.size, _tuning.EMBEDDING_PARALLEL_MIN), d) if d >= 16 else 1
-    _k.embedding_backward(g.reshape(-1, d), idx.reshape(-1), pad, grad, n_chunks)
+    _tuning.pick(_k, "embedding_backward", n_chunks)(g.reshape(-1, d), idx.reshape(-1), pad, grad,
+                                                     n_chunks)
     return grad

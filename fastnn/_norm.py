@@ -4,19 +4,20 @@ import numpy as np
 
 from . import _args
 from . import _tuning
-from .kernels import batchnorm as _bn
+from .kernels import batchnorm as _kbn
 
 
-def _bn_chunks(x3):
-    """The n_chunks argument of the batch-norm kernels for (N, C, L) input ``x3``."""
-    return _tuning.n_chunks(x3.size, _tuning.BATCHNORM_PARALLEL_MIN)
+def _bn(name, x3, *args):
+    """Run batch-norm kernel ``name`` (kernels/batchnorm.py) for (N, C, L) input ``x3``,
+    serial or parallel by its size."""
+    _tuning.run(_kbn, name, x3.size, _tuning.BATCHNORM_PARALLEL_MIN, *args)
 
 
 def _batch_stats(x3):
     c = x3.shape[1]
     mean = np.empty(c, dtype=x3.dtype)
     var = np.empty(c, dtype=x3.dtype)
-    _bn.batch_norm_stats(x3, mean, var, _bn_chunks(x3))
+    _bn("batch_norm_stats", x3, x3, mean, var)
     return mean, var
 
 
@@ -88,7 +89,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shift = b if b is not None else np.zeros(c, dtype=dt)
     out = np.empty_like(x3)
     if out.size:
-        _bn.batch_norm_forward(x3, mean, scale, shift, out, _bn_chunks(x3))
+        _bn("batch_norm_forward", x3, x3, mean, scale, shift, out)
     return out.reshape(input.shape)
 
 
@@ -131,7 +132,7 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
     sum_g = np.zeros(c, dtype=dt)
     sum_gxc = np.zeros(c, dtype=dt)
     if x3.size:
-        _bn.batch_norm_backward_reduce(go3, x3, mean, sum_g, sum_gxc, _bn_chunks(x3))
+        _bn("batch_norm_backward_reduce", x3, go3, x3, mean, sum_g, sum_gxc)
     grad_weight = sum_gxc * invstd
     k = invstd * w if w is not None else invstd
     if training:
@@ -142,6 +143,5 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
         coef_x = coef_1 = np.zeros(c, dtype=dt)
     grad_input = np.empty_like(x3)
     if x3.size:
-        _bn.batch_norm_backward_input(go3, x3, mean, k, coef_x, coef_1, grad_input,
-                                      _bn_chunks(x3))
+        _bn("batch_norm_backward_input", x3, go3, x3, mean, k, coef_x, coef_1, grad_input)
     return grad_input.reshape(input.shape), grad_weight, sum_g

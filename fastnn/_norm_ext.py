@@ -28,7 +28,8 @@ def _ln(x, shape, w, b, eps):
     out = np.empty_like(x2)
     mean = np.empty(x2.shape[0])
     rstd = np.empty(x2.shape[0])
-    _k.layer_norm_forward(x2, wk, bk, eps, out, mean, rstd, _threads(x.size))
+    threads = _threads(x.size)
+    _tuning.pick(_k, "layer_norm_forward", threads)(x2, wk, bk, eps, out, mean, rstd, threads)
     return x2, wk, out, mean, rstd
 
 
@@ -59,7 +60,8 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
     threads = _threads(x.size)
     gx = np.empty_like(x2)
     partial = np.empty((threads, 2, x2.shape[1]))
-    _k.layer_norm_backward(g.reshape(x2.shape), x2, mean, rstd, wk, gx, partial, threads)
+    _tuning.pick(_k, "layer_norm_backward", threads)(g.reshape(x2.shape), x2, mean, rstd, wk, gx,
+                                                     partial, threads)
     sums = partial.sum(axis=0).astype(x.dtype)
     return (gx.reshape(x.shape), None if w is None else sums[0].reshape(shape),
             None if b is None else sums[1].reshape(shape))
@@ -73,7 +75,9 @@ def _gn(x, groups, w, b, eps):
     out = np.empty_like(x3)
     mean = np.empty(n * groups)
     rstd = np.empty(n * groups)
-    _k.group_norm_forward(x3, groups, wc, bc, eps, out, mean, rstd, _threads(x.size))
+    threads = _threads(x.size)
+    _tuning.pick(_k, "group_norm_forward", threads)(x3, groups, wc, bc, eps, out, mean, rstd,
+                                                    threads)
     return x3, wc, out, mean, rstd
 
 
@@ -97,7 +101,8 @@ def group_norm_backward(grad_output, input, num_groups, weight=None, bias=None, 
     threads = min(_threads(x.size), x.shape[0] * groups)
     gx = np.empty_like(x3)
     partial = np.empty((threads, 2, x3.shape[1]))
-    _k.group_norm_backward(g.reshape(x3.shape), x3, groups, mean, rstd, wc, gx, partial, threads)
+    _tuning.pick(_k, "group_norm_backward", threads)(g.reshape(x3.shape), x3, groups, mean, rstd, wc,
+                                                     gx, partial, threads)
     sums = partial.sum(axis=0).astype(x.dtype)
     return (gx.reshape(x.shape), None if w is None else sums[0],
             None if b is None else sums[1])

@@ -4,12 +4,12 @@ import numpy as np
 
 from . import _args
 from . import _tuning
-from .kernels import pooling as _pool
+from .kernels import pooling as _kpool
 
 
-def _pool_chunks(x):
-    """The n_chunks argument of a max / avg pooling kernel over input ``x``."""
-    return _tuning.n_chunks(x.size, _tuning.POOL_PARALLEL_MIN)
+def _pool(name, x, *args):
+    """Run max / avg pooling kernel ``name`` (kernels/pooling.py), serial or parallel by x's size."""
+    _tuning.run(_kpool, name, x.size, _tuning.POOL_PARALLEL_MIN, *args)
 
 
 def _max_pool_indices(x, g):
@@ -17,8 +17,8 @@ def _max_pool_indices(x, g):
     out = np.empty((n, c, g.out_h, g.out_w), dtype=x.dtype)
     indices = np.empty(out.shape, dtype=np.int64)
     if out.size:
-        _pool.max_pool2d_forward(x, out, indices, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
-                                 g.pad_w, _pool_chunks(x))
+        _pool("max_pool2d_forward", x, x, out, indices, g.kh, g.kw, g.stride_h, g.stride_w,
+              g.pad_h, g.pad_w)
     return out, indices
 
 
@@ -73,7 +73,7 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
         _, idx = _max_pool_indices(x, g)
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool.max_pool2d_backward(go, idx, grad_input, _pool_chunks(grad_input))
+        _pool("max_pool2d_backward", grad_input, go, idx, grad_input)
     return grad_input
 
 
@@ -110,8 +110,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                                             ceil_mode, count_include_pad)
     out = np.empty((x.shape[0], x.shape[1], g.out_h, g.out_w), dtype=x.dtype)
     if out.size:
-        _pool.avg_pool2d_forward(x, out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w,
-                                 include, _pool_chunks(x))
+        _pool("avg_pool2d_forward", x, x, out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
+              g.pad_w, include)
     return out
 
 
@@ -131,8 +131,8 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
         count_include_pad)
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool.avg_pool2d_backward(go, grad_input, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h,
-                                  g.pad_w, include, _pool_chunks(grad_input))
+        _pool("avg_pool2d_backward", grad_input, go, grad_input, g.kh, g.kw, g.stride_h,
+              g.stride_w, g.pad_h, g.pad_w, include)
     return grad_input
 
 
@@ -153,8 +153,8 @@ def adaptive_avg_pool2d(input, output_size):
     n, c, h, w = x.shape
     out = np.empty((n, c, 1, 1), dtype=x.dtype)
     if out.size:
-        _pool.global_avg_pool2d_forward(x.reshape(n * c, h * w), out.reshape(n * c),
-                                        _tuning.n_chunks(x.size, _tuning.GLOBAL_POOL_PARALLEL_MIN))
+        _tuning.run(_kpool, "global_avg_pool2d_forward", x.size, _tuning.GLOBAL_POOL_PARALLEL_MIN,
+                    x.reshape(n * c, h * w), out.reshape(n * c))
     return out
 
 
@@ -168,6 +168,7 @@ def adaptive_avg_pool2d_backward(grad_output, input, output_size):
     n, c, h, w = x.shape
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool.global_avg_pool2d_backward(go.reshape(n * c), grad_input.reshape(n * c, h * w),
-                                         _tuning.n_chunks(grad_input.size, _tuning.GLOBAL_POOL_PARALLEL_MIN))
+        _tuning.run(_kpool, "global_avg_pool2d_backward", grad_input.size,
+                    _tuning.GLOBAL_POOL_PARALLEL_MIN, go.reshape(n * c),
+                    grad_input.reshape(n * c, h * w))
     return grad_input

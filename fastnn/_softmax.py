@@ -27,12 +27,12 @@ def _from_rows(rows, moved_shape, dim):
 
 
 def _rowwise(kernel, op, input, dim):
-    """Run a row kernel along ``dim``: move dim last, rows contiguous, move it back."""
+    """Run row kernel ``kernel`` (its name in kernels/softmax.py) along ``dim``: move dim last, rows contiguous, move it back."""
     x, d = _args.softmax_args(op, input, dim)
     rows, shape = _rows_along(x, d)
     out = np.empty_like(rows)
     if rows.size:
-        kernel(rows, out, _tuning.n_chunks(rows.size, _tuning.SOFTMAX_PARALLEL_MIN))
+        _tuning.run(_softmax, kernel, rows.size, _tuning.SOFTMAX_PARALLEL_MIN, rows, out)
     return _from_rows(out, shape, d)
 
 
@@ -42,7 +42,8 @@ def _rowwise_backward(kernel, op, grad_output, output, dim):
     y_rows, _ = _rows_along(y, d)
     grad_input = np.empty_like(y_rows)
     if y_rows.size:
-        kernel(g_rows, y_rows, grad_input, _tuning.n_chunks(y_rows.size, _tuning.SOFTMAX_PARALLEL_MIN))
+        _tuning.run(_softmax, kernel, y_rows.size, _tuning.SOFTMAX_PARALLEL_MIN, g_rows, y_rows,
+                    grad_input)
     return _from_rows(grad_input, shape, d)
 
 
@@ -64,7 +65,7 @@ def softmax(input, dim=-1):
     TypeError for a non-float input or a non-int dim; ValueError for a 0-d
     input or dim out of range.
     """
-    return _rowwise(_softmax.softmax_forward, "softmax", input, dim)
+    return _rowwise("softmax_forward", "softmax", input, dim)
 
 
 def softmax_backward(grad_output, output, dim=-1):
@@ -86,7 +87,7 @@ def softmax_backward(grad_output, output, dim=-1):
     As :func:`softmax`, plus ValueError/TypeError when grad_output's shape or
     dtype differs from output's.
     """
-    return _rowwise_backward(_softmax.softmax_backward, "softmax_backward", grad_output, output,
+    return _rowwise_backward("softmax_backward", "softmax_backward", grad_output, output,
                              dim)
 
 
@@ -96,7 +97,7 @@ def log_softmax(input, dim=-1):
     Shapes, dtypes and errors as :func:`softmax`; finite for any finite logits
     (log_softmax([-1e4, 0, 1e4]) = [-2e4, -1e4, 0]).
     """
-    return _rowwise(_softmax.log_softmax_forward, "log_softmax", input, dim)
+    return _rowwise("log_softmax_forward", "log_softmax", input, dim)
 
 
 def log_softmax_backward(grad_output, output, dim=-1):
@@ -104,5 +105,5 @@ def log_softmax_backward(grad_output, output, dim=-1):
 
     Shapes, dtypes and errors as :func:`softmax_backward`.
     """
-    return _rowwise_backward(_softmax.log_softmax_backward, "log_softmax_backward", grad_output,
+    return _rowwise_backward("log_softmax_backward", "log_softmax_backward", grad_output,
                              output, dim)

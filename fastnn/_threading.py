@@ -9,8 +9,8 @@ Numba has three layers (https://numba.readthedocs.io/en/stable/user/threading-la
   ("Numba workqueue threading layer is terminating: Concurrent access has been
   detected"), which no try/except can catch.
 
-:func:`configure` runs once, when ``import fastnn`` runs, before any kernel is
-launched:
+:func:`configure` runs once, when Numba is first imported by fastnn
+(fastnn/_numba.py), before any kernel is launched:
 
 1. If the user chose a layer (the NUMBA_THREADING_LAYER environment variable,
    or ``numba.config.THREADING_LAYER`` set before importing fastnn), it is
@@ -76,7 +76,6 @@ def configure():
             "parallel kernels run from several Python threads at once; fastnn serialises its "
             "ops with a lock. Install tbb or OpenMP (or unset NUMBA_THREADING_LAYER) for "
             "concurrent calls.", RuntimeWarning, stacklevel=3)
-        serialise(importlib.import_module("fastnn.functional"))
     return layer
 
 
@@ -90,6 +89,15 @@ def _locked(fn, lock):
 
 
 _lock = threading.RLock()  # re-entrant: an op may call another public op
+
+
+def serialise_if_needed(module):
+    """Serialise ``module``'s public ops (see :func:`serialise`) if the layer is the workqueue.
+
+    fastnn.functional calls this at the end of its import: :func:`configure`
+    runs while it is being imported, before its functions exist."""
+    if requested_layer == "workqueue":
+        serialise(module)
 
 
 def serialise(module):

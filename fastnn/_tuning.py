@@ -7,9 +7,10 @@ change one for the whole process.
 
 :func:`n_chunks` turns a threshold into the trailing ``n_chunks`` argument that
 every parallel kernel takes (kernels/_chunks.py): 1 = serial on the calling
-thread, else one chunk per thread.
+thread, else one chunk per thread; :func:`variant` also picks the serial or
+the parallel kernel.
 """
-from numba import get_num_threads
+from ._numba import get_num_threads  # imports Numba, sets its threading layer
 
 # --- conv2d algorithm='auto' (static rule; fastnn._conv.select_conv2d_algorithm)
 POINTWISE_GEMM = True        # 1x1 / stride 1 / unpadded convs run as one GEMM per image
@@ -34,10 +35,32 @@ POOL_PARALLEL_MIN = 65536              # max / avg pooling, input elements
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 
 # --- streaming (non-temporal) stores for outputs that do not fit in L3
-STREAMING_MIN_BYTES = 16 * 2**20
-TRANSCENDENTAL_STREAMING = False       # sigmoid / tanh measured slower streaming
+STREAMING_MIN_BYTES = 16 * 2**20     # relu, leaky_relu, step (sigmoid / tanh measured slower)
 
 
 def n_chunks(size, threshold):
     """The ``n_chunks`` argument for a kernel call on ``size`` items: 1 below ``threshold``."""
     return get_num_threads() if size >= threshold else 1
+
+
+def variant(kernels, name, size, threshold):
+    """``(kernel, n_chunks)`` for a call on ``size`` items.
+
+    ``kernels.<name>`` (serial, n_chunks=1) below ``threshold`` or on one
+    thread, else ``kernels.<name>_parallel`` with one chunk per thread. The two
+    are separate compiled kernels (kernels/_chunks.serial_and_parallel), so a
+    call compiles only the one it runs.
+    """
+    n = n_chunks(size, threshold)
+    return pick(kernels, name, n), n
+
+
+def pick(kernels, name, n_chunks):
+    """``kernels.<name>`` (serial) when n_chunks is 1, else ``kernels.<name>_parallel``."""
+    return getattr(kernels, name if n_chunks == 1 else name + "_parallel")
+
+
+def run(kernels, name, size, threshold, *args):
+    """Call the :func:`variant` of ``kernels.<name>`` for ``size`` items: ``kernel(*args, n_chunks)``."""
+    kernel, n = variant(kernels, name, size, threshold)
+    return kernel(*args, n)

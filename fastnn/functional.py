@@ -62,3 +62,13 @@ from ._loss_ext import multi_margin_loss, multi_margin_loss_backward  # noqa: E4
 __all__ += _recurrent_all + [
     "embedding", "embedding_backward", "layer_norm", "layer_norm_backward", "group_norm",
     "group_norm_backward", "multi_margin_loss", "multi_margin_loss_backward"]
+
+# With Numba's workqueue threading layer, concurrent kernel launches abort the
+# process: wrap every op in one lock (fastnn/_threading.py).
+import sys as _sys  # noqa: E402
+from . import _threading  # noqa: E402
+_threading.serialise_if_needed(_sys.modules[__name__])
+
+# fastnn.reference's docstrings are this module's (see its _document).
+from . import reference as _reference  # noqa: E402
+_reference._document(_sys.modules[__name__])

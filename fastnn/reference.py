@@ -563,16 +563,27 @@ __all__ += _recurrent_all + _ext_all
 
 # --------------------------------------------------------------------------- docstrings
 
-def _document():
-    """Give each public function the docstring of its fastnn.functional twin, with a header."""
-    from . import functional  # the docs only; no computation is shared
+# Each public function gets a header here; the full text of its
+# fastnn.functional twin is appended when fastnn.functional is imported (it
+# calls _document): importing it here would import Numba, which this backend
+# never needs.
+
+def _header(name, own):
+    note = f" Here: {own.strip()}" if own else ""
+    return (f"Plain-NumPy reference of :func:`fastnn.functional.{name}`: the same signature, "
+            f"argument checks and results (up to rounding), computed with NumPy only.{note}")
+
+
+_OWN_DOCS = {name: globals()[name].__doc__ for name in __all__}
+for _name in __all__:
+    globals()[_name].__doc__ = _header(_name, _OWN_DOCS[_name]) + (
+        "\n\n    (The full documentation is fastnn.functional's; it is appended here once "
+        "fastnn.functional has been imported.)")
+del _name
+
+
+def _document(functional):
+    """Append each public function's fastnn.functional docstring to its header."""
     for name in __all__:
         twin = getattr(functional, name).__doc__ or ""
-        own = globals()[name]
-        note = f" Here: {own.__doc__.strip()}" if own.__doc__ else ""
-        own.__doc__ = (f"Plain-NumPy reference of :func:`fastnn.functional.{name}`: the same "
-                       "signature, argument checks and results (up to rounding), computed with "
-                       f"NumPy only.{note}\n\n    " + twin.lstrip())
-
-
-_document()
+        globals()[name].__doc__ = _header(name, _OWN_DOCS[name]) + "\n\n    " + twin.lstrip()

@@ -10,8 +10,8 @@ chunks, one per thread. A first version reduced each channel in its own prange
 task, reading x[:, c, :] with a stride of C * L: fine for images, but for
 dense input that uses 4 bytes of every 64-byte cache line.
 
-``n_chunks`` (last argument, kernels/_chunks.py): 1 runs on the calling thread,
-n > 1 splits the rows into n contiguous chunks across threads; the caller
+``n_chunks`` (last argument, kernels/_chunks.py): 1 runs on the calling thread
+(the serial kernels), n > 1 (the ``*_parallel`` kernels) splits the rows into n contiguous chunks across threads; the caller
 decides (fastnn/_tuning.py BATCHNORM_PARALLEL_MIN). Reductions go through
 per-chunk partials: chunk k adds its part of the sums into ``partials[k, c]``
 (no two threads write one entry), and the partials are summed per channel
@@ -32,7 +32,7 @@ from numba import njit, prange
 
 import numpy as np
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 
 
@@ -73,35 +73,32 @@ def _sum_chunk(x, center, partials, k, n_chunks, squares):
         partials[k, c] += s
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _sum_pass(x, center, partials, squares, n_chunks):
-    """partials (n_chunks, C) = per-chunk sums of (x - center)^p; zeroed here."""
-    partials[:, :] = 0.0
-    if n_chunks <= 1:
-        _sum_chunk(x, center, partials, 0, 1, squares)
-        return
-    for k in prange(n_chunks):
-        _sum_chunk(x, center, partials, k, n_chunks, squares)
-
-
-@njit(cache=CACHE)
 def batch_norm_stats(x, mean, var, n_chunks):
     """mean[c] and biased variance var[c] of x[:, c, :] over N and L.
 
-    x : (N, C, L); mean, var : (C,), overwritten. Sums in float64 (C-sized
-    per-chunk scratch allocated here).
+    x : (N, C, L); mean, var : (C,), overwritten. Two passes (the mean, then
+    the squares about it), each summed in float64 into per-chunk partials
+    (C-sized scratch allocated here) and merged in chunk order.
     """
     n_batch, chans, length = x.shape
     count = n_batch * length
-    partials = np.empty((max(1, n_chunks), chans))
+    partials = np.zeros((n_chunks, chans))
     mean64 = np.zeros(chans)
-    _sum_pass(x, mean64, partials, False, n_chunks)
+    for k in prange(n_chunks):
+        _sum_chunk(x, mean64, partials, k, n_chunks, False)
     for c in range(chans):
         mean64[c] = _merge(partials, c, count)
-    _sum_pass(x, mean64, partials, True, n_chunks)
+        for k in range(n_chunks):
+            partials[k, c] = 0.0
+    for k in prange(n_chunks):
+        _sum_chunk(x, mean64, partials, k, n_chunks, True)
     for c in range(chans):
         mean[c] = mean64[c]
         var[c] = _merge(partials, c, count)
+
+
+batch_norm_stats, batch_norm_stats_parallel = serial_and_parallel(batch_norm_stats,
+                                                                  fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -124,7 +121,6 @@ def _forward_chunk(x, mean, scale, shift, out, k, n_chunks):
             out[n, c, t] = (x[n, c, t] - m) * a + b
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_forward(x, mean, scale, shift, out, n_chunks):
     """out[n, c, :] = (x[n, c, :] - mean[c]) * scale[c] + shift[c].
 
@@ -132,11 +128,12 @@ def batch_norm_forward(x, mean, scale, shift, out, n_chunks):
     x - mean is formed first (not x * scale + (shift - mean * scale)) so a
     large common offset cancels exactly before the scaling.
     """
-    if n_chunks <= 1:
-        _forward_chunk(x, mean, scale, shift, out, 0, 1)
-        return
     for k in prange(n_chunks):
         _forward_chunk(x, mean, scale, shift, out, k, n_chunks)
+
+
+batch_norm_forward, batch_norm_forward_parallel = serial_and_parallel(
+    batch_norm_forward, fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -167,7 +164,6 @@ def _reduce_chunk(grad_out, x, mean, partials, k, n_chunks):
         partials[k, 1, c] += sx
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, n_chunks):
     """sum_g[c] = sum of grad_out[:, c, :]; sum_gxc[c] = sum of grad_out * (x - mean[c]).
 
@@ -175,12 +171,9 @@ def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, n_chunks):
     float64 through per-chunk partials (allocated here).
     """
     chans = x.shape[1]
-    partials = np.zeros((max(1, n_chunks), 2, chans))
-    if n_chunks <= 1:
-        _reduce_chunk(grad_out, x, mean, partials, 0, 1)
-    else:
-        for k in prange(n_chunks):
-            _reduce_chunk(grad_out, x, mean, partials, k, n_chunks)
+    partials = np.zeros((n_chunks, 2, chans))
+    for k in prange(n_chunks):
+        _reduce_chunk(grad_out, x, mean, partials, k, n_chunks)
     for c in range(chans):
         s = 0.0
         sx = 0.0
@@ -189,6 +182,10 @@ def batch_norm_backward_reduce(grad_out, x, mean, sum_g, sum_gxc, n_chunks):
             sx += partials[k, 1, c]
         sum_g[c] = s
         sum_gxc[c] = sx
+
+
+batch_norm_backward_reduce, batch_norm_backward_reduce_parallel = serial_and_parallel(
+    batch_norm_backward_reduce, fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -212,7 +209,6 @@ def _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, k, n_c
             grad_in[n, c, t] = a * grad_out[n, c, t] + b * (x[n, c, t] - m) + d
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, n_chunks):
     """grad_in[n, c, :] = coef_g[c] * grad_out + coef_x[c] * (x - mean[c]) + coef_1[c].
 
@@ -220,8 +216,9 @@ def batch_norm_backward_input(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in
     coef_1 = -coef_g * sum_g / M (M = N * L values per channel); eval mode:
     coef_x = coef_1 = 0. One kernel serves both.
     """
-    if n_chunks <= 1:
-        _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, 0, 1)
-        return
     for k in prange(n_chunks):
         _input_grad_chunk(grad_out, x, mean, coef_g, coef_x, coef_1, grad_in, k, n_chunks)
+
+
+batch_norm_backward_input, batch_norm_backward_input_parallel = serial_and_parallel(
+    batch_norm_backward_input, fastmath=FASTMATH)

@@ -10,7 +10,7 @@ decides (fastnn/_tuning.py BIAS_PARALLEL_MIN). The loop bodies are
 """
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 
 
@@ -23,22 +23,18 @@ def _add_to_row(row, value):
         row[t] += value
 
 
-@njit(parallel=True, cache=CACHE)
 def bias_add(out, bias, n_chunks):
     """out[n, c, :] += bias[c], in place. out : (N, C, L); bias : (C,)."""
     n_batch, chans, _ = out.shape
-    if n_chunks <= 1:
-        for task in range(n_batch * chans):
-            n = task // chans
-            c = task % chans
-            _add_to_row(out[n, c], bias[c])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
             _add_to_row(out[n, c], bias[c])
+
+
+bias_add, bias_add_parallel = serial_and_parallel(bias_add)
 
 
 @njit(inline="always")
@@ -53,15 +49,13 @@ def _channel_sum(grad_out, c):
     return acc
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def bias_reduce(grad_out, grad_bias, n_chunks):
     """grad_bias[c] = sum over n and l of grad_out[n, c, l]. grad_out : (N, C, L); grad_bias : (C,)."""
     chans = grad_out.shape[1]
-    if n_chunks <= 1:
-        for c in range(chans):
-            grad_bias[c] = _channel_sum(grad_out, c)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(chans, chunk, n_chunks)
         for c in range(lo, hi):
             grad_bias[c] = _channel_sum(grad_out, c)
+
+
+bias_reduce, bias_reduce_parallel = serial_and_parallel(bias_reduce, fastmath=FASTMATH)

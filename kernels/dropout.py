@@ -7,11 +7,10 @@ upstream gradient by the same mask and scale), so one kernel serves both.
 """
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def dropout_apply_mask(x, mask, scale, out, n_chunks):
     """out = x * (mask ? scale : 0), flat arrays of one size; mask is bool.
 
@@ -22,11 +21,11 @@ def dropout_apply_mask(x, mask, scale, out, n_chunks):
     NaN instead of being hidden as 0 (no ``nnan`` flag lets LLVM fold x * 0).
     """
     zero = out.dtype.type(0)
-    if n_chunks <= 1:
-        for i in range(x.size):
-            out[i] = x[i] * (scale if mask[i] else zero)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, chunk, n_chunks)
         for i in range(lo, hi):
             out[i] = x[i] * (scale if mask[i] else zero)
+
+
+dropout_apply_mask, dropout_apply_mask_parallel = serial_and_parallel(
+    dropout_apply_mask, fastmath=FASTMATH)

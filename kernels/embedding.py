@@ -10,24 +10,22 @@ thread's sums are added in the same order as the serial kernel's).
 """
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 
 from ._config import CACHE
 
 _JIT = dict(cache=CACHE, error_model="numpy")
 
 
-@njit(parallel=True, **_JIT)
 def embedding_forward(weight, indices, out, n_chunks):
     """out[m] = weight[indices[m]]; out : (M, D). n_chunks: 1 = serial, else rows split in chunks."""
-    if n_chunks <= 1:
-        for m in range(indices.size):
-            out[m] = weight[indices[m]]
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(indices.size, chunk, n_chunks)
         for m in range(lo, hi):
             out[m] = weight[indices[m]]
+
+
+embedding_forward, embedding_forward_parallel = serial_and_parallel(embedding_forward, **_JIT)
 
 
 @njit(inline="always")
@@ -42,7 +40,6 @@ def _scatter_columns(grad_out, indices, padding_idx, grad_weight, lo, hi):
             dst[k] += src[k]
 
 
-@njit(parallel=True, **_JIT)
 def embedding_backward(grad_out, indices, padding_idx, grad_weight, n_chunks):
     """grad_weight[indices[m]] += grad_out[m] for every m with indices[m] != padding_idx.
 
@@ -51,9 +48,9 @@ def embedding_backward(grad_out, indices, padding_idx, grad_weight, n_chunks):
     the same element, so the scatter-add is race-free).
     """
     d = grad_weight.shape[1]
-    if n_chunks <= 1:
-        _scatter_columns(grad_out, indices, padding_idx, grad_weight, 0, d)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(d, chunk, n_chunks)
         _scatter_columns(grad_out, indices, padding_idx, grad_weight, lo, hi)
+
+
+embedding_backward, embedding_backward_parallel = serial_and_parallel(embedding_backward, **_JIT)

@@ -378,7 +378,7 @@ def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
                 else:
                     c[i, j] *= beta
         return
-    panel, per_thread, total = _workspace_layout(k, n, 1, 2 * lanes(c))
+    panel, per_thread, total = _workspace_layout(k, n, np.int64(1), 2 * lanes(c))
     work = np.empty(panel + per_thread, dtype=c.dtype)
     _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, np.int64(0), n, work,
                   np.int64(0), panel)

@@ -24,7 +24,7 @@ precision on long rows.
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 
 from ._config import CACHE
 
@@ -54,17 +54,15 @@ def _ln_row(x, w, b, eps, out, mean, rstd, r):
         orow[k] = (xr[k] - m) * rs * w[k] + b[k]
 
 
-@njit(parallel=True, **_JIT)
 def layer_norm_forward(x, weight, bias, eps, out, mean, rstd, n_chunks):
     """x, out : (M, K); weight, bias : (K,) (ones / zeros without affine); mean, rstd : (M,)."""
-    if n_chunks <= 1:
-        for r in range(x.shape[0]):
-            _ln_row(x, weight, bias, eps, out, mean, rstd, r)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _ln_row(x, weight, bias, eps, out, mean, rstd, r)
+
+
+layer_norm_forward, layer_norm_forward_parallel = serial_and_parallel(layer_norm_forward, **_JIT)
 
 
 @njit(inline="always")
@@ -88,23 +86,21 @@ def _ln_back_row(go, x, mean, rstd, w, gx, r, gw, gb):
         gxr[k] = rs * (gr[k] * w[k] - s1 - xh * s2)
 
 
-@njit(parallel=True, **_JIT)
 def layer_norm_backward(grad_out, x, mean, rstd, weight, grad_in, partial, n_chunks):
     """grad_in (M, K); partial : (n_chunks, 2, K) float64 scratch, returned with the per-thread
     sums of grad_out * xhat (partial[:, 0]) and grad_out (partial[:, 1]); the caller adds them up.
     """
     m_rows = x.shape[0]
     partial[:] = 0.0
-    if n_chunks <= 1:
-        for r in range(m_rows):
-            _ln_back_row(grad_out, x, mean, rstd, weight, grad_in, r, partial[0, 0],
-                         partial[0, 1])
-        return
     for t in prange(n_chunks):
         lo, hi = chunk_bounds(m_rows, t, n_chunks)
         for r in range(lo, hi):
             _ln_back_row(grad_out, x, mean, rstd, weight, grad_in, r, partial[t, 0],
                          partial[t, 1])
+
+
+layer_norm_backward, layer_norm_backward_parallel = serial_and_parallel(
+    layer_norm_backward, **_JIT)
 
 
 @njit(inline="always")
@@ -135,18 +131,16 @@ def _gn_group(x, w, b, eps, out, mean, rstd, groups, task):
             orow[l_] = xr[l_] * a + sh
 
 
-@njit(parallel=True, **_JIT)
 def group_norm_forward(x, groups, weight, bias, eps, out, mean, rstd, n_chunks):
     """x, out : (N, C, L); weight, bias : (C,); mean, rstd : (N * groups,)."""
     tasks = x.shape[0] * groups
-    if n_chunks <= 1:
-        for task in range(tasks):
-            _gn_group(x, weight, bias, eps, out, mean, rstd, groups, task)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, chunk, n_chunks)
         for task in range(lo, hi):
             _gn_group(x, weight, bias, eps, out, mean, rstd, groups, task)
+
+
+group_norm_forward, group_norm_forward_parallel = serial_and_parallel(group_norm_forward, **_JIT)
 
 
 @njit(inline="always")
@@ -178,19 +172,17 @@ def _gn_back_group(go, x, mean, rstd, w, gx, groups, task, gw, gb):
             gx[n, c, l_] = rs * (go[n, c, l_] * w[c] - s1 - xh * s2)
 
 
-@njit(parallel=True, **_JIT)
 def group_norm_backward(grad_out, x, groups, mean, rstd, weight, grad_in, partial, n_chunks):
     """grad_in (N, C, L); partial : (n_chunks, 2, C) float64 per-thread sums of
     grad_out * xhat and grad_out per channel (the caller adds them up)."""
     tasks = x.shape[0] * groups
     partial[:] = 0.0
-    if n_chunks <= 1:
-        for task in range(tasks):
-            _gn_back_group(grad_out, x, mean, rstd, weight, grad_in, groups, task,
-                           partial[0, 0], partial[0, 1])
-        return
     for t in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, t, n_chunks)
         for task in range(lo, hi):
             _gn_back_group(grad_out, x, mean, rstd, weight, grad_in, groups, task,
                            partial[t, 0], partial[t, 1])
+
+
+group_norm_backward, group_norm_backward_parallel = serial_and_parallel(
+    group_norm_backward, **_JIT)

@@ -29,7 +29,7 @@ kernel clips windows to the input anyway.
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 
 
@@ -61,7 +61,6 @@ def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_
             indices[oy, ox] = best_idx
 
 
-@njit(parallel=True, cache=CACHE)
 def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w, n_chunks):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
@@ -69,13 +68,6 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
     Requires pad_h <= kh // 2 and pad_w <= kw // 2 (every window holds an input).
     """
     n_batch, chans = x.shape[0], x.shape[1]
-    if n_chunks <= 1:
-        for task in range(n_batch * chans):
-            n = task // chans
-            c = task % chans
-            _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
-                            pad_h, pad_w)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
@@ -83,6 +75,9 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
             c = task % chans
             _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
                             pad_h, pad_w)
+
+
+max_pool2d_forward, max_pool2d_forward_parallel = serial_and_parallel(max_pool2d_forward)
 
 
 @njit(inline="always")
@@ -108,25 +103,21 @@ def _max_pool_backward_plane(grad_out, indices, grad_in):
             grad_in[idx // wd, idx % wd] += grad_out[oy, ox]
 
 
-@njit(parallel=True, cache=CACHE)
 def max_pool2d_backward(grad_out, indices, grad_in, n_chunks):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
     grad_out, indices : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
-    if n_chunks <= 1:
-        for task in range(n_batch * chans):
-            n = task // chans
-            c = task % chans
-            _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
             _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
+
+
+max_pool2d_backward, max_pool2d_backward_parallel = serial_and_parallel(max_pool2d_backward)
 
 
 @njit(cache=CACHE)
@@ -160,7 +151,6 @@ def _avg_pool_plane(plane, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_
             out[oy, ox] = s / (div_y * div_x)
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_include_pad,
                        n_chunks):
     """out[n, c, oy, ox] = sum of the window / divisor (see _avg_window); out overwritten.
@@ -168,13 +158,6 @@ def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_i
     x : (N, C, H, W); out : (N, C, OH, OW). Padding counts as zeros.
     """
     n_batch, chans = x.shape[0], x.shape[1]
-    if n_chunks <= 1:
-        for task in range(n_batch * chans):
-            n = task // chans
-            c = task % chans
-            _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
-                            count_include_pad)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
@@ -182,6 +165,10 @@ def avg_pool2d_forward(x, out, kh, kw, stride_h, stride_w, pad_h, pad_w, count_i
             c = task % chans
             _avg_pool_plane(x[n, c], out[n, c], kh, kw, stride_h, stride_w, pad_h, pad_w,
                             count_include_pad)
+
+
+avg_pool2d_forward, avg_pool2d_forward_parallel = serial_and_parallel(
+    avg_pool2d_forward, fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -201,7 +188,6 @@ def _avg_pool_backward_plane(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_
                     grad_in[iy, ix] += g
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
                         count_include_pad, n_chunks):
     """grad_in[window] += grad_out[n, c, oy, ox] / divisor for every window; grad_in overwritten.
@@ -209,13 +195,6 @@ def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pa
     grad_out : (N, C, OH, OW); grad_in : (N, C, H, W).
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
-    if n_chunks <= 1:
-        for task in range(n_batch * chans):
-            n = task // chans
-            c = task % chans
-            _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h,
-                                     stride_w, pad_h, pad_w, count_include_pad)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
@@ -223,6 +202,10 @@ def avg_pool2d_backward(grad_out, grad_in, kh, kw, stride_h, stride_w, pad_h, pa
             c = task % chans
             _avg_pool_backward_plane(grad_out[n, c], grad_in[n, c], kh, kw, stride_h, stride_w,
                                      pad_h, pad_w, count_include_pad)
+
+
+avg_pool2d_backward, avg_pool2d_backward_parallel = serial_and_parallel(
+    avg_pool2d_backward, fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -233,17 +216,16 @@ def _row_mean(row):
     return s / row.size
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def global_avg_pool2d_forward(x, out, n_chunks):
     """out[r] = mean of x[r, :]. x : (N*C, H*W) planes as rows; out : (N*C,)."""
-    if n_chunks <= 1:
-        for r in range(x.shape[0]):
-            out[r] = _row_mean(x[r])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             out[r] = _row_mean(x[r])
+
+
+global_avg_pool2d_forward, global_avg_pool2d_forward_parallel = serial_and_parallel(
+    global_avg_pool2d_forward, fastmath=FASTMATH)
 
 
 @njit(inline="always")
@@ -253,15 +235,14 @@ def _fill_row(row, value):
         row[t] = value
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def global_avg_pool2d_backward(grad_out, grad_in, n_chunks):
     """grad_in[r, :] = grad_out[r] / (H*W). grad_out : (N*C,); grad_in : (N*C, H*W)."""
     rows, length = grad_in.shape
-    if n_chunks <= 1:
-        for r in range(rows):
-            _fill_row(grad_in[r], grad_out[r] / length)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(rows, chunk, n_chunks)
         for r in range(lo, hi):
             _fill_row(grad_in[r], grad_out[r] / length)
+
+
+global_avg_pool2d_backward, global_avg_pool2d_backward_parallel = serial_and_parallel(
+    global_avg_pool2d_backward, fastmath=FASTMATH)

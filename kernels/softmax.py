@@ -32,7 +32,7 @@ decides (fastnn/_tuning.py SOFTMAX_PARALLEL_MIN).
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 from .mathfun import exp, maxnum
 
@@ -101,89 +101,80 @@ def _log_softmax_backward_row(g, lp, gi):
         gi[j] = g[j] - exp(lp[j]) * total
 
 
-@njit(parallel=True, **_JIT)
 def softmax_forward(x, out, n_chunks):
     """out[r] = exp(x[r] - max x[r]) / sum(exp(x[r] - max x[r]))."""
     one = out.dtype.type(1)
-    if n_chunks <= 1:
-        for r in range(x.shape[0]):
-            _scaled_softmax_row(x[r], out[r], one)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _scaled_softmax_row(x[r], out[r], one)
 
 
-@njit(parallel=True, **_JIT)
+softmax_forward, softmax_forward_parallel = serial_and_parallel(softmax_forward, **_JIT)
+
+
 def log_softmax_forward(x, out, n_chunks):
     """out[r] = x[r] - logsumexp(x[r])."""
-    if n_chunks <= 1:
-        for r in range(x.shape[0]):
-            _log_softmax_row(x[r], out[r])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(x.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _log_softmax_row(x[r], out[r])
 
 
-@njit(parallel=True, **_JIT)
+log_softmax_forward, log_softmax_forward_parallel = serial_and_parallel(
+    log_softmax_forward, **_JIT)
+
+
 def softmax_backward(grad_out, y, grad_in, n_chunks):
     """grad_in[r] = y[r] * (grad_out[r] - <grad_out[r], y[r]>), y = softmax output."""
-    if n_chunks <= 1:
-        for r in range(y.shape[0]):
-            _softmax_backward_row(grad_out[r], y[r], grad_in[r])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(y.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _softmax_backward_row(grad_out[r], y[r], grad_in[r])
 
 
-@njit(parallel=True, **_JIT)
+softmax_backward, softmax_backward_parallel = serial_and_parallel(softmax_backward, **_JIT)
+
+
 def log_softmax_backward(grad_out, logp, grad_in, n_chunks):
     """grad_in[r] = grad_out[r] - exp(logp[r]) * sum(grad_out[r]), logp = log_softmax output."""
-    if n_chunks <= 1:
-        for r in range(logp.shape[0]):
-            _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(logp.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _log_softmax_backward_row(grad_out[r], logp[r], grad_in[r])
 
 
-@njit(parallel=True, **_JIT)
+log_softmax_backward, log_softmax_backward_parallel = serial_and_parallel(
+    log_softmax_backward, **_JIT)
+
+
 def softmax_cross_entropy_forward(logits, target, loss, n_chunks):
     """loss[r] = logsumexp(logits[r]) - logits[r, target[r]] (= -log softmax(logits[r])[target[r]]).
 
     logits : (N, C); target : (N,) int64 class indices in [0, C); loss : (N,).
     """
-    if n_chunks <= 1:
-        for r in range(logits.shape[0]):
-            loss[r] = row_logsumexp(logits[r]) - logits[r, target[r]]
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(logits.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             loss[r] = row_logsumexp(logits[r]) - logits[r, target[r]]
 
 
-@njit(parallel=True, **_JIT)
+softmax_cross_entropy_forward, softmax_cross_entropy_forward_parallel = serial_and_parallel(
+    softmax_cross_entropy_forward, **_JIT)
+
+
 def softmax_cross_entropy_backward(logits, target, scale, grad_in, n_chunks):
     """grad_in[r] = scale[r] * (softmax(logits[r]) - onehot(target[r])).
 
     ``scale`` (N,) is the upstream gradient of each row's loss (for a mean over
     the batch: grad / N in every entry).
     """
-    if n_chunks <= 1:
-        for r in range(logits.shape[0]):
-            _scaled_softmax_row(logits[r], grad_in[r], scale[r])
-            grad_in[r, target[r]] -= scale[r]
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(logits.shape[0], chunk, n_chunks)
         for r in range(lo, hi):
             _scaled_softmax_row(logits[r], grad_in[r], scale[r])
             grad_in[r, target[r]] -= scale[r]
+
+
+softmax_cross_entropy_backward, softmax_cross_entropy_backward_parallel = serial_and_parallel(
+    softmax_cross_entropy_backward, **_JIT)

@@ -100,7 +100,6 @@ def path(request, monkeypatch):
         monkeypatch.setattr(_tuning, "TRANSCENDENTAL_PARALLEL_MIN", 1)
     if request.param == "streaming":
         monkeypatch.setattr(_tuning, "STREAMING_MIN_BYTES", 0)
-        monkeypatch.setattr(_tuning, "TRANSCENDENTAL_STREAMING", True)
     return request.param
 
 

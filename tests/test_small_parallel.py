@@ -3,8 +3,8 @@
 fastnn.functional runs these kernels serially below POOL_PARALLEL_MIN /
 GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN elements (starting a parallel region costs more than the
 work). Each test forces one path by monkeypatching the threshold (parallel on
-a small input, serial on a larger one), checks that the kernel really got
-that n_chunks (1 = serial), and compares the result with the NumPy reference.
+a small input, serial on a larger one), checks that the serial kernel or its
+``_parallel`` twin really ran, with that n_chunks, and compares the result with the NumPy reference.
 """
 import numba
 import numpy as np
@@ -26,22 +26,27 @@ PATHS = {
 
 
 def _expected_chunks(path):
-    return numba.get_num_threads() if path == "parallel" else 1
+    """(parallel variant?, n_chunks) that each kernel call on ``path`` should record."""
+    if path == "parallel" and numba.get_num_threads() > 1:
+        return (True, numba.get_num_threads())
+    return (False, 1)
 
 
 @pytest.fixture
 def flags(monkeypatch):
-    """Wrap a kernel so that every ``n_chunks`` argument it is called with is recorded."""
+    """Wrap a kernel's serial and parallel variants (``name``, ``name_parallel``) so that every
+    call is recorded as (variant, n_chunks)."""
     seen = []
 
     def spy(module, name):
-        kernel = getattr(module, name)
+        for variant in (name, name + "_parallel"):
+            kernel = getattr(module, variant)
 
-        def wrapper(*args):
-            seen.append(args[-1])
-            return kernel(*args)
+            def wrapper(*args, kernel=kernel, variant=variant):
+                seen.append((variant.endswith("_parallel"), args[-1]))
+                return kernel(*args)
 
-        monkeypatch.setattr(module, name, wrapper)
+            monkeypatch.setattr(module, variant, wrapper)
 
     spy.seen = seen
     return spy

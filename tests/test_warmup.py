@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _checks, _warmup, functional, kernels
+from fastnn import _checks, _tuning, _warmup, functional, kernels
 
 
 def _dispatchers():
@@ -27,7 +27,8 @@ NOT_OPS = {"valid_range", "chunk_bounds", "row_logsumexp"}
 
 
 def test_warmup_compiles_every_kernel_for_float32():
-    seconds = fastnn.warmup(dtypes=("float32",))
+    # every kernel: the serial, parallel and streaming variants too (three passes)
+    seconds = fastnn.warmup(dtypes=("float32",), processes=1)
     assert isinstance(seconds, float) and seconds > 0
     kernels_seen = _dispatchers()
     assert len(kernels_seen) >= 20
@@ -53,8 +54,41 @@ def test_warmup_rejects_other_dtypes(bad):
         fastnn.warmup(dtypes=bad)
 
 
+@pytest.mark.parametrize("kwargs, error", [
+    ({"processes": 0}, ValueError), ({"processes": 1.5}, TypeError),
+    ({"processes": True}, TypeError), ({"progress": "yes"}, TypeError)])
+def test_warmup_rejects_bad_processes_and_progress(kwargs, error):
+    with pytest.raises(error, match=f"warmup\\(\\): {next(iter(kwargs))}"):
+        fastnn.warmup(**kwargs)
+
+
 def test_warmup_accepts_a_single_dtype_name():
-    assert fastnn.warmup(dtypes=np.float32) >= 0
+    assert fastnn.warmup(dtypes=np.float32, processes=1) >= 0
+
+
+def test_warmup_restores_the_thresholds():
+    before = {name: getattr(_tuning, name) for name in _warmup._THRESHOLDS}
+    fastnn.warmup(processes=1)
+    assert {name: getattr(_tuning, name) for name in _warmup._THRESHOLDS} == before
+
+
+def test_warmup_in_worker_processes_and_the_command_line(capsys):
+    # The cache is warm here (the tests above filled it): the workers load, and
+    # this process then loads what they compiled.
+    fastnn.warmup(dtypes=("float32",), processes=2, progress=True)
+    shown = capsys.readouterr()
+    assert "fastnn warmup" in shown.err + shown.out  # the tqdm bar, or the plain counter
+    proc = subprocess.run([sys.executable, "-m", "fastnn", "warmup", "--processes", "2",
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "kernel cache:" in proc.stdout and "done in" in proc.stdout
+    assert _warmup.cache_dir() in proc.stdout
+
+
+def test_cache_dir_is_where_numba_writes():
+    where = _warmup.cache_dir()
+    assert where is not None and os.path.isdir(where)
+    assert any(name.startswith("activations.relu_forward") for name in os.listdir(where))
 
 
 def _policy_in_fresh_process(env_changes):

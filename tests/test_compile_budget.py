@@ -1,0 +1,133 @@
+"""Guards on compile work (issue "Start in seconds"): counts, never times.
+
+In a fresh process with an empty NUMBA_CACHE_DIR, ``fastnn.warmup`` (float32)
+must compile at most one signature of every kernel per dtype (a second one
+means a literal-typed or layout-variant argument slipped in) and no more
+compile events than the budget below; a second fresh process on that cache
+must compile nothing and warn nothing. ``import fastnn`` must not import Numba.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Compile events (numba:compile, kernels and the Numba-internal overloads
+# compiled for them) of fastnn.warmup(dtypes=("float32",)) from an empty cache,
+# recorded from the code when this budget was set (see README "First run").
+# Raise it only together with a measurement of what the new compiles cost.
+COMPILE_BUDGET = 263
+
+COUNT = """
+    import collections, json, warnings
+    import numba
+    from numba.core import event
+    events = collections.Counter()
+
+    class Listener(event.Listener):
+        def on_start(self, e):
+            pass
+
+        def on_end(self, e):
+            f = e.data["dispatcher"].py_func
+            events[f.__module__ + "." + f.__qualname__] += 1
+
+    event.register("numba:compile", Listener())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import fastnn
+        fastnn.warmup(dtypes=("float32",), processes=1)
+    import importlib, pkgutil
+    from fastnn import kernels
+    per_dtype = {}
+    for m in pkgutil.iter_modules(kernels.__path__):
+        mod = importlib.import_module("fastnn.kernels." + m.name)
+        for name, d in vars(mod).items():
+            if not isinstance(d, numba.core.registry.CPUDispatcher):
+                continue
+            kinds = collections.Counter()
+            for sig in d.signatures:
+                floats = [str(getattr(a, "dtype", a)) for a in sig
+                          if str(getattr(a, "dtype", a)) in ("float32", "float64")]
+                kinds[floats[0] if floats else "none"] += 1
+            per_dtype[mod.__name__ + "." + name] = dict(kinds)
+    print(json.dumps({"events": events, "per_dtype": per_dtype,
+                      "cannot_cache": [str(w.message) for w in caught
+                                       if "Cannot cache" in str(w.message)]}))
+"""
+
+
+def _run(cache):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    env.pop("FASTNN_NO_CACHE", None)
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(COUNT)], capture_output=True,
+                          text=True, timeout=1800, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def cold_then_warm(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("numba-cache")
+    return _run(cache), _run(cache)
+
+
+def test_one_signature_per_kernel_per_dtype(cold_then_warm):
+    cold, _ = cold_then_warm
+    assert len(cold["per_dtype"]) >= 60
+    repeated = {name: kinds for name, kinds in cold["per_dtype"].items()
+                if any(n > 1 for n in kinds.values())}
+    assert repeated == {}
+
+
+def test_cold_warmup_stays_within_the_compile_budget(cold_then_warm):
+    cold, _ = cold_then_warm
+    total = sum(cold["events"].values())
+    print("compile events:", total)
+    assert 0 < total <= COMPILE_BUDGET, sorted(cold["events"].items(), key=lambda kv: -kv[1])[:20]
+
+
+def test_second_process_loads_everything_from_the_cache(cold_then_warm):
+    cold, warm = cold_then_warm
+    assert cold["cannot_cache"] == [] and warm["cannot_cache"] == []
+    assert warm["events"] == {}
+    # every kernel called from Python is loaded with the same signatures (helpers that
+    # kernels call are linked into the callers' cached code, so they stay unloaded)
+    helpers = {"valid_range", "row_logsumexp", "chunk_bounds"}
+
+    def called(per_dtype):
+        return {name: kinds for name, kinds in per_dtype.items()
+                if kinds and not name.rsplit(".", 1)[1].startswith("_")
+                and name.rsplit(".", 1)[1] not in helpers}
+
+    assert called(warm["per_dtype"]) == called(cold["per_dtype"])
+    assert len(called(cold["per_dtype"])) >= 60
+
+
+def test_import_fastnn_does_not_import_numba():
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import fastnn
+        assert "numba" not in sys.modules, "import fastnn imported numba"
+        # the reference backend trains without it
+        with fastnn.backend("numpy"):
+            model = fastnn.Sequential(fastnn.Conv2d(1, 2, 3), fastnn.ReLU(), fastnn.Flatten(),
+                                      fastnn.Linear(2 * 4 * 4, 3))
+            x = np.random.default_rng(0).standard_normal((2, 1, 6, 6), dtype=np.float32)
+            loss = fastnn.CrossEntropyLoss()
+            value = loss(model.forward(x), np.array([0, 2]))
+            model.backward(loss.backward())
+            fastnn.SGD(model, lr=0.1).step()
+        assert np.isfinite(value)
+        assert "numba" not in sys.modules, "the reference backend imported numba"
+        fastnn.functional.relu(np.ones(3))  # first use of the compiled backend
+        assert "numba" in sys.modules
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "ok"
