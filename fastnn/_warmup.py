@@ -204,6 +204,20 @@ def cache_dir():
     return activations.relu_forward._cache._cache_path
 
 
+# Seconds the digits demo's first training step takes with an empty cache on
+# the 2-core development machine (README "First run"): what the demo announces.
+COLD_FIRST_STEP_S = 50
+
+
+def kernels_cached():
+    """True if the on-disk cache holds the demo CNN's first kernel (a sign that this machine
+    has run fastnn, or ``python -m fastnn warmup``, before); False when caching is off."""
+    from .kernels import conv_direct
+    if cache_dir() is None:
+        return False
+    return os.path.exists(conv_direct.conv2d_direct_forward._cache._cache_file._index_path)
+
+
 def _default_processes():
     try:
         return len(os.sched_getaffinity(0))

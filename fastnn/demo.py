@@ -54,6 +54,8 @@ def train(backend, data, epochs, batch_size, lr, momentum, seed, progress=True, 
         loss_fn = CrossEntropyLoss()
         # Warm-up on a scratch copy of the model so the real one starts untouched.
         scratch = build_cnn(seed)
+        if backend == "numba":
+            _announce_compile(log)
         t0 = time.perf_counter()
         loss_fn(scratch.forward(x_train[:batch_size]), y_train[:batch_size])
         scratch.backward(loss_fn.backward())
@@ -73,6 +75,18 @@ def train(backend, data, epochs, batch_size, lr, momentum, seed, progress=True, 
     return dict(warmup_s=warmup_s, epoch_s=history["time"], loss=history["loss"],
                 train_acc=history["accuracy"], test_acc=history["val_accuracy"],
                 history=history, model=model)
+
+
+def _announce_compile(log):
+    """Say so when the first step is about to compile (cold cache) instead of going silent."""
+    from . import _warmup  # imports Numba: only for the compiled backend
+    if _warmup.kernels_cached():
+        return
+    where = _warmup.cache_dir()
+    log(f"[numba] compiling kernels for this CPU, once: about {_warmup.COLD_FIRST_STEP_S} s on "
+        "2 cores (" + (f"kept in {where}; later runs load them in about a second"
+                       if where else "caching is off: every run compiles")
+        + "). `python -m fastnn warmup` does it ahead of time.")
 
 
 def write_plots(model, history, data, out_dir, log=print):
