@@ -27,6 +27,7 @@ _use_passive_wait_policy()
 from . import containers, functional, init, layers, losses, model, optim, reference, serialization
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from ._warmup import warmup
+from ._autotune import get_conv_autotune, set_conv_autotune
 from .layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sigmoid, Step, Tanh
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout,
                      GlobalAvgPool2d)
@@ -62,7 +63,7 @@ __all__ = [
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
     "LeakyReLU",
 ]
-__all__ += ["warmup"]
+__all__ += ["warmup", "set_conv_autotune", "get_conv_autotune"]
 
 from . import recurrent  # noqa: E402
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402

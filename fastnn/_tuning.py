@@ -16,6 +16,16 @@ POINTWISE_GEMM = True        # 1x1 / stride 1 / unpadded convs run as one GEMM p
 SMALL_PLANE_PIXELS = 16      # im2col when H_out*W_out <= this ...
 DIRECT_MAX_TAPS = 64         # ... and C_in*kH*kW > this; otherwise the direct kernel
 
+# --- conv2d algorithm='auto' by measurement (fastnn._autotune)
+# Calls of fewer forward multiply-adds keep the static rule. Tuning a key runs every
+# applicable algorithm three times and, on a cold Numba cache, compiles the ones this
+# process has not used (seconds each); a 1e7-MAC conv takes ~0.2-0.5 ms at 40-100
+# GFLOP/s, so even a 1.25x misprediction there costs < 0.1 ms per call -- not worth a
+# compile. Below it sit every test shape, the digits demo (conv2 at batch 32: 2.4e6)
+# and LeNet-5 at batch 64 (conv1 5.5e6, conv2 9.8e6); ResNet-18/VGG/MobileNet layers
+# (1e8-1e9 at batch 8) are all tuned.
+AUTOTUNE_MIN_MACS = 10_000_000
+
 # --- memory
 IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image)
 
