@@ -2,7 +2,7 @@
 
 For each shape -- the bench's A-F, every distinct conv layer of ResNet-18 (batch 8,
 224x224), VGG-11 (batch 1) and MobileNet-v1's pointwise layers (batch 8), all from
-fastnn/_bench_common.py -- and each pass (forward; backward = grad input + grad
+fastnn/_bench_common.py, and the small layers below (LeNet-5, the digits demo) -- and each pass (forward; backward = grad input + grad
 weight), it times every applicable algorithm (fastnn._conv.applicable_algorithms)
 with the bench's helper (fastnn._bench_common.time_interleaved: warm-up excluded,
 samples interleaved in a rotating order, each once the other thread pools are idle,
@@ -27,8 +27,24 @@ from fastnn import _bench_common as C
 from fastnn._conv import applicable_algorithms
 from fastnn._geometry import ConvGeometry
 
+# Small layers, which stay on the static rule under the autotuning threshold
+# (fastnn._tuning.AUTOTUNE_MIN_MACS): LeNet-5 at batch 64, the digits demo's CNN and a few
+# of the README's older rows.
+SMALL_CONVS = {
+    "lenet conv2": (64, 6, 12, 16, 5, 0, 1),
+    "digits1": (64, 1, 8, 16, 3, 1, 1),
+    "digits2": (64, 16, 4, 32, 3, 1, 1),
+    "demo2": (32, 8, 4, 16, 3, 1, 1),
+    "16x32x16": (16, 32, 16, 32, 3, 1, 1),
+    "16x4x16": (16, 4, 16, 8, 3, 1, 1),
+    "8x3x64": (8, 3, 64, 16, 3, 1, 1),
+    "32x64x8": (32, 64, 8, 64, 3, 1, 1),
+    "16x128x7 s1": (16, 128, 7, 128, 3, 1, 1),
+    "1x1-small": (16, 8, 16, 8, 1, 0, 1),
+    "1x1-28": (8, 64, 28, 128, 1, 0, 1),
+}
 TABLES = {"bench": C.CONV_SHAPES, "resnet18": C.RESNET18_CONVS, "vgg11": C.VGG11_CONVS,
-          "mobilenet": C.MOBILENET_POINTWISE}
+          "mobilenet": C.MOBILENET_POINTWISE, "small": SMALL_CONVS}
 LIMIT = 1.25
 
 

@@ -142,10 +142,11 @@ def machine_key():
 
 # --------------------------------------------------------------------------- persistent file
 
-def _warn_once(path, what):
-    if (path, what) in _STATE["warned"]:
+def _warn_once(path, kind, what):
+    """One RuntimeWarning per (path, kind of problem) per process (until the table is cleared)."""
+    if (path, kind) in _STATE["warned"]:
         return
-    _STATE["warned"].add((path, what))
+    _STATE["warned"].add((path, kind))
     warnings.warn(f"fastnn: conv2d tuning cache {path!r} ({ENV_VAR}) {what}", RuntimeWarning,
                   stacklevel=4)
 
@@ -159,14 +160,14 @@ def _load(path):
     except FileNotFoundError:
         return
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        _warn_once(path, f"could not be read ({type(exc).__name__}: {exc}); ignoring it, it "
+        _warn_once(path, "read", f"could not be read ({type(exc).__name__}: {exc}); ignoring it, it "
                    "will be overwritten")
         return
     if not isinstance(data, dict) or not isinstance(data.get("winners"), dict):
-        _warn_once(path, "is not a fastnn tuning cache; ignoring it, it will be overwritten")
+        _warn_once(path, "read", "is not a fastnn tuning cache; ignoring it, it will be overwritten")
         return
     if data.get("machine") != machine_key():
-        _warn_once(path, f"was written for {data.get('machine')!r}, not this machine "
+        _warn_once(path, "read", f"was written for {data.get('machine')!r}, not this machine "
                    f"{machine_key()!r}; ignoring it, it will be overwritten")
         return
     from ._conv import ALGORITHMS
@@ -182,7 +183,7 @@ def _load(path):
         else:
             bad += 1
     if bad:
-        _warn_once(path, f"has {bad} malformed entr{'y' if bad == 1 else 'ies'}; ignored")
+        _warn_once(path, "entries", f"has {bad} malformed entr{'y' if bad == 1 else 'ies'}; ignored")
 
 
 def _save(path):
@@ -198,7 +199,7 @@ def _save(path):
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        _warn_once(path, f"could not be written ({type(exc).__name__}: {exc}); winners are "
+        _warn_once(path, "write", f"could not be written ({type(exc).__name__}: {exc}); winners are "
                    "kept in this process only")
     finally:
         if tmp is not None:

@@ -5,6 +5,7 @@ kernels/im2col.py; the GEMM through fastnn._linear).
 import functools
 
 import numpy as np
+from numba import get_num_threads
 
 from . import _args
 from . import _autotune
@@ -34,18 +35,49 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     Returns
     -------
     str
-        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 (when
-        ``_tuning.POINTWISE_GEMM``, the default); ``'im2col'`` when the output plane has
-        at most ``_tuning.SMALL_PLANE_PIXELS`` (16) positions and the reduction depth
-        C_in*kH*kW exceeds ``_tuning.DIRECT_MAX_TAPS`` (64); else ``'direct'``. The
-        settings come from the measurements in the README ("Choosing the conv2d
-        algorithm").
+        With P = H_out*W_out output positions per image, D = C_in*kH*kW taps, K = C_out,
+        and T = get_num_threads() (constants in fastnn/_tuning.py):
+
+        1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
+           the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
+           ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
+        2. any other 1x1 kernel (strided or padded): ``'im2col'``.
+        3. ``'im2col'`` when P <= ``SMALL_PLANE_PIXELS`` (16) and D > ``DIRECT_MAX_TAPS``
+           (64); or P <= ``MEDIUM_PLANE_PIXELS`` (256) and K*D >=
+           ``IM2COL_MEDIUM_PLANE_WORK`` (32,768); or K*D >= ``IM2COL_MIN_WORK_FORWARD``
+           (262,144) forward / ``IM2COL_MIN_WORK_BACKWARD`` (131,072) backward; or,
+           backward only, fewer than ``DIRECT_BACKWARD_MIN_TASKS`` (2) x T tasks for the
+           direct grad-input kernel (N x ceil(C_in / 4)).
+        4. else ``'direct'``.
+
+        Fitted on the bench shapes A-F, ResNet-18, VGG-11, MobileNet-v1's pointwise
+        layers and small layers (LeNet-5, the digits demo) with
+        examples/fit_conv_rule.py; the table is in the README ("Choosing the conv2d
+        algorithm"). With autotuning on (:func:`fastnn.set_conv_autotune`) this rule
+        still decides every call under ``AUTOTUNE_MIN_MACS``.
     """
     _checks.choice("select_conv2d_algorithm", "pass_name", pass_name, ("forward", "backward"))
-    _, c_in, kh, kw = weight_shape
-    if _tuning.POINTWISE_GEMM and kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
-        return "1x1"
-    if output_hw[0] * output_hw[1] <= _tuning.SMALL_PLANE_PIXELS and c_in * kh * kw > _tuning.DIRECT_MAX_TAPS:
+    n, c_in = input_shape[:2]
+    c_out, _, kh, kw = weight_shape
+    plane = output_hw[0] * output_hw[1]
+    backward = pass_name == "backward"
+    if kh == kw == 1:
+        if _tuning.POINTWISE_GEMM and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
+            if (not backward and c_in <= _tuning.POINTWISE_DIRECT_MAX_CIN
+                    and plane >= _tuning.POINTWISE_DIRECT_MIN_PLANE):
+                return "direct"
+            return "1x1"
+        if not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
+            return "im2col"
+    taps = c_in * kh * kw
+    work = c_out * taps
+    if plane <= _tuning.SMALL_PLANE_PIXELS and taps > _tuning.DIRECT_MAX_TAPS:
+        return "im2col"
+    if plane <= _tuning.MEDIUM_PLANE_PIXELS and work >= _tuning.IM2COL_MEDIUM_PLANE_WORK:
+        return "im2col"
+    if work >= (_tuning.IM2COL_MIN_WORK_BACKWARD if backward else _tuning.IM2COL_MIN_WORK_FORWARD):
+        return "im2col"
+    if backward and n * -(-c_in // _direct.OB) < _tuning.DIRECT_BACKWARD_MIN_TASKS * get_num_threads():
         return "im2col"
     return "direct"
 
