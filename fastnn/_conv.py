@@ -41,11 +41,11 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
            the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
            ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
-        2. any other 1x1 kernel (strided or padded): ``'im2col'``.
+        2. backward of any other 1x1 kernel (strided or padded): ``'im2col'``.
         3. ``'im2col'`` when P <= ``SMALL_PLANE_PIXELS`` (16) and D > ``DIRECT_MAX_TAPS``
            (64); or P <= ``MEDIUM_PLANE_PIXELS`` (256) and K*D >=
            ``IM2COL_MEDIUM_PLANE_WORK`` (32,768); or K*D >= ``IM2COL_MIN_WORK_FORWARD``
-           (262,144) forward / ``IM2COL_MIN_WORK_BACKWARD`` (131,072) backward; or,
+           (262,144) forward / ``IM2COL_MIN_WORK_BACKWARD`` (65,536) backward; or,
            backward only, fewer than ``DIRECT_BACKWARD_MIN_TASKS`` (2) x T tasks for the
            direct grad-input kernel (N x ceil(C_in / 4)).
         4. else ``'direct'``.
@@ -67,7 +67,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
                     and plane >= _tuning.POINTWISE_DIRECT_MIN_PLANE):
                 return "direct"
             return "1x1"
-        if not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
+        if backward and not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
             return "im2col"
     taps = c_in * kh * kw
     work = c_out * taps

@@ -24,7 +24,7 @@ MEDIUM_PLANE_PIXELS = 256         # im2col when P <= this and K*D >= the next va
 IM2COL_MEDIUM_PLANE_WORK = 32768  # wins 1.1-3x (E, ResNet layer3/4); LeNet conv2 (K*D 2,400,
 #                                   P 64) and 16x32x16 (9,216, P 256) stay direct (2.3x)
 IM2COL_MIN_WORK_FORWARD = 262144   # im2col whatever P when K*D >= this (VGG conv3-6, 1.2-1.4x);
-IM2COL_MIN_WORK_BACKWARD = 131072  # backward from a lower value (ResNet layer2 3x3: 1.3x)
+IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2: 1.0-1.3x)
 DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than
 #                                    this x threads it leaves cores idle (VGG conv1 N1 C3: 1.34x)
 

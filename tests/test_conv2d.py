@@ -166,9 +166,13 @@ def test_auto_rule(monkeypatch):
     assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32) == "direct"
     assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32,
                pass_name="backward") == "1x1"
-    # Strided or padded 1x1 (ResNet's projection shortcuts): im2col.
-    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "im2col"
-    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1)) == "im2col"
+    # Strided or padded 1x1 (ResNet's projection shortcuts): the general rule forward,
+    # im2col backward.
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2),
+               pass_name="backward") == "im2col"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1),
+               pass_name="backward") == "im2col"
     # Direct for the issue shapes (few or many taps, big planes, stride 2) ...
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
     assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
