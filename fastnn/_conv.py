@@ -305,9 +305,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         'im2col' unfolds the input into a (C_in*kH*kW, images*H_out*W_out)
         matrix, chunk by chunk of the batch, and runs one GEMM per chunk; '1x1'
         (1x1 kernel, stride 1, padding 0 only) multiplies W (C_out x C_in) by
-        each image's (C_in x H*W) matrix, with no im2col; 'auto' picks with
-        :func:`select_conv2d_algorithm`. All give the same result up to
-        floating-point rounding.
+        each image's (C_in x H*W) matrix, with no im2col; 'auto' times every
+        applicable algorithm on the first call of each new (pass, shapes, stride,
+        padding, dilation, groups, dtype, threads) key of at least
+        ``_tuning.AUTOTUNE_MIN_MACS`` multiply-adds and reuses the fastest
+        (fastnn/_autotune.py; :func:`fastnn.set_conv_autotune`), and otherwise
+        picks with :func:`select_conv2d_algorithm`. All give the same result up
+        to floating-point rounding.
 
     Returns
     -------
