@@ -151,43 +151,54 @@ def _warn_once(path, kind, what):
                   stacklevel=4)
 
 
-def _load(path):
-    """Merge the winners stored in ``path`` into the table (caller holds the lock)."""
-    _STATE["loaded_path"] = path
+def _read(path):
+    """(winners, problem): the valid entries stored in ``path`` ({key: algorithm}, possibly
+    empty) and None, or None and a sentence saying why the file cannot be used."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
-        return
+        return {}, None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        _warn_once(path, "read", f"could not be read ({type(exc).__name__}: {exc}); ignoring it, it "
-                   "will be overwritten")
-        return
+        return None, f"could not be read ({type(exc).__name__}: {exc})"
     if not isinstance(data, dict) or not isinstance(data.get("winners"), dict):
-        _warn_once(path, "read", "is not a fastnn tuning cache; ignoring it, it will be overwritten")
-        return
+        return None, "is not a fastnn tuning cache"
     if data.get("machine") != machine_key():
-        _warn_once(path, "read", f"was written for {data.get('machine')!r}, not this machine "
-                   f"{machine_key()!r}; ignoring it, it will be overwritten")
-        return
+        return None, (f"was written for {data.get('machine')!r}, not this machine "
+                      f"{machine_key()!r}")
     from ._conv import ALGORITHMS
-    bad = 0
+    winners = {}
     for text, algorithm in data["winners"].items():
         try:
             key = _key_from_text(text)
         except ValueError:
-            bad += 1
             continue
         if algorithm in ALGORITHMS:
-            _TABLE.setdefault(key, algorithm)
-        else:
-            bad += 1
-    if bad:
-        _warn_once(path, "entries", f"has {bad} malformed entr{'y' if bad == 1 else 'ies'}; ignored")
+            winners[key] = algorithm
+    return winners, None
+
+
+def _load(path):
+    """Merge the winners stored in ``path`` into the table (caller holds the lock)."""
+    _STATE["loaded_path"] = path
+    winners, problem = _read(path)
+    if problem:
+        _warn_once(path, "read", f"{problem}; ignoring it, it will be overwritten")
+        return
+    for key, algorithm in winners.items():
+        _TABLE.setdefault(key, algorithm)
 
 
 def _save(path):
-    """Write the whole table to ``path`` atomically (caller holds the lock)."""
+    """Write the whole table to ``path`` atomically (caller holds the lock).
+
+    Winners that another process saved there since this one read the file are kept
+    (merged in first), so processes sharing a file add to it rather than overwrite it
+    (the last writer wins only on a key both measured).
+    """
+    winners, _ = _read(path)
+    for key, algorithm in (winners or {}).items():
+        _TABLE.setdefault(key, algorithm)
     data = {"machine": machine_key(),
             "winners": {_key_text(k): v for k, v in sorted(_TABLE.items(), key=str)}}
     directory = os.path.dirname(os.path.abspath(path))

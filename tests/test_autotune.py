@@ -239,3 +239,16 @@ def test_concurrent_threads_tuning_new_and_shared_keys_get_correct_results(rng):
             assert_close(got, want)
     assert len(F.conv_autotune_results()) == 2 * len(shapes)
     assert _autotune._STATE["measured"] - before == 2 * len(shapes)   # shared key: measured once
+
+
+def test_saving_keeps_winners_another_process_stored_meanwhile(rng, tmp_path, monkeypatch):
+    path = tmp_path / "tuning.json"
+    tune_with_file(rng, path, monkeypatch)
+    data = json.loads(path.read_text())
+    other = "forward|1x1x9x9|1x1x3x3|1x1|0x0x0x0|1x1|1|float64|1"
+    data["winners"][other] = "im2col"                  # as if written by another process
+    path.write_text(json.dumps(data))
+    x, w, b = case(rng, n=3)                            # a new key: measured and saved
+    F.conv2d(x, w, b, padding=1)
+    saved = json.loads(path.read_text())["winners"]
+    assert saved[other] == "im2col" and len(saved) == 4
