@@ -2,9 +2,9 @@
 
 For each shape -- the bench's A-F, every distinct conv layer of ResNet-18 (batch 8,
 224x224), VGG-11 (batch 1) and MobileNet-v1's pointwise layers (batch 8), all from
-fastnn/_bench_common.py, and the small layers below (LeNet-5, the digits demo) -- and each pass (forward; backward = grad input + grad
-weight), it times every applicable algorithm (fastnn._conv.applicable_algorithms)
-with the bench's helper (fastnn._bench_common.time_interleaved: warm-up excluded,
+fastnn/_bench_common.py, and the small layers below (LeNet-5, the digits demo) -- and
+each pass (forward; backward = grad input + grad weight), it times every applicable
+algorithm (fastnn._conv.applicable_algorithms) with the bench's helper (fastnn._bench_common.time_interleaved: warm-up excluded,
 samples interleaved in a rotating order, each once the other thread pools are idle,
 medians) and prints, per row, the best algorithm, its time, the static rule's pick
 (fastnn.functional.select_conv2d_algorithm, with autotuning off) and the pick's
@@ -86,7 +86,8 @@ def rows(times, shapes):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tables", default=",".join(TABLES), help="comma-separated: " + ",".join(TABLES))
+    p.add_argument("--tables", default=",".join(TABLES),
+                   help="comma-separated: " + ",".join(TABLES))
     p.add_argument("--reps", type=int, default=5, help="interleaved rounds (median)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--save", help="write the medians to this JSON file")

@@ -68,7 +68,7 @@ def set_conv_autotune(flag):
 
 
 def get_conv_autotune():
-    """True when conv2d's 'auto' algorithm is chosen by measurement (see :func:`set_conv_autotune`)."""
+    """True when conv2d's 'auto' algorithm is chosen by measurement (:func:`set_conv_autotune`)."""
     return _STATE["enabled"]
 
 
@@ -210,8 +210,8 @@ def _save(path):
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        _warn_once(path, "write", f"could not be written ({type(exc).__name__}: {exc}); winners are "
-                   "kept in this process only")
+        _warn_once(path, "write", f"could not be written ({type(exc).__name__}: {exc}); "
+                   "winners are kept in this process only")
     finally:
         if tmp is not None:
             try:

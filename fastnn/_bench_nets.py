@@ -158,7 +158,8 @@ def bench_resnet18(ctx):
 
             fwd["torch"], bwd["torch"] = torch_fwd, torch_bwd
         macs = C.conv_macs(shape)
-        for pass_name, impls, flops in (("forward", fwd, 2.0 * macs), ("backward", bwd, 4.0 * macs)):
+        for pass_name, impls, flops in (("forward", fwd, 2.0 * macs),
+                                        ("backward", bwd, 4.0 * macs)):
             t = ctx.time(impls)
             alg = _chosen(pass_name, x, w, stride, pad)
             ctx.rows.append(Row("resnet18", f"conv2d {pass_name[0]}wd ({alg})",
@@ -187,8 +188,8 @@ def lenet_fastnn(seed=0):
     rng = np.random.default_rng(seed)
     return fastnn.Sequential(
         Conv2d(1, 6, 5, rng=rng), ReLU(), MaxPool2d(2), Conv2d(6, 16, 5, rng=rng), ReLU(),
-        MaxPool2d(2), Flatten(), Linear(256, 120, rng=rng), ReLU(), Linear(120, 84, rng=rng), ReLU(),
-        Linear(84, 10, rng=rng))
+        MaxPool2d(2), Flatten(), Linear(256, 120, rng=rng), ReLU(), Linear(120, 84, rng=rng),
+        ReLU(), Linear(84, 10, rng=rng))
 
 
 def lenet_torch(torch):

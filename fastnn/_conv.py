@@ -77,7 +77,8 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         return "im2col"
     if work >= (_tuning.IM2COL_MIN_WORK_BACKWARD if backward else _tuning.IM2COL_MIN_WORK_FORWARD):
         return "im2col"
-    if backward and n * -(-c_in // _direct.OB) < _tuning.DIRECT_BACKWARD_MIN_TASKS * get_num_threads():
+    tasks = n * -(-c_in // _direct.OB)     # of the direct grad-input kernel
+    if backward and tasks < _tuning.DIRECT_BACKWARD_MIN_TASKS * get_num_threads():
         return "im2col"
     return "direct"
 

@@ -164,7 +164,8 @@ def test_foreign_file_warns_and_its_winners_are_not_used(rng, tmp_path, monkeypa
     geom = _conv._args.conv2d_args("t", x, w, None, 1, 1, 1, 1, "auto")[3]
     key = _autotune.make_key("forward", x, w, geom)
     foreign = dict(_autotune.machine_key(), cpu="some other CPU")
-    path.write_text(json.dumps({"machine": foreign, "winners": {_autotune._key_text(key): "im2col"}}))
+    winners = {_autotune._key_text(key): "im2col"}
+    path.write_text(json.dumps({"machine": foreign, "winners": winners}))
     before = _autotune._STATE["measured"]
     _, warned = tune_with_file(rng, path, monkeypatch)
     assert len(warned) == 1 and "not this machine" in str(warned[0].message)
@@ -196,8 +197,8 @@ def test_a_fresh_process_reads_the_file_and_does_not_time_again(rng, tmp_path, m
     path = tmp_path / "tuning.json"
     tune_with_file(rng, path, monkeypatch)
     stored = sorted(f"{k}={v}" for k, v in json.loads(path.read_text())["winners"].items())
-    env = dict(os.environ, **{_autotune.ENV_VAR: str(path),
-                              "NUMBA_NUM_THREADS": str(fastnn._autotune.machine_key()["numba_threads"])})
+    threads = str(_autotune.machine_key()["numba_threads"])
+    env = dict(os.environ, **{_autotune.ENV_VAR: str(path), "NUMBA_NUM_THREADS": threads})
     proc = subprocess.run([sys.executable, "-c", _FRESH], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
