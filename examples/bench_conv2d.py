@@ -11,12 +11,12 @@ per kernel tap). Everything runs in one process, float32, with
 default), timed by the bench's shared helper (fastnn._bench_common.time_interleaved:
 warm-up call excluded, rotating order, each sample once the other thread pools
 are idle, medians), in ms and GFLOP/s (2 * MACs / s; backward counts 2x the
-forward MACs). Shapes A-D are the bench's (fastnn._bench_common.CONV_SHAPES).
+forward MACs). Shapes A-F are the bench's (fastnn._bench_common.CONV_SHAPES).
 
     python examples/bench_conv2d.py                  # all shapes, 5 rounds
     python examples/bench_conv2d.py --shapes A,B,C,D --reps 7 --markdown
 
-The geometric means at the end are over the four issue shapes A-D.
+The geometric means at the end are over the issue shapes A-F.
 """
 import argparse
 
@@ -30,7 +30,7 @@ from fastnn._bench_common import CONV_SHAPES, conv_inputs, import_torch, time_in
 
 torch = import_torch()  # optional: comparisons are skipped without it
 
-# name -> (N, C_in, H=W, C_out, k, padding, stride): the bench's A-D, then smaller layers
+# name -> (N, C_in, H=W, C_out, k, padding, stride): the bench's A-F, then smaller layers
 SHAPES = {
     **CONV_SHAPES,
     "demo1": (32, 1, 8, 8, 3, 1, 1),

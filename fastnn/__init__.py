@@ -22,7 +22,7 @@ re-exports containers and serialization.
 ``import fastnn`` does not import Numba: fastnn.functional (and with it Numba,
 its threading layer and the kernel modules) is imported on first use, when a
 layer first runs on the 'numba' backend or the program touches
-``fastnn.functional`` / ``fastnn.warmup``. The reference backend never needs it.
+``fastnn.functional`` / ``fastnn.warmup`` / ``fastnn.set_conv_autotune``. The reference backend never needs it.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
 # call): idle OpenMP threads sleep instead of spinning, unless the user chose.
@@ -61,7 +61,7 @@ __all__ = [
     "MSELoss", "BCEWithLogitsLoss", "BCELoss",
     "LeakyReLU",
 ]
-__all__ += ["warmup"]
+__all__ += ["warmup", "set_conv_autotune", "get_conv_autotune"]
 
 from . import recurrent  # noqa: E402
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
@@ -89,4 +89,6 @@ def __getattr__(name):
         return importlib.import_module(".functional", __name__)
     if name == "warmup":
         return importlib.import_module("._warmup", __name__).warmup
+    if name in ("set_conv_autotune", "get_conv_autotune"):
+        return getattr(importlib.import_module("._autotune", __name__), name)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -32,14 +32,63 @@ GEMM_TRANSPOSE_SIZE = 1024
 GEMM_TRANSPOSE_SIZE_QUICK = 512
 GEMM_LAYOUTS = ("A@B", "A@B^T", "A^T@B")
 
-# letter -> (N, C_in, H=W, C_out, R=S, padding, stride): the issue's four conv2d shapes
+# letter -> (N, C_in, H=W, C_out, R=S, padding, stride): issue 11's conv2d shapes A-F
 CONV_SHAPES = {
     "A": (32, 64, 32, 64, 3, 1, 1),
     "B": (1, 192, 28, 32, 3, 1, 1),
     "C": (64, 1, 28, 6, 5, 0, 1),
     "D": (8, 3, 224, 64, 7, 3, 2),
+    "E": (16, 128, 14, 256, 3, 1, 2),
+    "F": (4, 256, 7, 512, 1, 0, 1),
 }
 CONV_SHAPES_QUICK = ("B", "C")
+
+# Real networks' conv layers, same tuple layout; each distinct layer once.
+# ResNet-18 (He et al. 2016) at batch 8 on 224x224 input ("down" = the 1x1 stride-2
+# projection of a block's shortcut).
+RESNET18_CONVS = {
+    "conv1 7x7 s2": (8, 3, 224, 64, 7, 3, 2),
+    "layer1 3x3": (8, 64, 56, 64, 3, 1, 1),
+    "layer2.0 3x3 s2": (8, 64, 56, 128, 3, 1, 2),
+    "layer2.0 down": (8, 64, 56, 128, 1, 0, 2),
+    "layer2 3x3": (8, 128, 28, 128, 3, 1, 1),
+    "layer3.0 3x3 s2": (8, 128, 28, 256, 3, 1, 2),
+    "layer3.0 down": (8, 128, 28, 256, 1, 0, 2),
+    "layer3 3x3": (8, 256, 14, 256, 3, 1, 1),
+    "layer4.0 3x3 s2": (8, 256, 14, 512, 3, 1, 2),
+    "layer4.0 down": (8, 256, 14, 512, 1, 0, 2),
+    "layer4 3x3": (8, 512, 7, 512, 3, 1, 1),
+}
+# How many times each RESNET18_CONVS layer occurs in the network (for whole-net sums).
+RESNET18_COUNTS = {"conv1 7x7 s2": 1, "layer1 3x3": 4, "layer2.0 3x3 s2": 1, "layer2.0 down": 1,
+                   "layer2 3x3": 3, "layer3.0 3x3 s2": 1, "layer3.0 down": 1, "layer3 3x3": 3,
+                   "layer4.0 3x3 s2": 1, "layer4.0 down": 1, "layer4 3x3": 3}
+# VGG-11 (Simonyan & Zisserman 2015, configuration A) at batch 1, 224x224.
+VGG11_CONVS = {
+    "vgg conv1": (1, 3, 224, 64, 3, 1, 1),
+    "vgg conv2": (1, 64, 112, 128, 3, 1, 1),
+    "vgg conv3": (1, 128, 56, 256, 3, 1, 1),
+    "vgg conv4": (1, 256, 56, 256, 3, 1, 1),
+    "vgg conv5": (1, 256, 28, 512, 3, 1, 1),
+    "vgg conv6": (1, 512, 28, 512, 3, 1, 1),
+    "vgg conv7-8": (1, 512, 14, 512, 3, 1, 1),
+}
+# MobileNet-v1 (Howard et al. 2017) pointwise 1x1 layers at batch 8, 224x224.
+MOBILENET_POINTWISE = {
+    "mbv1 pw 32->64 112": (8, 32, 112, 64, 1, 0, 1),
+    "mbv1 pw 64->128 56": (8, 64, 56, 128, 1, 0, 1),
+    "mbv1 pw 128->128 56": (8, 128, 56, 128, 1, 0, 1),
+    "mbv1 pw 128->256 28": (8, 128, 28, 256, 1, 0, 1),
+    "mbv1 pw 256->256 28": (8, 256, 28, 256, 1, 0, 1),
+    "mbv1 pw 256->512 14": (8, 256, 14, 512, 1, 0, 1),
+    "mbv1 pw 512->512 14": (8, 512, 14, 512, 1, 0, 1),
+    "mbv1 pw 512->1024 7": (8, 512, 7, 1024, 1, 0, 1),
+    "mbv1 pw 1024->1024 7": (8, 1024, 7, 1024, 1, 0, 1),
+}
+
+# LeNet-5 (LeCun et al. 1998, ReLU and max-pooling as is usual now) on 28x28 MNIST:
+# conv 5x5 -> 6, pool 2, conv 5x5 -> 16, pool 2, fc 120, fc 84, fc 10.
+LENET = dict(batch_size=64, lr=0.05, momentum=0.9, seed=0)
 
 ELEMENTWISE_SIZE = 16 * 2**20        # 16M float32 = 64 MiB per array
 ELEMENTWISE_SIZE_QUICK = 4 * 2**20
@@ -64,7 +113,9 @@ LINEAR_SHAPES = {
 # --tiny (smoke tests, CI): every group on shapes that take milliseconds.
 TINY = dict(gemm=(16, 32), gemm_t=24, conv={"tiny": (2, 3, 6, 4, 3, 1, 1),
                                             "tiny s2": (2, 3, 7, 4, 3, 1, 2)},
-            elementwise=1000, softmax=(8, 10), copy=2**20, recurrent=[(5, 2, 3, 4)])
+            elementwise=1000, softmax=(8, 10), copy=2**20, recurrent=[(5, 2, 3, 4)],
+            resnet18={"tiny 3x3": (2, 4, 8, 4, 3, 1, 1), "tiny down": (2, 4, 8, 8, 1, 0, 2)},
+            resnet18_input=(1, 3, 32), lenet_images=128)
 
 # Recurrent layers (T, N, D, H), issue 13: an MNIST-row LSTM, a long wide one, batch 1.
 RECURRENT_SHAPES = [(28, 64, 28, 128), (100, 32, 64, 256), (50, 1, 32, 64)]

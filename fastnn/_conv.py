@@ -1,11 +1,13 @@
-"""conv2d and conv2d_backward: the direct, im2col and 1x1 algorithms and the static "auto" rule
-(kernels/conv_direct.py, kernels/im2col.py; the GEMM through fastnn._linear).
+"""conv2d and conv2d_backward: the direct, im2col and 1x1 algorithms, the static "auto" rule
+and the list of algorithms that fastnn._autotune measures (kernels/conv_direct.py,
+kernels/im2col.py; the GEMM through fastnn._linear).
 """
 import functools
 
 import numpy as np
 
 from . import _args
+from . import _autotune
 from . import _checks
 from . import _geometry
 from . import _workspace
@@ -17,7 +19,7 @@ from .kernels import im2col as _im2col
 
 
 def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=(1, 1),
-                            padding=(0, 0)):
+                            padding=(0, 0), *, pass_name="forward"):
     """The algorithm ``conv2d(..., algorithm='auto')`` uses for these shapes.
 
     Parameters
@@ -27,28 +29,101 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     output_hw : tuple (H_out, W_out)
     dtype : numpy dtype (float32 or float64)
     stride, padding : (int, int), as passed to conv2d (padding as top/left ints)
+    pass_name : {'forward', 'backward'}, keyword-only: which call the pick is for
 
     Returns
     -------
     str
-        ``'1x1'`` for a 1x1 kernel with stride 1 and padding 0 (when
-        ``_tuning.POINTWISE_GEMM``, the default); ``'im2col'`` when the output plane has
-        at most ``_tuning.SMALL_PLANE_PIXELS`` (16) positions and the reduction depth
-        C_in*kH*kW exceeds ``_tuning.DIRECT_MAX_TAPS`` (64); else ``'direct'``. The
-        settings come from the measurements in the README ("Choosing the conv2d
-        algorithm").
+        With P = H_out*W_out output positions per image, D = C_in*kH*kW taps, K = C_out,
+        and T = get_num_threads() (constants in fastnn/_tuning.py):
+
+        1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
+           the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
+           ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
+        2. backward of any other 1x1 kernel (strided or padded): ``'im2col'``.
+        3. ``'im2col'`` when P <= ``SMALL_PLANE_PIXELS`` (16) and D > ``DIRECT_MAX_TAPS``
+           (64); or P <= ``MEDIUM_PLANE_PIXELS`` (256) and K*D >=
+           ``IM2COL_MEDIUM_PLANE_WORK`` (32,768); or K*D >= ``IM2COL_MIN_WORK_FORWARD``
+           (262,144) forward / ``IM2COL_MIN_WORK_BACKWARD`` (65,536) backward; or,
+           backward only, fewer than ``DIRECT_BACKWARD_MIN_TASKS`` (2) x T tasks for the
+           direct grad-input kernel (N x ceil(C_in / 4)).
+        4. else ``'direct'``.
+
+        Fitted on the bench shapes A-F, ResNet-18, VGG-11, MobileNet-v1's pointwise
+        layers and small layers (LeNet-5, the digits demo) with
+        examples/fit_conv_rule.py; the table is in the README ("Choosing the conv2d
+        algorithm"). With autotuning on (:func:`fastnn.set_conv_autotune`) this rule
+        still decides every call under ``AUTOTUNE_MIN_MACS``.
     """
-    _, c_in, kh, kw = weight_shape
-    if _tuning.POINTWISE_GEMM and kh == kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
-        return "1x1"
-    if output_hw[0] * output_hw[1] <= _tuning.SMALL_PLANE_PIXELS and c_in * kh * kw > _tuning.DIRECT_MAX_TAPS:
+    _checks.choice("select_conv2d_algorithm", "pass_name", pass_name, ("forward", "backward"))
+    n, c_in = input_shape[:2]
+    c_out, _, kh, kw = weight_shape
+    plane = output_hw[0] * output_hw[1]
+    backward = pass_name == "backward"
+    if kh == kw == 1:
+        if _tuning.POINTWISE_GEMM and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
+            if (not backward and c_in <= _tuning.POINTWISE_DIRECT_MAX_CIN
+                    and plane >= _tuning.POINTWISE_DIRECT_MIN_PLANE):
+                return "direct"
+            return "1x1"
+        if backward and not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
+            return "im2col"
+    taps = c_in * kh * kw
+    work = c_out * taps
+    if plane <= _tuning.SMALL_PLANE_PIXELS and taps > _tuning.DIRECT_MAX_TAPS:
+        return "im2col"
+    if plane <= _tuning.MEDIUM_PLANE_PIXELS and work >= _tuning.IM2COL_MEDIUM_PLANE_WORK:
+        return "im2col"
+    if work >= (_tuning.IM2COL_MIN_WORK_BACKWARD if backward else _tuning.IM2COL_MIN_WORK_FORWARD):
+        return "im2col"
+    tasks = n * -(-c_in // _direct.OB)     # of the direct grad-input kernel
+    if backward and tasks < _tuning.DIRECT_BACKWARD_MIN_TASKS * _tuning.get_num_threads():
         return "im2col"
     return "direct"
 
 
-def _select(x, w, geom):
+# Every algorithm conv2d can run (not 'auto'); applicable_algorithms says which fit a call.
+ALGORITHMS = tuple(a for a in _checks.CONV_ALGORITHMS if a != "auto")
+
+
+def applicable_algorithms(x_shape, w_shape, geom):
+    """The algorithms that can run a conv2d call, in the order autotuning times them.
+
+    Parameters
+    ----------
+    x_shape : tuple (N, C_in, H, W)
+    w_shape : tuple (C_out, C_in, kH, kW)
+    geom : fastnn._geometry.ConvGeometry of the call
+
+    Returns
+    -------
+    tuple of str
+        ``('direct', 'im2col')``, or ``('direct', '1x1')`` for a 1x1 kernel with stride 1
+        and no padding (there 'im2col' runs the very same GEMM path as '1x1': the
+        columns are the input itself, so it is not timed twice). A new algorithm is
+        added here and in :func:`_run_forward` / :func:`_run_backward`; 'auto' then
+        measures it too.
+    """
+    if _geometry.is_pointwise_conv(geom):
+        return ("direct", "1x1")
+    return ("direct", "im2col")
+
+
+def _static(pass_name, x, w, geom):
     return select_conv2d_algorithm(x.shape, w.shape, (geom.out_h, geom.out_w), x.dtype,
-                                   (geom.stride_h, geom.stride_w), (geom.pad_h, geom.pad_w))
+                                   (geom.stride_h, geom.stride_w), (geom.pad_h, geom.pad_w),
+                                   pass_name=pass_name)
+
+
+def _macs(x, w, geom):
+    return x.shape[0] * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3] * geom.out_h * geom.out_w
+
+
+def _auto(pass_name, x, w, geom, groups, run):
+    """'auto' for one call: the static rule, or the measured winner (fastnn._autotune)."""
+    static = _static(pass_name, x, w, geom)
+    return _autotune.choose(_autotune.make_key(pass_name, x, w, geom, groups), _macs(x, w, geom),
+                            applicable_algorithms(x.shape, w.shape, geom), static, run)
 
 
 def _batch_chunks(n, bytes_per_image):
@@ -194,6 +269,22 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
                                           geom.out_h, geom.out_w)
 
 
+def _run_forward(algorithm, x, w, out, geom):
+    """Write conv2d(x, w) (no bias) into every element of ``out`` with ``algorithm``."""
+    if algorithm == "direct":
+        _direct_forward(x, w, out, geom)
+    else:   # 'im2col' and '1x1' share the chunked GEMM path (_unfold tells them apart)
+        _gemm_forward(x, w, out, geom)
+
+
+def _run_backward(algorithm, go, x, w, grad_input, grad_weight, geom):
+    """Write grad_input and grad_weight (every element) with ``algorithm``."""
+    if algorithm == "direct":
+        _direct_backward(go, x, w, grad_input, grad_weight, geom)
+    else:
+        _gemm_backward(go, x, w, grad_input, grad_weight, geom)
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            algorithm="auto"):
     """2-D convolution (cross-correlation) over an NCHW batch, as torch.nn.functional.conv2d.
@@ -214,9 +305,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         'im2col' unfolds the input into a (C_in*kH*kW, images*H_out*W_out)
         matrix, chunk by chunk of the batch, and runs one GEMM per chunk; '1x1'
         (1x1 kernel, stride 1, padding 0 only) multiplies W (C_out x C_in) by
-        each image's (C_in x H*W) matrix, with no im2col; 'auto' picks with
-        :func:`select_conv2d_algorithm`. All give the same result up to
-        floating-point rounding.
+        each image's (C_in x H*W) matrix, with no im2col; 'auto' times every
+        applicable algorithm on the first call of each new (pass, shapes, stride,
+        padding, dilation, groups, dtype, threads) key of at least
+        ``_tuning.AUTOTUNE_MIN_MACS`` multiply-adds and reuses the fastest
+        (fastnn/_autotune.py; :func:`fastnn.set_conv_autotune`), and otherwise
+        picks with :func:`select_conv2d_algorithm`. All give the same result up
+        to floating-point rounding.
 
     Returns
     -------
@@ -252,19 +347,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     x, w, b, geom = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
                                      groups, algorithm)
-    if algorithm == "auto":
-        algorithm = _select(x, w, geom)
     n, c_out = x.shape[0], w.shape[0]
     _checks.check_allocation("conv2d", "output", (n, c_out, geom.out_h, geom.out_w), x.dtype)
     out = np.empty((n, c_out, geom.out_h, geom.out_w), dtype=x.dtype)
     if out.size == 0:
         return out
-    if algorithm == "direct":
-        _direct_forward(x, w, out, geom)
-    else:
-        _gemm_forward(x, w, out, geom)
+    if algorithm == "auto":
+        algorithm = _auto("forward", x, w, geom, groups,
+                          lambda alg: _run_forward(alg, x, w, out, geom))
+    _run_forward(algorithm, x, w, out, geom)
     if b is not None:
-        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN, out.reshape(n, c_out, -1), b)
+        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN,
+                    out.reshape(n, c_out, -1), b)
     return out
 
 
@@ -299,8 +393,6 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     """
     go, x, w, geom = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
-    if algorithm == "auto":
-        algorithm = _select(x, w, geom)
     n, c_out = x.shape[0], w.shape[0]
     grad_input = np.empty_like(x)
     grad_weight = np.empty_like(w)
@@ -310,9 +402,10 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         grad_weight[...] = 0
         grad_bias[...] = 0
         return grad_input, grad_weight, grad_bias
-    if algorithm == "direct":
-        _direct_backward(go, x, w, grad_input, grad_weight, geom)
-    else:
-        _gemm_backward(go, x, w, grad_input, grad_weight, geom)
-    _tuning.run(_bias, "bias_reduce", go.size, _tuning.BIAS_PARALLEL_MIN, go.reshape(n, c_out, -1), grad_bias)
+    if algorithm == "auto":
+        algorithm = _auto("backward", x, w, geom, groups,
+                          lambda alg: _run_backward(alg, go, x, w, grad_input, grad_weight, geom))
+    _run_backward(algorithm, go, x, w, grad_input, grad_weight, geom)
+    _tuning.run(_bias, "bias_reduce", go.size, _tuning.BIAS_PARALLEL_MIN,
+                go.reshape(n, c_out, -1), grad_bias)
     return grad_input, grad_weight, grad_bias

@@ -13,9 +13,31 @@ the parallel kernel.
 from ._numba import get_num_threads  # imports Numba, sets its threading layer
 
 # --- conv2d algorithm='auto' (static rule; fastnn._conv.select_conv2d_algorithm)
-POINTWISE_GEMM = True        # 1x1 / stride 1 / unpadded convs run as one GEMM per image
-SMALL_PLANE_PIXELS = 16      # im2col when H_out*W_out <= this ...
-DIRECT_MAX_TAPS = 64         # ... and C_in*kH*kW > this; otherwise the direct kernel
+# Fitted with examples/fit_conv_rule.py on A-F, ResNet-18, VGG-11, MobileNet-v1 pointwise
+# and small (LeNet, digits) layers; README "Choosing the conv2d algorithm" has the table.
+# P = H_out*W_out, D = C_in*kH*kW (taps), K = C_out; K*D = multiply-adds per output position.
+POINTWISE_GEMM = True        # 1x1 / stride 1 / unpadded convs run as one GEMM per image ...
+POINTWISE_DIRECT_MAX_CIN = 64     # ... except forward with C_in <= this and
+POINTWISE_DIRECT_MIN_PLANE = 784  # P >= this: direct (MobileNet 32->64 @112: 1.16x, 1x1-28: 1.16x)
+SMALL_PLANE_PIXELS = 16      # im2col when P <= this and D > DIRECT_MAX_TAPS (digits layer 2)
+DIRECT_MAX_TAPS = 64
+MEDIUM_PLANE_PIXELS = 256         # im2col when P <= this and K*D >= the next value: GEMM
+IM2COL_MEDIUM_PLANE_WORK = 32768  # wins 1.1-3x (E, ResNet layer3/4); LeNet conv2 (K*D 2,400,
+#                                   P 64) and 16x32x16 (9,216, P 256) stay direct (2.3x)
+IM2COL_MIN_WORK_FORWARD = 262144   # im2col whatever P when K*D >= this (VGG conv3-6, 1.2-1.4x);
+IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2: 1.0-1.3x)
+DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than
+#                                    this x threads it leaves cores idle (VGG conv1 N1 C3: 1.34x)
+
+# --- conv2d algorithm='auto' by measurement (fastnn._autotune)
+# Calls of fewer forward multiply-adds keep the static rule. Tuning a key runs every
+# applicable algorithm three times and, on a cold Numba cache, compiles the ones this
+# process has not used (seconds each); a 1e7-MAC conv takes ~0.2-0.5 ms at 40-100
+# GFLOP/s, so even a 1.25x misprediction there costs < 0.1 ms per call -- not worth a
+# compile. Below it sit every test shape, the digits demo (conv2 at batch 32: 2.4e6)
+# and LeNet-5 at batch 64 (conv1 5.5e6, conv2 9.8e6); ResNet-18/VGG/MobileNet layers
+# (1e8-1e9 at batch 8) are all tuned.
+AUTOTUNE_MIN_MACS = 10_000_000
 
 # --- memory
 IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image)

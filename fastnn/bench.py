@@ -35,13 +35,14 @@ import numpy as np
 import fastnn
 from . import _bench_common as C
 from . import _bench_numpy as NP
+from ._bench_nets import bench_lenet, bench_resnet18
 from . import functional as F
 from . import reference as R
 from ._bench_common import (copy_bandwidth, cpu_flags, cpu_max_ghz, import_torch,  # noqa: F401
                             peak_gflops, simd_lanes, time_interleaved)
 
-GROUPS = ("gemm", "conv", "elementwise", "softmax", "recurrent", "demo", "coldstart",
-          "threading")
+GROUPS = ("gemm", "conv", "elementwise", "softmax", "recurrent", "demo", "resnet18", "lenet",
+          "coldstart", "threading")
 
 
 # --------------------------------------------------------------------------- threads
@@ -449,8 +450,9 @@ def bench_threading(ctx):
 
 
 BENCHES = {"gemm": bench_gemm, "conv": bench_conv, "elementwise": bench_elementwise,
-           "softmax": bench_softmax, "recurrent": bench_recurrent, "demo": bench_demo, "coldstart": bench_coldstart,
-           "threading": bench_threading}
+           "softmax": bench_softmax, "recurrent": bench_recurrent, "demo": bench_demo,
+           "resnet18": bench_resnet18, "lenet": bench_lenet,   # fastnn/_bench_nets.py
+           "coldstart": bench_coldstart, "threading": bench_threading}
 
 
 # --------------------------------------------------------------------------- output

@@ -25,6 +25,8 @@ Conventions (as torch.nn.functional):
 from ._activation import (leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid,
                           sigmoid_backward, step, step_backward, tanh, tanh_backward)
 from ._conv import conv2d, conv2d_backward, select_conv2d_algorithm
+from ._autotune import (clear_conv_autotune_cache, conv_autotune_results, get_conv_autotune,
+                        set_conv_autotune)
 from ._dropout import dropout, dropout_backward
 from ._linear import linear, linear_backward, matmul, matmul_backward
 from ._loss import (binary_cross_entropy, binary_cross_entropy_backward,
@@ -37,6 +39,7 @@ from ._softmax import log_softmax, log_softmax_backward, softmax, softmax_backwa
 
 __all__ = [
     "conv2d", "conv2d_backward", "select_conv2d_algorithm",
+    "set_conv_autotune", "get_conv_autotune", "clear_conv_autotune_cache", "conv_autotune_results",
     "linear", "linear_backward", "matmul", "matmul_backward",
     "relu", "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward",
     "step", "step_backward",

@@ -174,4 +174,33 @@ def test_cli_tiny_runs_every_group():
         assert any(line.startswith(first_column) for line in out.splitlines()), first_column
     assert "digits CNN train epoch" in out or "digits demo:\n  skipped" in out
     assert "cold start:" in out and "warmup()" in out
+    assert any(line.startswith("conv2d fwd (") and "tiny 3x3" in line for line in out.splitlines())
+    assert "ResNet-18 forward" in out
+    assert "LeNet-5 train epoch" in out or "lenet:\n  skipped" in out
     assert "threading: prange kernel then BLAS" in out and "their sum" in out
+
+
+def test_resnet18_tables_and_flop_counts_agree():
+    from fastnn import _bench_nets as N
+    assert set(C.RESNET18_COUNTS) == set(C.RESNET18_CONVS)
+    assert sum(C.RESNET18_COUNTS.values()) == 20          # 17 3x3/7x7 convs + 3 projections
+    convs = sum(C.conv_macs(s) * C.RESNET18_COUNTS[k] for k, s in C.RESNET18_CONVS.items())
+    assert N.resnet18_macs(8, 224) == convs + 8 * 512 * 1000
+    assert N.resnet18_macs(1, 224) == pytest.approx(1.814e9, rel=1e-3)   # the usual 1.8 GMACs
+    # LeNet-5 forward multiply-adds per image: conv1 86,400 + conv2 153,600 + fc 41,640
+    assert N.lenet_epoch_flops(1) == 2 * 3 * 281640
+
+
+def test_resnet18_and_lenet_builders_match_torch():
+    torch = pytest.importorskip("torch")
+    from fastnn import _bench_nets as N
+    net = N.resnet18_fastnn()
+    x = C.randn(1, 3, 32, 32, seed=5)
+    want = N.resnet18_torch(torch, net)(torch.from_numpy(x)).numpy()
+    got = N.resnet18_forward(net, x)
+    assert got.shape == (1, 1000)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+    x, y = C.randn(8, 1, 28, 28, seed=1), np.arange(8) % 10
+    fastnn_epoch, torch_epoch = N.lenet_epochs(x, y, torch)
+    fastnn_epoch()
+    torch_epoch()

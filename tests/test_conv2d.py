@@ -162,8 +162,17 @@ def test_auto_rule(monkeypatch):
     sel = F.select_conv2d_algorithm
     # 1x1, stride 1, no padding: a GEMM per image.
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "1x1"
+    # ... forward with few input channels on a big plane: direct (MobileNet's first pointwise).
+    assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32) == "direct"
+    assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32,
+               pass_name="backward") == "1x1"
+    # Strided or padded 1x1 (ResNet's projection shortcuts): the general rule forward,
+    # im2col backward.
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
-    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1)) == "direct"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2),
+               pass_name="backward") == "im2col"
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1),
+               pass_name="backward") == "im2col"
     # Direct for the issue shapes (few or many taps, big planes, stride 2) ...
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
     assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
@@ -173,6 +182,18 @@ def test_auto_rule(monkeypatch):
     assert sel((64, 16, 4, 4), (32, 16, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "im2col"
     assert sel((32, 7, 4, 4), (16, 7, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "direct"
     assert sel((64, 16, 5, 5), (32, 16, 3, 3), (5, 5), np.float32, padding=(1, 1)) == "direct"
+    # Small planes with much work per position (shape E, ResNet layer4) and deep, wide
+    # layers (VGG conv3+): im2col; LeNet-5's conv2 (little work per position): direct.
+    assert sel((16, 128, 14, 14), (256, 128, 3, 3), (7, 7), np.float32, (2, 2), (1, 1)) == "im2col"
+    assert sel((8, 512, 7, 7), (512, 512, 3, 3), (7, 7), np.float32, padding=(1, 1)) == "im2col"
+    assert sel((1, 128, 56, 56), (256, 128, 3, 3), (56, 56), np.float32, padding=(1, 1)) == "im2col"
+    assert sel((64, 6, 12, 12), (16, 6, 5, 5), (8, 8), np.float32) == "direct"
+    # Backward: im2col from less work per position (ResNet layer2), and when the direct
+    # grad-input kernel would have too few tasks for the threads (VGG conv1: N1, C_in 3).
+    layer2 = ((8, 128, 28, 28), (128, 128, 3, 3), (28, 28), np.float32, (1, 1), (1, 1))
+    assert sel(*layer2) == "direct" and sel(*layer2, pass_name="backward") == "im2col"
+    vgg1 = ((1, 3, 224, 224), (64, 3, 3, 3), (224, 224), np.float32, (1, 1), (1, 1))
+    assert sel(*vgg1) == "direct" and sel(*vgg1, pass_name="backward") == "im2col"
     monkeypatch.setattr(_tuning, "POINTWISE_GEMM", False)
     assert sel((8, 64, 8, 8), (32, 64, 1, 1), (8, 8), np.float64) == "direct"
 

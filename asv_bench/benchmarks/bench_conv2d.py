@@ -1,6 +1,6 @@
 """conv2d forward and backward: each fastnn algorithm against NumPy and torch.
 
-The issue's four float32 shapes A-D (fastnn._bench_common.CONV_SHAPES). "numpy" is
+The issue's float32 shapes A-F (fastnn._bench_common.CONV_SHAPES). "numpy" is
 idiomatic NumPy (im2col via sliding_window_view + one np.tensordot per product,
 fastnn._bench_numpy); "reference" is fastnn.reference (a tensordot per kernel
 tap). Backward = grad-input + grad-weight + grad-bias (what ``conv2d_backward``
