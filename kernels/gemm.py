@@ -407,29 +407,30 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
     panel, per_thread, total = _workspace_layout(k, n, n_chunks, nr)
     pa_base = max(2, n_chunks) * panel
     ms = (m + MR - 1) // MR  # row slivers of C
-    if m <= MC:
-        # Few rows (all of A fits one packed block: convolution-shaped
-        # products, batch-sized linear layers): give each thread its own
-        # columns and let it run the whole product on them with private
-        # buffers. One parallel region per call, no shared panel and no
-        # barrier; the price is that every thread packs all of A, which is
-        # at most MC rows.
-        nst = (n + nr - 1) // nr
-        for t in prange(n_chunks):
-            t = np.int64(t)
-            col0 = t * nst // n_chunks * nr
-            col1 = min((t + 1) * nst // n_chunks * nr, n)
-            if col1 > col0:
-                _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work,
-                              t * panel, pa_base + t * per_thread)
-        return
+    # Few rows (m <= MC: all of A fits one packed block; convolution-shaped
+    # products, batch-sized linear layers): give each thread its own columns
+    # and let it run the whole product on them with private buffers. One
+    # parallel region per call, no shared panel and no barrier; the price is
+    # that every thread packs all of A, which is at most MC rows.
+    # Both cases share the one prange loop below: each prange body is compiled
+    # into a function of its own with every kernel it calls linked in and
+    # optimised again, so a second loop would cost seconds of compile time.
+    few_rows = m <= MC
+    nst = (n + nr - 1) // nr  # column slivers of C (few_rows)
     nkb = (k + kcb - 1) // kcb
     nsteps = nkb * ((n + ncb - 1) // ncb)
-    for st in range(nsteps + 1):
+    for st in range(1 if few_rows else nsteps + 1):
         for t in prange(n_chunks):
             # prange indices are unsigned: cast, or the callees get compiled
             # a second time for uint64 arguments.
             t = np.int64(t)
+            if few_rows:
+                col0 = t * nst // n_chunks * nr
+                col1 = min((t + 1) * nst // n_chunks * nr, n)
+                if col1 > col0:
+                    _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work,
+                                  t * panel, pa_base + t * per_thread)
+                continue
             if st < nsteps:
                 j0 = st // nkb * ncb
                 k0 = st % nkb * kcb
