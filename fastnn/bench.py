@@ -349,14 +349,20 @@ def bench_demo(ctx):
                              "reference = the NumPy backend"))
 
 
+# import fastnn, then the digits demo CNN's first training step (batch 32)
 _COLD_START = r"""
 import time
 t0 = time.perf_counter()
 import numpy as np
-import fastnn, fastnn.functional as F
+import fastnn
 t1 = time.perf_counter()
-x = np.ones((2, 3, 8, 8), np.float32); w = np.ones((4, 3, 3, 3), np.float32)
-F.conv2d(x, w, padding=1)
+from fastnn.demo import build_cnn
+model = build_cnn(0)
+loss = fastnn.CrossEntropyLoss()
+x = np.random.default_rng(0).standard_normal((32, 1, 8, 8)).astype(np.float32)
+loss(model.forward(x), np.arange(32) % 10)
+model.backward(loss.backward())
+fastnn.SGD(model, lr=0.05, momentum=0.9).step()
 t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
@@ -366,7 +372,7 @@ import time
 t0 = time.perf_counter()
 import fastnn
 t1 = time.perf_counter()
-print(t1 - t0, fastnn.warmup(dtypes={dtypes}))
+print(t1 - t0, fastnn.warmup(dtypes={dtypes}, processes=1))
 """
 
 
@@ -381,7 +387,8 @@ def _run_fresh(code, **extra_env):
 
 
 def bench_coldstart(ctx):
-    """import fastnn + first conv2d, and fastnn.warmup(), each in a fresh process."""
+    """import fastnn + the demo's first training step, and fastnn.warmup(), each in a fresh
+    process."""
     lines = []
     runs = 0 if ctx.tiny else 2 if ctx.quick else 3   # --tiny: only the first run of each
     # The first run may compile (cold cache) and fills Numba's on-disk cache; later runs load it.
@@ -389,15 +396,15 @@ def bench_coldstart(ctx):
     later = [_run_fresh(_COLD_START) for _ in range(runs)] or [first]
     imp = float(np.median([r[0] for r in later]))
     conv = float(np.median([r[1] for r in later]))
-    lines.append(f"new process, warm on-disk cache: import fastnn {imp:.3f} s + first "
-                 f"conv2d (float32) {conv:.3f} s = {imp + conv:.3f} s "
+    lines.append(f"new process, warm on-disk cache: import fastnn {imp:.3f} s + the digits "
+                 f"demo's first training step {conv:.3f} s = {imp + conv:.3f} s "
                  f"(median of {len(later)}; the first run took {first[0] + first[1]:.3f} s)")
     dtypes = ("float32",) if ctx.tiny else ("float32", "float64")   # --tiny: half the compile
     code = _WARMUP.format(dtypes=dtypes)
     w_first = _run_fresh(code)
     w_later = [_run_fresh(code)[1] for _ in range(runs)] or [w_first[1]]
-    lines.append(f"new process, warm on-disk cache: fastnn.warmup() ({' + '.join(dtypes)}, every "
-                 f"kernel) {np.median(w_later):.3f} s (median of {len(w_later)}; the first run "
+    lines.append(f"new process, warm on-disk cache: fastnn.warmup(processes=1) "
+                 f"({' + '.join(dtypes)}, every kernel) {np.median(w_later):.3f} s (median of {len(w_later)}; the first run "
                  f"took {w_first[1]:.3f} s)")
     lines.append("a cold cache (fresh NUMBA_CACHE_DIR) compiles everything: see the README")
     ctx.sections.append(("cold start", lines))

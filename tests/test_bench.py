@@ -173,7 +173,7 @@ def test_cli_tiny_runs_every_group():
                          "softmax ", "cross_entropy"]:
         assert any(line.startswith(first_column) for line in out.splitlines()), first_column
     assert "digits CNN train epoch" in out or "digits demo:\n  skipped" in out
-    assert "cold start:" in out and "warmup()" in out
+    assert "cold start:" in out and "warmup(processes=1)" in out and "first training step" in out
     assert any(line.startswith("conv2d fwd (") and "tiny 3x3" in line for line in out.splitlines())
     assert "ResNet-18 forward" in out
     assert "LeNet-5 train epoch" in out or "lenet:\n  skipped" in out

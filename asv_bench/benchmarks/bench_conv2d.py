@@ -38,7 +38,7 @@ class Conv2d:
             self.kw = dict(self.kw, algorithm=algorithm)
         # Warm-up: JIT-compile (or load from Numba's cache) outside the timing, on tiny
         # inputs (the full-size direct backward takes seconds).
-        warm(lambda: fastnn.warmup(dtypes=("float32",)))
+        warm(lambda: fastnn.warmup(dtypes=("float32",), processes=1))
 
     def time_forward(self, shape, algorithm):
         self.fwd(self.x, self.w, self.b, **self.kw)
