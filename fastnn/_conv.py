@@ -11,6 +11,7 @@ from . import _geometry
 from . import _workspace
 from . import _tuning
 from ._linear import gemm_into
+from ._winograd import winograd_applicable, winograd_backward, winograd_forward  # noqa: F401
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
 from .kernels import im2col as _im2col
@@ -261,6 +262,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         return out
     if algorithm == "direct":
         _direct_forward(x, w, out, geom)
+    elif algorithm == "winograd":
+        winograd_forward(x, w, out, geom)
     else:
         _gemm_forward(x, w, out, geom)
     if b is not None:
@@ -312,6 +315,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         return grad_input, grad_weight, grad_bias
     if algorithm == "direct":
         _direct_backward(go, x, w, grad_input, grad_weight, geom)
+    elif algorithm == "winograd":
+        winograd_backward(go, x, w, grad_input, grad_weight, geom)
     else:
         _gemm_backward(go, x, w, grad_input, grad_weight, geom)
     _bias.bias_reduce(go.reshape(n, c_out, -1), grad_bias, _tuning.n_chunks(go.size, _tuning.BIAS_PARALLEL_MIN))

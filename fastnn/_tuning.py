@@ -16,6 +16,10 @@ POINTWISE_GEMM = True        # 1x1 / stride 1 / unpadded convs run as one GEMM p
 SMALL_PLANE_PIXELS = 16      # im2col when H_out*W_out <= this ...
 DIRECT_MAX_TAPS = 64         # ... and C_in*kH*kW > this; otherwise the direct kernel
 
+# --- conv2d algorithm='winograd': its transforms run parallel from this many elements of the
+# transformed array (36 x channels x tiles); not measured separately, the pooling value
+WINOGRAD_PARALLEL_MIN = 65536
+
 # --- memory
 IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image)
 
