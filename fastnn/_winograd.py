@@ -49,6 +49,19 @@ def _chunks(n, bytes_per_image):
     return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
 
 
+def _slab(rows, cols, dtype, slot):
+    """A (36, >= rows*cols) workspace and the 36 (rows, cols) C-contiguous GEMM views of its rows.
+
+    Each row is padded to an odd number of 64-byte lines so that the 36 rows
+    do not share cache sets (see kernels/winograd.py, _SLABS).
+    """
+    per_line = 64 // dtype.itemsize
+    lines = -(-rows * cols // per_line)
+    lines += 1 - lines % 2
+    buf = _workspace.workspace(slot, (POINTS, lines * per_line), dtype)
+    return buf, [buf[xi, :rows * cols].reshape(rows, cols) for xi in range(POINTS)]
+
+
 def _transform_chunks(size):
     return _tuning.n_chunks(size, _tuning.WINOGRAD_PARALLEL_MIN)
 
@@ -73,12 +86,12 @@ def _convolve(x, u, out, pad_h, pad_w):
     per_image = th * tw
     for n0, n1 in _chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize):
         tiles = (n1 - n0) * per_image
-        v = _workspace.workspace("wino_v", (POINTS, c, tiles), x.dtype)
+        v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
         _wino.winograd_input_transform(x[n0:n1], v, pad_h, pad_w, th, tw,
                                        _transform_chunks(v.size))
-        m = _workspace.workspace("wino_m", (POINTS, k, tiles), x.dtype)
+        m, m_mats = _slab(k, tiles, x.dtype, "wino_m")
         for xi in range(POINTS):
-            gemm_into(u[xi], v[xi], m[xi])
+            gemm_into(u[xi], v_mats[xi], m_mats[xi])
         _wino.winograd_output_transform(m, out[n0:n1], th, tw, _transform_chunks(m.size))
 
 
@@ -102,11 +115,11 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
     du = _workspace.workspace("wino_du", (POINTS, k, c), x.dtype)
     for i, (n0, n1) in enumerate(_chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize)):
         tiles = (n1 - n0) * per_image
-        v = _workspace.workspace("wino_v", (POINTS, c, tiles), x.dtype)
+        v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
         _wino.winograd_input_transform(x[n0:n1], v, geom.pad_h, geom.pad_w, th, tw,
                                        _transform_chunks(v.size))
-        mg = _workspace.workspace("wino_m", (POINTS, k, tiles), x.dtype)
+        mg, mg_mats = _slab(k, tiles, x.dtype, "wino_m")
         _wino.winograd_grad_output_transform(go[n0:n1], mg, th, tw, _transform_chunks(mg.size))
         for xi in range(POINTS):
-            gemm_into(mg[xi], v[xi], du[xi], trans_b=True, accumulate=i > 0)
+            gemm_into(mg_mats[xi], v_mats[xi], du[xi], trans_b=True, accumulate=i > 0)
     _wino.winograd_weight_grad_transform(du, grad_weight, _transform_chunks(du.size))

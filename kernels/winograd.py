@@ -100,183 +100,262 @@ def _gt(u0, u1, u2, u3, u4, u5):
             (u3 + u4 - u1 - u2) / 6.0 + u5)
 
 
+# How the hot loops are written (each rule measured on earlier versions, whose
+# transforms took longer than the 36 GEMMs):
+# * a task is a whole (image, channel) plane, and the tile-order loops write
+#   (or read) the (36, channels*tiles) arrays point row by point row: 6 runs
+#   of a plane's tiles at a time, not 36 short runs per tile row, which missed
+#   the cache on nearly every store;
+# * the plane is first copied into a zero-padded, phase-split buffer (column
+#   4 t + s at [s, t]), so padding needs no test and every pass reads
+#   contiguous runs over tiles, which LLVM vectorises;
+# * no array views inside the task loop (a view costs an atomic reference
+#   count increment and decrement); the tile offset is unsigned (np.uint64),
+#   since Numba's wraparound test for a negative signed index stops
+#   vectorisation; no tuple indexed by a loop variable (it compiles to a switch).
+#
+# _SLABS: the transformed tiles (and the GEMM results) are 2-D (36, slab): row
+# xi holds the (channels, tiles) matrix of point xi, and the caller pads each
+# row to an odd number of 64-byte lines so that the rows do not all map to the
+# same cache sets (with e.g. 64 x 2048 float32 they would be 512 KiB apart).
+
+
+@njit(fastmath=FASTMATH)
+def _fill_plane(x, n, c, pad_h, pad_w, xp):
+    """xp[y, s, t] = x[n, c, y - pad_h, 4 t + s - pad_w], zero outside the plane. xp : (rows, 4, slots)."""
+    h, wd = x.shape[2], x.shape[3]
+    hp, slots = xp.shape[0], xp.shape[2]
+    flat = xp.reshape(-1)
+    zero = xp.dtype.type(0)
+    for e in range(flat.size):
+        flat[e] = zero
+    for iy in range(max(0, -pad_h), min(h, hp - pad_h)):
+        for ix in range(max(0, -pad_w), min(wd, TILE * slots - pad_w)):
+            xx = ix + pad_w
+            xp[iy + pad_h, xx % TILE, xx // TILE] = x[n, c, iy, ix]
+
+
 # --------------------------------------------------------------------------- input transform
 
 @njit(fastmath=FASTMATH)
-def _input_rows(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
-    """V for the band tasks [lo, hi); task = (n * C + c) * tiles_h + tile row."""
-    _, chans, h, wd = x.shape
+def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
+    """V for the planes [lo, hi); plane = n * C + c."""
+    chans = x.shape[1]
+    n_tiles = x.shape[0] * tiles_h * tiles_w
     dt = x.dtype.type
-    c2, c4, c5, zero = dt(2), dt(4), dt(5), dt(0)
-    wp = tiles_w * TILE + 2                   # band width: every tile's 6 columns
-    band = np.empty((ALPHA, wp), x.dtype)     # the 6 input rows of a tile row, zero-padded
-    rows = np.empty((ALPHA, wp), x.dtype)     # B^T applied down the columns of the band
-    x_lo = min(max(0, pad_w), wp)             # band columns [x_lo, x_hi) hold input columns
-    x_hi = max(x_lo, min(wp, pad_w + wd))
+    c2, c4, c5 = dt(2), dt(4), dt(5)
+    slots = tiles_w + 1                              # tile tx reads slots tx and tx + 1
+    xp = np.empty((tiles_h * TILE + 2, TILE, slots), x.dtype)
+    rows = np.empty((tiles_h, ALPHA, TILE, slots), x.dtype)   # B^T down each tile row's columns
     for task in range(lo, hi):
-        ty = task % tiles_h
-        c = (task // tiles_h) % chans
-        n = task // (tiles_h * chans)
-        for i in range(ALPHA):
-            iy = ty * TILE + i - pad_h
-            row = band[i]
-            if iy < 0 or iy >= h:
-                row[:] = zero
-                continue
-            src = x[n, c, iy]
-            row[:x_lo] = zero
-            for xx in range(x_lo, x_hi):
-                row[xx] = src[xx - pad_w]
-            row[x_hi:] = zero
-        # pass 1, vectorised along the band: rows[p] = sum_i B^T[p, i] band[i]
-        for xx in range(wp):
-            r = _bt(band[0, xx], band[1, xx], band[2, xx], band[3, xx], band[4, xx], band[5, xx],
-                    c2, c4, c5)
-            for p in range(ALPHA):
-                rows[p, xx] = r[p]
-        # pass 2, tile by tile: V[6p + q] = sum_j rows[p, 4 tx + j] B^T[q, j]
-        t0 = (n * tiles_h + ty) * tiles_w
+        c = task % chans
+        n = task // chans
+        _fill_plane(x, n, c, pad_h, pad_w, xp)
+        # pass 1, element-wise along the rows: rows[ty, p] = sum_i B^T[p, i] xp[4 ty + i]
+        for ty in range(tiles_h):
+            y = ty * TILE
+            for s in range(TILE):
+                for t in range(slots):
+                    r = _bt(xp[y, s, t], xp[y + 1, s, t], xp[y + 2, s, t], xp[y + 3, s, t],
+                            xp[y + 4, s, t], xp[y + 5, s, t], c2, c4, c5)
+                    rows[ty, 0, s, t] = r[0]
+                    rows[ty, 1, s, t] = r[1]
+                    rows[ty, 2, s, t] = r[2]
+                    rows[ty, 3, s, t] = r[3]
+                    rows[ty, 4, s, t] = r[4]
+                    rows[ty, 5, s, t] = r[5]
+        # pass 2, along the tiles: V[6p + q] = sum_j rows[ty, p, column 4 tx + j] B^T[q, j]
+        base = c * n_tiles + n * tiles_h * tiles_w   # v[:, c, first tile of image n]
         for p in range(ALPHA):
-            rp = rows[p]
-            for tx in range(tiles_w):
-                b = tx * TILE
-                s = _bt(rp[b], rp[b + 1], rp[b + 2], rp[b + 3], rp[b + 4], rp[b + 5], c2, c4, c5)
-                for q in range(ALPHA):
-                    v[p * ALPHA + q, c, t0 + tx] = s[q]
+            b = p * ALPHA
+            for ty in range(tiles_h):
+                t0 = np.uint64(base + ty * tiles_w)
+                for tx in range(tiles_w):
+                    r = _bt(rows[ty, p, 0, tx], rows[ty, p, 1, tx], rows[ty, p, 2, tx],
+                            rows[ty, p, 3, tx], rows[ty, p, 0, tx + 1], rows[ty, p, 1, tx + 1],
+                            c2, c4, c5)
+                    t = t0 + np.uint64(tx)
+                    v[b, t] = r[0]
+                    v[b + 1, t] = r[1]
+                    v[b + 2, t] = r[2]
+                    v[b + 3, t] = r[3]
+                    v[b + 4, t] = r[4]
+                    v[b + 5, t] = r[5]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
-    """V = B^T d B for every 6x6 input tile: x (N, C, H, W) -> v (36, C, N*tiles_h*tiles_w).
+    """V = B^T d B for every 6x6 input tile: x (N, C, H, W) -> v (36, >= C*T), T = N*tiles_h*tiles_w.
 
+    v[xi, c*T + t] is point xi of channel c of tile t: each row's first C*T
+    entries are the (C, T) GEMM operand of point xi (see _SLABS above).
     Tile (ty, tx) of image n reads rows ty*4 - pad_h ... + 5 and columns
     tx*4 - pad_w ... + 5 of x, zero outside the image (so padding, and the
     tiles that hang over the bottom/right edge, read zeros). ``pad_h``/``pad_w``
     may be negative (a crop: grad-input of a conv with padding > 2).
     """
-    tasks = x.shape[0] * x.shape[1] * tiles_h
+    tasks = x.shape[0] * x.shape[1]
     if n_chunks <= 1:
-        _input_rows(x, v, pad_h, pad_w, tiles_h, tiles_w, 0, tasks)
+        _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, 0, tasks)
         return
     for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(tasks, chunk, n_chunks)
-        _input_rows(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi)
+        lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
+        _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi)
 
 
 # --------------------------------------------------------------------------- output transform
 
 @njit(fastmath=FASTMATH)
-def _output_rows(m, out, tiles_h, tiles_w, lo, hi):
-    """Output rows of the band tasks [lo, hi); task = (n * K + k) * tiles_h + tile row."""
+def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
+    """Output planes [lo, hi); plane = n * K + k."""
     _, chans, oh, ow = out.shape
+    n_tiles = out.shape[0] * tiles_h * tiles_w
     dt = out.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
-    wb = tiles_w * TILE
-    rows = np.empty((ALPHA, wb), out.dtype)   # A^T applied along each tile's columns
+    rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), out.dtype)  # A^T along tile columns
+    band = np.empty((TILE, TILE * tiles_w), out.dtype)   # a tile row's 4 output rows, uncropped
     for task in range(lo, hi):
-        ty = task % tiles_h
-        k = (task // tiles_h) % chans
-        n = task // (tiles_h * chans)
-        t0 = (n * tiles_h + ty) * tiles_w
-        # pass 1, tile by tile: rows[p, 4 tx + s] = sum_q M[6p + q] A^T[s, q]
+        k = task % chans
+        n = task // chans
+        # pass 1, along the tiles: rows[ty, p, s] = sum_q M[6p + q] A^T[s, q]
+        base = k * n_tiles + n * tiles_h * tiles_w   # m[:, k, first tile of image n]
         for p in range(ALPHA):
-            base = p * ALPHA
-            for tx in range(tiles_w):
-                t = t0 + tx
-                o = _at(m[base, k, t], m[base + 1, k, t], m[base + 2, k, t], m[base + 3, k, t],
-                        m[base + 4, k, t], m[base + 5, k, t], c2, c4, c8)
-                for s in range(TILE):
-                    rows[p, tx * TILE + s] = o[s]
-        # pass 2, vectorised along the row: out[4 ty + r] = sum_p A^T[r, p] rows[p], cropped
-        n_rows = min(TILE, oh - ty * TILE)
-        for xx in range(ow):
-            y = _at(rows[0, xx], rows[1, xx], rows[2, xx], rows[3, xx], rows[4, xx], rows[5, xx],
-                    c2, c4, c8)
-            for r in range(n_rows):
-                out[n, k, ty * TILE + r, xx] = y[r]
+            b = p * ALPHA
+            for ty in range(tiles_h):
+                t0 = np.uint64(base + ty * tiles_w)
+                for tx in range(tiles_w):
+                    t = t0 + np.uint64(tx)
+                    o = _at(m[b, t], m[b + 1, t], m[b + 2, t], m[b + 3, t], m[b + 4, t],
+                            m[b + 5, t], c2, c4, c8)
+                    rows[ty, p, 0, tx] = o[0]
+                    rows[ty, p, 1, tx] = o[1]
+                    rows[ty, p, 2, tx] = o[2]
+                    rows[ty, p, 3, tx] = o[3]
+        # pass 2: band[r, 4 tx + s] = sum_p A^T[r, p] rows[ty, p, s, tx], then crop
+        for ty in range(tiles_h):
+            for s in range(TILE):
+                for tx in range(tiles_w):
+                    y = _at(rows[ty, 0, s, tx], rows[ty, 1, s, tx], rows[ty, 2, s, tx],
+                            rows[ty, 3, s, tx], rows[ty, 4, s, tx], rows[ty, 5, s, tx],
+                            c2, c4, c8)
+                    col = TILE * tx + s
+                    band[0, col] = y[0]
+                    band[1, col] = y[1]
+                    band[2, col] = y[2]
+                    band[3, col] = y[3]
+            y0 = ty * TILE
+            for r in range(min(TILE, oh - y0)):
+                for xx in range(ow):
+                    out[n, k, y0 + r, xx] = band[r, xx]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
-    """Y = A^T M A for every tile: m (36, K, N*tiles_h*tiles_w) -> out (N, K, H_out, W_out).
+    """Y = A^T M A for every tile: m (36, >= K*T) -> out (N, K, H_out, W_out), T = N*tiles_h*tiles_w.
 
+    m[xi, k*T + t] is point xi of channel k of tile t (the GEMM's (K, T) result).
     Overwrites ``out``; the parts of edge tiles past H_out / W_out are dropped.
     """
-    tasks = out.shape[0] * out.shape[1] * tiles_h
+    tasks = out.shape[0] * out.shape[1]
     if n_chunks <= 1:
-        _output_rows(m, out, tiles_h, tiles_w, 0, tasks)
+        _output_planes(m, out, tiles_h, tiles_w, 0, tasks)
         return
     for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(tasks, chunk, n_chunks)
-        _output_rows(m, out, tiles_h, tiles_w, lo, hi)
+        lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
+        _output_planes(m, out, tiles_h, tiles_w, lo, hi)
 
 
 # --------------------------------------------------------------------------- grad-output transform
 
 @njit(fastmath=FASTMATH)
-def _grad_output_rows(go, m, tiles_h, tiles_w, lo, hi):
-    """M' for the band tasks [lo, hi); task = (n * K + k) * tiles_h + tile row."""
-    _, chans, oh, ow = go.shape
+def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
+    """M' for the planes [lo, hi); plane = n * K + k."""
+    chans = go.shape[1]
+    n_tiles = go.shape[0] * tiles_h * tiles_w
     dt = go.dtype.type
-    c2, c4, c8, zero = dt(2), dt(4), dt(8), dt(0)
-    wb = tiles_w * TILE
-    rows = np.empty((ALPHA, wb), go.dtype)    # A applied down the columns of the band
+    c2, c4, c8 = dt(2), dt(4), dt(8)
+    gp = np.empty((tiles_h * TILE, TILE, tiles_w), go.dtype)  # the plane, zero-padded, phase-split
+    rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), go.dtype)   # A down each tile row's columns
     for task in range(lo, hi):
-        ty = task % tiles_h
-        k = (task // tiles_h) % chans
-        n = task // (tiles_h * chans)
-        n_rows = min(TILE, oh - ty * TILE)
-        # pass 1, vectorised along the row: rows[p] = sum_r A[p, r] go[4 ty + r] (zero past H_out)
-        y0 = ty * TILE
-        for xx in range(ow):
-            a = _a(go[n, k, y0, xx],
-                   go[n, k, y0 + 1, xx] if n_rows > 1 else zero,
-                   go[n, k, y0 + 2, xx] if n_rows > 2 else zero,
-                   go[n, k, y0 + 3, xx] if n_rows > 3 else zero, c2, c4, c8)
-            for p in range(ALPHA):
-                rows[p, xx] = a[p]
-        rows[:, ow:] = zero
-        # pass 2, tile by tile: M'[6p + q] = sum_s rows[p, 4 tx + s] A[q, s]
-        t0 = (n * tiles_h + ty) * tiles_w
+        k = task % chans
+        n = task // chans
+        _fill_plane(go, n, k, 0, 0, gp)
+        # pass 1, element-wise along the rows: rows[ty, p] = sum_r A[p, r] gp[4 ty + r]
+        for ty in range(tiles_h):
+            y = ty * TILE
+            for s in range(TILE):
+                for t in range(tiles_w):
+                    a = _a(gp[y, s, t], gp[y + 1, s, t], gp[y + 2, s, t], gp[y + 3, s, t],
+                           c2, c4, c8)
+                    rows[ty, 0, s, t] = a[0]
+                    rows[ty, 1, s, t] = a[1]
+                    rows[ty, 2, s, t] = a[2]
+                    rows[ty, 3, s, t] = a[3]
+                    rows[ty, 4, s, t] = a[4]
+                    rows[ty, 5, s, t] = a[5]
+        # pass 2, along the tiles: M'[6p + q] = sum_s rows[ty, p, column 4 tx + s] A[q, s]
+        base = k * n_tiles + n * tiles_h * tiles_w
         for p in range(ALPHA):
-            rp = rows[p]
-            for tx in range(tiles_w):
-                b = tx * TILE
-                a = _a(rp[b], rp[b + 1], rp[b + 2], rp[b + 3], c2, c4, c8)
-                for q in range(ALPHA):
-                    m[p * ALPHA + q, k, t0 + tx] = a[q]
+            b = p * ALPHA
+            for ty in range(tiles_h):
+                t0 = np.uint64(base + ty * tiles_w)
+                for tx in range(tiles_w):
+                    a = _a(rows[ty, p, 0, tx], rows[ty, p, 1, tx], rows[ty, p, 2, tx],
+                           rows[ty, p, 3, tx], c2, c4, c8)
+                    t = t0 + np.uint64(tx)
+                    m[b, t] = a[0]
+                    m[b + 1, t] = a[1]
+                    m[b + 2, t] = a[2]
+                    m[b + 3, t] = a[3]
+                    m[b + 4, t] = a[4]
+                    m[b + 5, t] = a[5]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_grad_output_transform(go, m, tiles_h, tiles_w, n_chunks):
     """M' = A dY A^T for every tile (the adjoint of the output transform):
-    go (N, K, H_out, W_out) -> m (36, K, N*tiles_h*tiles_w); zero past the edges."""
-    tasks = go.shape[0] * go.shape[1] * tiles_h
+    go (N, K, H_out, W_out) -> m (36, >= K*T) laid out as in the output transform;
+    zero past the edges."""
+    tasks = go.shape[0] * go.shape[1]
     if n_chunks <= 1:
-        _grad_output_rows(go, m, tiles_h, tiles_w, 0, tasks)
+        _grad_output_planes(go, m, tiles_h, tiles_w, 0, tasks)
         return
     for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(tasks, chunk, n_chunks)
-        _grad_output_rows(go, m, tiles_h, tiles_w, lo, hi)
+        lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
+        _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi)
 
 
 # --------------------------------------------------------------------------- weight transforms
 
 @njit(fastmath=FASTMATH)
 def _weight_rows(w, u, lo, hi):
-    """U[:, k, :] = G w[k, c] G^T for the output channels k in [lo, hi), in float64."""
+    """U[:, k, :] = G w[k, c] G^T for the output channels k in [lo, hi), in float64.
+
+    The innermost loops run over the input channel c, the contiguous axis of u.
+    """
     chans = w.shape[1]
+    cols = np.empty((3, ALPHA, chans), np.float64)   # G applied down each filter column j
     for k in range(lo, hi):
-        for c in range(chans):
-            g = w[k, c]
-            # G along each of the 3 columns, then along the 6 rows of the result
-            c0 = _g(np.float64(g[0, 0]), np.float64(g[1, 0]), np.float64(g[2, 0]))
-            c1 = _g(np.float64(g[0, 1]), np.float64(g[1, 1]), np.float64(g[2, 1]))
-            c2 = _g(np.float64(g[0, 2]), np.float64(g[1, 2]), np.float64(g[2, 2]))
-            for p in range(ALPHA):
-                r = _g(c0[p], c1[p], c2[p])
-                for q in range(ALPHA):
-                    u[p * ALPHA + q, k, c] = r[q]
+        for j in range(3):
+            for c in range(chans):
+                g = _g(np.float64(w[k, c, 0, j]), np.float64(w[k, c, 1, j]),
+                       np.float64(w[k, c, 2, j]))
+                cols[j, 0, c] = g[0]
+                cols[j, 1, c] = g[1]
+                cols[j, 2, c] = g[2]
+                cols[j, 3, c] = g[3]
+                cols[j, 4, c] = g[4]
+                cols[j, 5, c] = g[5]
+        for p in range(ALPHA):
+            b = p * ALPHA
+            for c in range(chans):
+                g = _g(cols[0, p, c], cols[1, p, c], cols[2, p, c])
+                u[b, k, c] = g[0]
+                u[b + 1, k, c] = g[1]
+                u[b + 2, k, c] = g[2]
+                u[b + 3, k, c] = g[3]
+                u[b + 4, k, c] = g[4]
+                u[b + 5, k, c] = g[5]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -286,29 +365,35 @@ def winograd_weight_transform(w, u, n_chunks):
         _weight_rows(w, u, 0, w.shape[0])
         return
     for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(w.shape[0], chunk, n_chunks)
+        lo, hi = chunk_bounds(w.shape[0], np.int64(chunk), n_chunks)
         _weight_rows(w, u, lo, hi)
 
 
 @njit(fastmath=FASTMATH)
 def _weight_grad_rows(du, gw, lo, hi):
-    """gw[k, c] = G^T dU[:, k, c] G for the output channels k in [lo, hi), in float64."""
+    """gw[k, c] = G^T dU[:, k, c] G for the output channels k in [lo, hi), in float64.
+
+    Innermost loops over c (contiguous in du), as in _weight_rows.
+    """
     chans = gw.shape[1]
-    cols = np.empty((ALPHA, 3), np.float64)
+    rows = np.empty((ALPHA, 3, chans), np.float64)   # G^T applied along each row p of dU
     for k in range(lo, hi):
-        for c in range(chans):
-            # G^T along each of the 6 rows of dU, then along the 3 columns of the result
-            for p in range(ALPHA):
-                b = p * ALPHA
+        for p in range(ALPHA):
+            b = p * ALPHA
+            for c in range(chans):
                 r = _gt(np.float64(du[b, k, c]), np.float64(du[b + 1, k, c]),
                         np.float64(du[b + 2, k, c]), np.float64(du[b + 3, k, c]),
                         np.float64(du[b + 4, k, c]), np.float64(du[b + 5, k, c]))
-                for j in range(3):
-                    cols[p, j] = r[j]
-            for j in range(3):
-                y = _gt(cols[0, j], cols[1, j], cols[2, j], cols[3, j], cols[4, j], cols[5, j])
-                for i in range(3):
-                    gw[k, c, i, j] = y[i]
+                rows[p, 0, c] = r[0]
+                rows[p, 1, c] = r[1]
+                rows[p, 2, c] = r[2]
+        for j in range(3):
+            for c in range(chans):
+                y = _gt(rows[0, j, c], rows[1, j, c], rows[2, j, c], rows[3, j, c],
+                        rows[4, j, c], rows[5, j, c])
+                gw[k, c, 0, j] = y[0]
+                gw[k, c, 1, j] = y[1]
+                gw[k, c, 2, j] = y[2]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -319,5 +404,5 @@ def winograd_weight_grad_transform(du, gw, n_chunks):
         _weight_grad_rows(du, gw, 0, gw.shape[0])
         return
     for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(gw.shape[0], chunk, n_chunks)
+        lo, hi = chunk_bounds(gw.shape[0], np.int64(chunk), n_chunks)
         _weight_grad_rows(du, gw, lo, hi)
