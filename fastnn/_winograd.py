@@ -67,10 +67,10 @@ def _transform_chunks(size):
 
 
 def _weight_transform(w, slot):
-    """U (36, C_out, C_in) of w (C_out, C_in, 3, 3), in a workspace."""
-    u = _workspace.workspace(slot, (POINTS,) + w.shape[:2], w.dtype)
+    """The 36 (C_out, C_in) matrices U[xi] of w (C_out, C_in, 3, 3), in a workspace."""
+    u, u_mats = _slab(w.shape[0], w.shape[1], w.dtype, slot)
     _wino.winograd_weight_transform(w, u, _transform_chunks(w.size * 4))
-    return u
+    return u_mats
 
 
 def _convolve(x, u, out, pad_h, pad_w):
@@ -112,7 +112,7 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
     k, oh, ow = go.shape[1:]
     th, tw = _tiles(oh, ow)
     per_image = th * tw
-    du = _workspace.workspace("wino_du", (POINTS, k, c), x.dtype)
+    du, du_mats = _slab(k, c, x.dtype, "wino_du")
     for i, (n0, n1) in enumerate(_chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize)):
         tiles = (n1 - n0) * per_image
         v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
@@ -121,5 +121,5 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
         mg, mg_mats = _slab(k, tiles, x.dtype, "wino_m")
         _wino.winograd_grad_output_transform(go[n0:n1], mg, th, tw, _transform_chunks(mg.size))
         for xi in range(POINTS):
-            gemm_into(mg_mats[xi], v_mats[xi], du[xi], trans_b=True, accumulate=i > 0)
+            gemm_into(mg_mats[xi], v_mats[xi], du_mats[xi], trans_b=True, accumulate=i > 0)
     _wino.winograd_weight_grad_transform(du, grad_weight, _transform_chunks(du.size))

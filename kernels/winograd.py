@@ -346,21 +346,23 @@ def _weight_rows(w, u, lo, hi):
                 cols[j, 3, c] = g[3]
                 cols[j, 4, c] = g[4]
                 cols[j, 5, c] = g[5]
+        k0 = np.uint64(k * chans)
         for p in range(ALPHA):
             b = p * ALPHA
             for c in range(chans):
                 g = _g(cols[0, p, c], cols[1, p, c], cols[2, p, c])
-                u[b, k, c] = g[0]
-                u[b + 1, k, c] = g[1]
-                u[b + 2, k, c] = g[2]
-                u[b + 3, k, c] = g[3]
-                u[b + 4, k, c] = g[4]
-                u[b + 5, k, c] = g[5]
+                i = k0 + np.uint64(c)
+                u[b, i] = g[0]
+                u[b + 1, i] = g[1]
+                u[b + 2, i] = g[2]
+                u[b + 3, i] = g[3]
+                u[b + 4, i] = g[4]
+                u[b + 5, i] = g[5]
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_weight_transform(w, u, n_chunks):
-    """U = G g G^T for every filter: w (K, C, 3, 3) -> u (36, K, C)."""
+    """U = G g G^T for every filter: w (K, C, 3, 3) -> u (36, >= K*C), u[xi, k*C + c] (_SLABS)."""
     if n_chunks <= 1:
         _weight_rows(w, u, 0, w.shape[0])
         return
@@ -378,12 +380,13 @@ def _weight_grad_rows(du, gw, lo, hi):
     chans = gw.shape[1]
     rows = np.empty((ALPHA, 3, chans), np.float64)   # G^T applied along each row p of dU
     for k in range(lo, hi):
+        k0 = np.uint64(k * chans)
         for p in range(ALPHA):
             b = p * ALPHA
             for c in range(chans):
-                r = _gt(np.float64(du[b, k, c]), np.float64(du[b + 1, k, c]),
-                        np.float64(du[b + 2, k, c]), np.float64(du[b + 3, k, c]),
-                        np.float64(du[b + 4, k, c]), np.float64(du[b + 5, k, c]))
+                i = k0 + np.uint64(c)
+                r = _gt(np.float64(du[b, i]), np.float64(du[b + 1, i]), np.float64(du[b + 2, i]),
+                        np.float64(du[b + 3, i]), np.float64(du[b + 4, i]), np.float64(du[b + 5, i]))
                 rows[p, 0, c] = r[0]
                 rows[p, 1, c] = r[1]
                 rows[p, 2, c] = r[2]
@@ -399,7 +402,7 @@ def _weight_grad_rows(du, gw, lo, hi):
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_weight_grad_transform(du, gw, n_chunks):
     """gw = G^T dU G for every filter (the adjoint of the weight transform):
-    du (36, K, C) -> gw (K, C, 3, 3), overwritten."""
+    du (36, >= K*C), du[xi, k*C + c] (_SLABS) -> gw (K, C, 3, 3), overwritten."""
     if n_chunks <= 1:
         _weight_grad_rows(du, gw, 0, gw.shape[0])
         return
