@@ -112,7 +112,9 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
     k, oh, ow = go.shape[1:]
     th, tw = _tiles(oh, ow)
     per_image = th * tw
-    du, du_mats = _slab(k, c, x.dtype, "wino_du")
+    # (the grad-input pass is done with its transformed weights: reuse their workspace, which
+    # keeps two 36*C_out*C_in arrays from overflowing the 64 MiB workspace cache on deep layers)
+    du, du_mats = _slab(k, c, x.dtype, "wino_u")
     for i, (n0, n1) in enumerate(_chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize)):
         tiles = (n1 - n0) * per_image
         v, v_mats = _slab(c, tiles, x.dtype, "wino_v")

@@ -112,7 +112,9 @@ def _gt(u0, u1, u2, u3, u4, u5):
 # * no array views inside the task loop (a view costs an atomic reference
 #   count increment and decrement); the tile offset is unsigned (np.uint64),
 #   since Numba's wraparound test for a negative signed index stops
-#   vectorisation; no tuple indexed by a loop variable (it compiles to a switch).
+#   vectorisation; no tuple indexed by a loop variable (it compiles to a switch);
+#   the serial branches pass np.int64(0), not a literal 0, which would compile
+#   every helper a second time for a Literal[int](0) argument.
 #
 # _SLABS: the transformed tiles (and the GEMM results) are 2-D (36, slab): row
 # xi holds the (channels, tiles) matrix of point xi, and the caller pads each
@@ -196,7 +198,7 @@ def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
     """
     tasks = x.shape[0] * x.shape[1]
     if n_chunks <= 1:
-        _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, 0, tasks)
+        _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, np.int64(0), tasks)
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
@@ -258,7 +260,7 @@ def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
     """
     tasks = out.shape[0] * out.shape[1]
     if n_chunks <= 1:
-        _output_planes(m, out, tiles_h, tiles_w, 0, tasks)
+        _output_planes(m, out, tiles_h, tiles_w, np.int64(0), tasks)
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
@@ -318,7 +320,7 @@ def winograd_grad_output_transform(go, m, tiles_h, tiles_w, n_chunks):
     zero past the edges."""
     tasks = go.shape[0] * go.shape[1]
     if n_chunks <= 1:
-        _grad_output_planes(go, m, tiles_h, tiles_w, 0, tasks)
+        _grad_output_planes(go, m, tiles_h, tiles_w, np.int64(0), tasks)
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
@@ -364,7 +366,7 @@ def _weight_rows(w, u, lo, hi):
 def winograd_weight_transform(w, u, n_chunks):
     """U = G g G^T for every filter: w (K, C, 3, 3) -> u (36, >= K*C), u[xi, k*C + c] (_SLABS)."""
     if n_chunks <= 1:
-        _weight_rows(w, u, 0, w.shape[0])
+        _weight_rows(w, u, np.int64(0), w.shape[0])
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(w.shape[0], np.int64(chunk), n_chunks)
@@ -404,7 +406,7 @@ def winograd_weight_grad_transform(du, gw, n_chunks):
     """gw = G^T dU G for every filter (the adjoint of the weight transform):
     du (36, >= K*C), du[xi, k*C + c] (_SLABS) -> gw (K, C, 3, 3), overwritten."""
     if n_chunks <= 1:
-        _weight_grad_rows(du, gw, 0, gw.shape[0])
+        _weight_grad_rows(du, gw, np.int64(0), gw.shape[0])
         return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(gw.shape[0], np.int64(chunk), n_chunks)
