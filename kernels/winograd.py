@@ -131,10 +131,12 @@ def _fill_plane(x, n, c, pad_h, pad_w, xp):
     zero = xp.dtype.type(0)
     for e in range(flat.size):
         flat[e] = zero
+    ix_lo, ix_hi = max(0, -pad_w), min(wd, TILE * slots - pad_w)
     for iy in range(max(0, -pad_h), min(h, hp - pad_h)):
-        for ix in range(max(0, -pad_w), min(wd, TILE * slots - pad_w)):
-            xx = ix + pad_w
-            xp[iy + pad_h, xx % TILE, xx // TILE] = x[n, c, iy, ix]
+        y = iy + pad_h
+        for ix in range(ix_lo, ix_hi):
+            xx = np.uint64(ix + pad_w)     # >= 0: unsigned, so % and // are a mask and a shift
+            xp[y, xx & np.uint64(TILE - 1), xx >> np.uint64(2)] = x[n, c, iy, ix]
 
 
 # --------------------------------------------------------------------------- input transform
