@@ -78,14 +78,15 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
 
 
 def _winograd_check(op, kh, kw, geom, stride, dilation):
-    """ValueError naming the argument that rules out algorithm='winograd' (3x3, stride 1, dilation 1)."""
+    """ValueError naming what rules out algorithm='winograd' (3x3, stride 1, dilation 1)."""
     if (kh, kw) != (3, 3):
         raise ValueError(f"{op}(): algorithm='winograd' needs a 3x3 kernel (weight of shape "
                          f"(C_out, C_in, 3, 3)), got a {kh}x{kw} kernel")
     if (geom.stride_h, geom.stride_w) != (1, 1):
         raise ValueError(f"{op}(): algorithm='winograd' needs stride=1, got stride={stride!r}")
     if (geom.dil_h, geom.dil_w) != (1, 1):
-        raise ValueError(f"{op}(): algorithm='winograd' needs dilation=1, got dilation={dilation!r}")
+        raise ValueError(
+            f"{op}(): algorithm='winograd' needs dilation=1, got dilation={dilation!r}")
 
 
 def conv2d_backward_args(op, grad_output, input, weight, stride, padding, dilation, groups,

@@ -28,7 +28,7 @@ POINTS = ALPHA * ALPHA
 
 
 def winograd_applicable(weight_shape, geom, groups=1):
-    """True when conv2d(..., algorithm='winograd') applies: 3x3 kernel, stride 1, dilation 1, groups 1.
+    """Whether conv2d(..., algorithm='winograd') applies: 3x3 kernel, stride, dilation, groups 1.
 
     Parameters
     ----------

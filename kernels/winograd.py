@@ -124,7 +124,10 @@ def _gt(u0, u1, u2, u3, u4, u5):
 
 @njit(fastmath=FASTMATH)
 def _fill_plane(x, n, c, pad_h, pad_w, xp):
-    """xp[y, s, t] = x[n, c, y - pad_h, 4 t + s - pad_w], zero outside the plane. xp : (rows, 4, slots)."""
+    """xp[y, s, t] = x[n, c, y - pad_h, 4 t + s - pad_w], zero outside the plane.
+
+    xp : (rows, 4, slots), overwritten.
+    """
     h, wd = x.shape[2], x.shape[3]
     hp, slots = xp.shape[0], xp.shape[2]
     flat = xp.reshape(-1)
@@ -189,11 +192,11 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
-    """V = B^T d B for every 6x6 input tile: x (N, C, H, W) -> v (36, >= C*T), T = N*tiles_h*tiles_w.
+    """V = B^T d B for every 6x6 input tile: x (N, C, H, W) -> v (36, >= C*T).
 
-    v[xi, c*T + t] is point xi of channel c of tile t: each row's first C*T
-    entries are the (C, T) GEMM operand of point xi (see _SLABS above).
-    Tile (ty, tx) of image n reads rows ty*4 - pad_h ... + 5 and columns
+    T = N*tiles_h*tiles_w. v[xi, c*T + t] is point xi of channel c of tile t:
+    each row's first C*T entries are the (C, T) GEMM operand of point xi (see
+    _SLABS above). Tile (ty, tx) of image n reads rows ty*4 - pad_h ... + 5 and columns
     tx*4 - pad_w ... + 5 of x, zero outside the image (so padding, and the
     tiles that hang over the bottom/right edge, read zeros). ``pad_h``/``pad_w``
     may be negative (a crop: grad-input of a conv with padding > 2).
@@ -255,9 +258,10 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
-    """Y = A^T M A for every tile: m (36, >= K*T) -> out (N, K, H_out, W_out), T = N*tiles_h*tiles_w.
+    """Y = A^T M A for every tile: m (36, >= K*T) -> out (N, K, H_out, W_out).
 
-    m[xi, k*T + t] is point xi of channel k of tile t (the GEMM's (K, T) result).
+    T = N*tiles_h*tiles_w; m[xi, k*T + t] is point xi of channel k of tile t
+    (the GEMM's (K, T) result).
     Overwrites ``out``; the parts of edge tiles past H_out / W_out are dropped.
     """
     tasks = out.shape[0] * out.shape[1]
@@ -389,8 +393,9 @@ def _weight_grad_rows(du, gw, lo, hi):
             b = p * ALPHA
             for c in range(chans):
                 i = k0 + np.uint64(c)
-                r = _gt(np.float64(du[b, i]), np.float64(du[b + 1, i]), np.float64(du[b + 2, i]),
-                        np.float64(du[b + 3, i]), np.float64(du[b + 4, i]), np.float64(du[b + 5, i]))
+                r = _gt(np.float64(du[b, i]), np.float64(du[b + 1, i]),
+                        np.float64(du[b + 2, i]), np.float64(du[b + 3, i]),
+                        np.float64(du[b + 4, i]), np.float64(du[b + 5, i]))
                 rows[p, 0, c] = r[0]
                 rows[p, 1, c] = r[1]
                 rows[p, 2, c] = r[2]
