@@ -14,8 +14,10 @@ become 36 independent GEMMs, one per point xi = 6*p + q of the 6x6 tile:
     M[xi] (K, T) = U[xi] (K, C) @ V[xi] (C, T)
 
 which fastnn/_winograd.py runs on the ordinary GEMM. This file holds only the
-transforms, between the NCHW images and the (36, channels, tiles) layout the
-GEMM wants; tile t is (image, tile row, tile column) in row-major order.
+transforms, between the NCHW images and the layout the GEMM wants: a 2-D
+(36, >= channels*tiles) array whose row xi starts with the (channels, tiles)
+matrix of point xi (see _SLABS below); tile t is (image, tile row, tile
+column) in row-major order.
 
     B^T = [4  0 -5  0  1  0]    G = [ 1/4     0     0 ]    A^T = [1 1  1 1  1 0]
           [0 -4 -4  1  1  0]        [-1/6  -1/6  -1/6 ]          [0 1 -1 2 -2 0]
@@ -31,14 +33,15 @@ forward formula by the chain rule, dL/dU = (A dY A^T) (.) V summed over tiles
 adjoint of the output transform (``winograd_grad_output_transform``) and of the
 weight transform (``winograd_weight_grad_transform``).
 
-Each 2-D transform is done as two passes of a 1-D one: first along image rows
-for a whole band of tiles at once (contiguous, so LLVM vectorises it), then
-along columns tile by tile. Padding and partial edge tiles go through a
-zero-filled band buffer, so the inner loops test nothing.
+Each 2-D transform is done as two passes of a 1-D one: first down the columns,
+element-wise across a whole row of tiles (contiguous, so LLVM vectorises it),
+then along each tile's columns. Padding and partial edge tiles go through a
+zero-filled copy of the plane, so the inner loops test nothing.
 
 Parallel kernels take the house's trailing ``n_chunks`` (kernels/_chunks.py):
 1 runs serially on the calling thread; n > 1 splits the independent items
-(band rows of tiles, or weight rows) into n chunks, each written by one thread.
+((image, channel) planes, or output channels of the weight) into n chunks,
+each written by one thread.
 The constants of B^T and A^T are small integers, exact in either dtype; they
 are made with ``dtype.type`` so that float32 arithmetic stays float32 (a bare
 ``4 * x`` would promote to float64). The weight transforms, which run once per
