@@ -103,12 +103,12 @@ def _gt(u0, u1, u2, u3, u4, u5):
             (u3 + u4 - u1 - u2) / 6.0 + u5)
 
 
-# How the hot loops are written (each rule measured on earlier versions, whose
-# transforms took longer than the 36 GEMMs):
+# How the hot loops are written (found by profiling earlier versions, whose
+# transforms took longer than the 36 GEMMs; the rules were not timed one by one):
 # * a task is a whole (image, channel) plane, and the tile-order loops write
 #   (or read) the (36, channels*tiles) arrays point row by point row: 6 runs
-#   of a plane's tiles at a time, not 36 short runs per tile row, which missed
-#   the cache on nearly every store;
+#   of a plane's tiles at a time, not 36 short runs per tile row (that made the
+#   input transform of bench shape A ~2x slower);
 # * the plane is first copied into a zero-padded, phase-split buffer (column
 #   4 t + s at [s, t]), so padding needs no test and every pass reads
 #   contiguous runs over tiles, which LLVM vectorises;
