@@ -22,6 +22,8 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
     same_dtype(op, "input", x, weight=w)
     choice(op, "algorithm", algorithm, CONV_ALGORITHMS)
     n_groups = _int(op, "groups", groups, "an int")
+    if algorithm == "winograd" and n_groups != 1:
+        raise ValueError(f"{op}(): algorithm='winograd' needs groups=1, got groups={groups!r}")
     if n_groups != 1:
         raise NotImplementedError(
             f"{op}(): groups={groups!r} is not supported yet; only groups=1")
@@ -70,7 +72,21 @@ def conv2d_args(op, input, weight, bias, stride, padding, dilation, groups, algo
         raise ValueError(
             f"{op}(): algorithm='1x1' needs a 1x1 kernel with stride 1 and no padding, got "
             f"kernel {kh}x{kw}, stride {(sh, sw)}, padding {padding!r}")
+    if algorithm == "winograd":
+        _winograd_check(op, kh, kw, geom, stride, dilation)
     return x, w, b, geom
+
+
+def _winograd_check(op, kh, kw, geom, stride, dilation):
+    """ValueError naming what rules out algorithm='winograd' (3x3, stride 1, dilation 1)."""
+    if (kh, kw) != (3, 3):
+        raise ValueError(f"{op}(): algorithm='winograd' needs a 3x3 kernel (weight of shape "
+                         f"(C_out, C_in, 3, 3)), got a {kh}x{kw} kernel")
+    if (geom.stride_h, geom.stride_w) != (1, 1):
+        raise ValueError(f"{op}(): algorithm='winograd' needs stride=1, got stride={stride!r}")
+    if (geom.dil_h, geom.dil_w) != (1, 1):
+        raise ValueError(
+            f"{op}(): algorithm='winograd' needs dilation=1, got dilation={dilation!r}")
 
 
 def conv2d_backward_args(op, grad_output, input, weight, stride, padding, dilation, groups,

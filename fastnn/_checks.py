@@ -20,7 +20,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
 
 
-CONV_ALGORITHMS = ("auto", "direct", "im2col", "1x1")
+CONV_ALGORITHMS = ("auto", "direct", "im2col", "1x1", "winograd")
 
 
 def float_array(op, name, x, ndim=None, layout=None, min_ndim=None, keep_layout=False):

@@ -1,6 +1,6 @@
-"""conv2d and conv2d_backward: the direct, im2col and 1x1 algorithms, the static "auto" rule
-and the list of algorithms that fastnn._autotune measures (kernels/conv_direct.py,
-kernels/im2col.py; the GEMM through fastnn._linear).
+"""conv2d and conv2d_backward: the direct, im2col, 1x1 and Winograd algorithms, the static
+"auto" rule and the list of algorithms that fastnn._autotune measures (kernels/conv_direct.py,
+kernels/im2col.py, fastnn/_winograd.py; the GEMM through fastnn._linear).
 """
 import functools
 
@@ -13,13 +13,14 @@ from . import _geometry
 from . import _workspace
 from . import _tuning
 from ._linear import gemm_into
+from ._winograd import winograd_applicable, winograd_backward, winograd_forward  # noqa: F401
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
 from .kernels import im2col as _im2col
 
 
 def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=(1, 1),
-                            padding=(0, 0), *, pass_name="forward"):
+                            padding=(0, 0), *, pass_name="forward", dilation=(1, 1)):
     """The algorithm ``conv2d(..., algorithm='auto')`` uses for these shapes.
 
     Parameters
@@ -30,6 +31,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     dtype : numpy dtype (float32 or float64)
     stride, padding : (int, int), as passed to conv2d (padding as top/left ints)
     pass_name : {'forward', 'backward'}, keyword-only: which call the pick is for
+    dilation : (int, int), keyword-only, default (1, 1)
 
     Returns
     -------
@@ -37,6 +39,8 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         With P = H_out*W_out output positions per image, D = C_in*kH*kW taps, K = C_out,
         and T = get_num_threads() (constants in fastnn/_tuning.py):
 
+        0. 3x3 kernel, stride 1, dilation 1, C_in and C_out >= ``WINOGRAD_MIN_CHANNELS``
+           (64) and P >= ``WINOGRAD_MIN_PLANE`` (196): ``'winograd'``.
         1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
            the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
            ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
@@ -60,6 +64,10 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     c_out, _, kh, kw = weight_shape
     plane = output_hw[0] * output_hw[1]
     backward = pass_name == "backward"
+    if ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and min(c_in, c_out) >= _tuning.WINOGRAD_MIN_CHANNELS
+            and plane >= _tuning.WINOGRAD_MIN_PLANE):
+        return "winograd"
     if kh == kw == 1:
         if _tuning.POINTWISE_GEMM and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
             if (not backward and c_in <= _tuning.POINTWISE_DIRECT_MAX_CIN
@@ -98,7 +106,8 @@ def applicable_algorithms(x_shape, w_shape, geom):
     Returns
     -------
     tuple of str
-        ``('direct', 'im2col')``, or ``('direct', '1x1')`` for a 1x1 kernel with stride 1
+        ``('direct', 'im2col')``, plus ``'winograd'`` for a 3x3 kernel with stride 1 and
+        dilation 1, or ``('direct', '1x1')`` for a 1x1 kernel with stride 1
         and no padding (there 'im2col' runs the very same GEMM path as '1x1': the
         columns are the input itself, so it is not timed twice). A new algorithm is
         added here and in :func:`_run_forward` / :func:`_run_backward`; 'auto' then
@@ -106,13 +115,15 @@ def applicable_algorithms(x_shape, w_shape, geom):
     """
     if _geometry.is_pointwise_conv(geom):
         return ("direct", "1x1")
+    if winograd_applicable(w_shape, geom):
+        return ("direct", "im2col", "winograd")
     return ("direct", "im2col")
 
 
 def _static(pass_name, x, w, geom):
     return select_conv2d_algorithm(x.shape, w.shape, (geom.out_h, geom.out_w), x.dtype,
                                    (geom.stride_h, geom.stride_w), (geom.pad_h, geom.pad_w),
-                                   pass_name=pass_name)
+                                   pass_name=pass_name, dilation=(geom.dil_h, geom.dil_w))
 
 
 def _macs(x, w, geom):
@@ -273,6 +284,8 @@ def _run_forward(algorithm, x, w, out, geom):
     """Write conv2d(x, w) (no bias) into every element of ``out`` with ``algorithm``."""
     if algorithm == "direct":
         _direct_forward(x, w, out, geom)
+    elif algorithm == "winograd":
+        winograd_forward(x, w, out, geom)
     else:   # 'im2col' and '1x1' share the chunked GEMM path (_unfold tells them apart)
         _gemm_forward(x, w, out, geom)
 
@@ -281,6 +294,8 @@ def _run_backward(algorithm, go, x, w, grad_input, grad_weight, geom):
     """Write grad_input and grad_weight (every element) with ``algorithm``."""
     if algorithm == "direct":
         _direct_backward(go, x, w, grad_input, grad_weight, geom)
+    elif algorithm == "winograd":
+        winograd_backward(go, x, w, grad_input, grad_weight, geom)
     else:
         _gemm_backward(go, x, w, grad_input, grad_weight, geom)
 
@@ -300,12 +315,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         dilated kernel gets the extra row/column at the bottom/right, as torch)
     dilation : int or (int, int), >= 1
     groups : int; only 1 is supported (other values raise NotImplementedError)
-    algorithm : {'auto', 'direct', 'im2col', '1x1'}, keyword-only
+    algorithm : {'auto', 'direct', 'im2col', '1x1', 'winograd'}, keyword-only
         'direct' runs the packed direct kernel (kernels/conv_direct.py);
         'im2col' unfolds the input into a (C_in*kH*kW, images*H_out*W_out)
         matrix, chunk by chunk of the batch, and runs one GEMM per chunk; '1x1'
         (1x1 kernel, stride 1, padding 0 only) multiplies W (C_out x C_in) by
-        each image's (C_in x H*W) matrix, with no im2col; 'auto' times every
+        each image's (C_in x H*W) matrix, with no im2col; 'winograd' (3x3
+        kernel, stride 1, dilation 1, groups 1 only; any padding) runs Lavin &
+        Gray's F(4x4, 3x3) algorithm: 36 GEMMs on transformed 6x6 tiles, 4x
+        fewer multiplies (see Notes for its float32 error); 'auto' times every
         applicable algorithm on the first call of each new (pass, shapes, stride,
         padding, dilation, groups, dtype, threads) key of at least
         ``_tuning.AUTOTUNE_MIN_MACS`` multiply-adds and reuses the fastest
@@ -327,7 +345,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         wrong ndim, channel mismatch, stride/dilation < 1, negative padding,
         padding='same' with stride > 1, a dilated kernel larger than the padded
         input, a bias of the wrong shape, an unknown algorithm, '1x1' for a
-        kernel that is not 1x1 / stride 1 / unpadded.
+        kernel that is not 1x1 / stride 1 / unpadded, 'winograd' for a kernel
+        that is not 3x3 or a stride, dilation or groups other than 1 (the
+        message names the argument).
     MemoryError
         the output alone needs more memory than is available (checked before
         anything is allocated; the message names the shape and byte count).
@@ -342,8 +362,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     Memory besides the output: 'im2col' at most max(_tuning.IM2COL_CHUNK_BYTES = 32 MiB,
     one image's C_in*kH*kW*H_out*W_out columns) plus C_out*H_out*W_out per
     image of the chunk; 'direct' a zero-padded copy of the input; '1x1' a copy
-    of the input (none for N = 1). Scratch memory up to 64 MiB per thread is
-    cached and reused between calls (fastnn/_workspace.py).
+    of the input (none for N = 1); 'winograd' 36*C_out*C_in for the transformed
+    weights plus 36*(C_in + C_out)*tiles per image (tiles = ceil(H_out/4) *
+    ceil(W_out/4)), batch-chunked to at most max(32 MiB, one image). Scratch
+    memory up to 64 MiB per thread is cached and reused between calls
+    (fastnn/_workspace.py).
+
+    'winograd' is less accurate in float32 than the other algorithms (its
+    transforms multiply by up to 8 and divide by 24, and cancel): measured
+    max |error| / max |output| against a float64 reference, with standard
+    normal inputs and He-scaled weights, 7e-6 to 1.2e-5 on bench shapes A (N32
+    C64 32x32 K64) and B (N1 C192 28x28 K32) and ResNet-18's 56x56 and 7x7
+    layers, forward and both gradients, against 1e-6 to 3e-6 for 'direct' and
+    2e-7 to 5e-7 for 'im2col'. In float64 the difference is at rounding level
+    (~1e-15).
     """
     x, w, b, geom = _args.conv2d_args("conv2d", input, weight, bias, stride, padding, dilation,
                                      groups, algorithm)
@@ -390,6 +422,13 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     grad_input is the adjoint of the forward map (a transposed convolution).
     Scratch memory as :func:`conv2d`; the direct path also needs a widened copy
     of grad_output and a padded grad-input buffer.
+
+    'winograd' computes both gradients with Winograd transforms: grad_input is
+    the F(4x4, 3x3) convolution of grad_output with the 180-degree rotated,
+    in/out-swapped weight and padding 2 - p; grad_weight = G^T dU G with
+    dU[xi] = sum over tiles of (A dY A^T)[xi] @ V[xi]^T (the chain rule through
+    the forward formula; 36 GEMMs over the tiles). float32 error as for
+    :func:`conv2d`.
     """
     go, x, w, geom = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)

@@ -26,6 +26,13 @@ IM2COL_MEDIUM_PLANE_WORK = 32768  # wins 1.1-3x (E, ResNet layer3/4); LeNet conv
 #                                   P 64) and 16x32x16 (9,216, P 256) stay direct (2.3x)
 IM2COL_MIN_WORK_FORWARD = 262144   # im2col whatever P when K*D >= this (VGG conv3-6, 1.2-1.4x);
 IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2: 1.0-1.3x)
+# Winograd F(4x4, 3x3) (fastnn/_winograd.py) for 3x3 / stride 1 / dilation 1 when both channel
+# counts and the output plane are large enough: 1.5-2.3x the best of direct / im2col on A and
+# ResNet-18's 56x56, 28x28 and 14x14 3x3 layers, forward and backward; at 7x7 (P 49) a tie
+# forward and 1.1-1.4x slower backward (the 36 transformed weight matrices dominate); on B
+# (K 32) a tie. Measured on the shared machine (README "Winograd").
+WINOGRAD_MIN_CHANNELS = 64
+WINOGRAD_MIN_PLANE = 196
 DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than
 #                                    this x threads it leaves cores idle (VGG conv1 N1 C3: 1.34x)
 
@@ -38,6 +45,10 @@ DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks
 # and LeNet-5 at batch 64 (conv1 5.5e6, conv2 9.8e6); ResNet-18/VGG/MobileNet layers
 # (1e8-1e9 at batch 8) are all tuned.
 AUTOTUNE_MIN_MACS = 10_000_000
+
+# --- conv2d algorithm='winograd': its transforms run parallel from this many elements of the
+# transformed array (36 x channels x tiles); not measured separately, the pooling value
+WINOGRAD_PARALLEL_MIN = 65536
 
 # --- memory
 IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image)

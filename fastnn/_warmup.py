@@ -73,6 +73,8 @@ WARMUP_CALLS = [
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "im2col"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "direct"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "im2col"}),
+    ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "winograd"}),
+    ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "winograd"}),
     ("conv2d", ("x4", "w11", "b4"), {"algorithm": "1x1"}),
     ("conv2d_backward", ("gy4", "x4", "w11"), {"algorithm": "1x1"}),
     ("linear", ("x2", "w2", "b2"), {}),

@@ -219,7 +219,7 @@ class Conv2d(Layer):
         'same' or 'valid')
     bias : bool, whether to learn a bias (zeros; U(-1/sqrt(fan_in), ..) with
         weight_init='torch')
-    algorithm : 'auto' (default), 'direct' or 'im2col'
+    algorithm : 'auto' (default), 'direct', 'im2col', '1x1' or 'winograd'
     weight_init, rng, dtype : as :class:`Linear`
 
     ``params``: 'weight' (C_out, C_in, kH, kW), 'bias' (C_out,).

@@ -77,6 +77,8 @@ def conv2d_case(draw, backward=False):
     stride = (1, 1) if padding == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     if algorithm == "1x1":    # only defined for pointwise geometry
         kh, kw, padding, stride = 1, 1, (0, 0), (1, 1)
+    if algorithm == "winograd":    # only defined for 3x3, stride 1, dilation 1
+        kh, kw, stride, dh, dw = 3, 3, (1, 1), 1, 1
     ph, pw = padding if isinstance(padding, tuple) else (0, 0)
     # smallest input the dilated kernel fits in, plus a little
     h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 5))
