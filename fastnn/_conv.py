@@ -40,7 +40,8 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         and T = get_num_threads() (constants in fastnn/_tuning.py):
 
         0. 3x3 kernel, stride 1, dilation 1, C_in and C_out >= ``WINOGRAD_MIN_CHANNELS``
-           (64) and P >= ``WINOGRAD_MIN_PLANE`` (196): ``'winograd'``.
+           (64), P >= ``WINOGRAD_MIN_PLANE`` (196) and N >= ``WINOGRAD_MIN_BATCH`` (4):
+           ``'winograd'``.
         1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
            the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
            ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
@@ -66,7 +67,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     backward = pass_name == "backward"
     if ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and min(c_in, c_out) >= _tuning.WINOGRAD_MIN_CHANNELS
-            and plane >= _tuning.WINOGRAD_MIN_PLANE):
+            and plane >= _tuning.WINOGRAD_MIN_PLANE and n >= _tuning.WINOGRAD_MIN_BATCH):
         return "winograd"
     if kh == kw == 1:
         if _tuning.POINTWISE_GEMM and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):

@@ -31,8 +31,11 @@ IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2:
 # ResNet-18's 56x56, 28x28 and 14x14 3x3 layers, forward and backward; at 7x7 (P 49) a tie
 # forward and 1.1-1.4x slower backward (the 36 transformed weight matrices dominate); on B
 # (K 32) a tie. Measured on the shared machine (README "Winograd").
+# The wins were measured at N = 8 and 32; with few images each of the 36 GEMMs falls under
+# GEMM_SERIAL_WORK and runs on one thread (B, N = 1: a tie), so small batches keep the rule below.
 WINOGRAD_MIN_CHANNELS = 64
 WINOGRAD_MIN_PLANE = 196
+WINOGRAD_MIN_BATCH = 4
 DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than
 #                                    this x threads it leaves cores idle (VGG conv1 N1 C3: 1.34x)
 

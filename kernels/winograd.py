@@ -290,7 +290,7 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
     for task in range(lo, hi):
         k = task % chans
         n = task // chans
-        _fill_plane(go, n, k, 0, 0, gp)
+        _fill_plane(go, n, k, np.int64(0), np.int64(0), gp)  # not literal 0s: one signature
         # pass 1, element-wise along the rows: rows[ty, p] = sum_r A[p, r] gp[4 ty + r]
         for ty in range(tiles_h):
             y = ty * TILE

@@ -173,8 +173,16 @@ def test_auto_rule(monkeypatch):
                pass_name="backward") == "im2col"
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1),
                pass_name="backward") == "im2col"
-    # Direct for the issue shapes (few or many taps, big planes, stride 2) ...
-    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    # Winograd for 3x3 / stride 1 / dilation 1 with >= 64 channels, >= 14x14 planes, >= 4 images
+    # (shape A, ResNet-18's 3x3 layers), not for a dilated, narrow, 7x7 or one-image call ...
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "winograd"
+    assert sel((8, 256, 14, 14), (256, 256, 3, 3), (14, 14), np.float32,
+               pass_name="backward") == "winograd"
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (28, 28), np.float32,
+               dilation=(2, 2)) == "direct"
+    assert sel((32, 64, 32, 32), (32, 64, 3, 3), (32, 32), np.float32) == "direct"
+    assert sel((1, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    # Direct for the other issue shapes (few or many taps, big planes, stride 2) ...
     assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
     assert sel((64, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
     assert sel((8, 3, 224, 224), (64, 3, 7, 7), (112, 112), np.float32, (2, 2), (3, 3)) == "direct"
@@ -190,8 +198,11 @@ def test_auto_rule(monkeypatch):
     assert sel((64, 6, 12, 12), (16, 6, 5, 5), (8, 8), np.float32) == "direct"
     # Backward: im2col from less work per position (ResNet layer2), and when the direct
     # grad-input kernel would have too few tasks for the threads (VGG conv1: N1, C_in 3).
+    # (ResNet's layer2 itself goes to Winograd; dilated, it shows the rule below it.)
     layer2 = ((8, 128, 28, 28), (128, 128, 3, 3), (28, 28), np.float32, (1, 1), (1, 1))
-    assert sel(*layer2) == "direct" and sel(*layer2, pass_name="backward") == "im2col"
+    assert sel(*layer2) == "winograd" == sel(*layer2, pass_name="backward")
+    assert sel(*layer2, dilation=(2, 2)) == "direct"
+    assert sel(*layer2, pass_name="backward", dilation=(2, 2)) == "im2col"
     vgg1 = ((1, 3, 224, 224), (64, 3, 3, 3), (224, 224), np.float32, (1, 1), (1, 1))
     assert sel(*vgg1) == "direct" and sel(*vgg1, pass_name="backward") == "im2col"
     monkeypatch.setattr(_tuning, "POINTWISE_GEMM", False)
