@@ -72,20 +72,19 @@ def _aligned_start(out, lo, hi):
     return min(start, hi)
 
 
-def _span1(op, x, out, p):
-    """out[i] = f(x[i], p) for every i, f = the scalar function named ``op``.
+def _span1(op, x, out, p, lo, hi):
+    """out[i] = f(x[i], p) for lo <= i < hi, f = the scalar function named ``op``.
 
     ``op`` is a string literal in the calling kernel: the overload below picks
     the scalar function at compile time, so it is inlined into the loop and
     vectorised. (Passing the function itself as an argument makes numba call
-    it through a pointer: no vectorisation, and no on-disk cache.) x and out
-    are whole arrays or a chunk's slices; the loop indexes them from 0, so
-    there are no wraparound checks in it.
+    it through a pointer: no vectorisation, and no on-disk cache.) The loop
+    runs over views sliced here and indexed from 0: no wraparound checks.
     """
 
 
-def _span2(op, a, b, out, p):
-    """out[i] = f(a[i], b[i], p) for every i; as _span1 with two inputs."""
+def _span2(op, a, b, out, p, lo, hi):
+    """out[i] = f(a[i], b[i], p) for lo <= i < hi; as _span1 with two inputs."""
 
 
 def _stream1(op, x, out, p, lo, hi):
@@ -98,27 +97,32 @@ def _stream2(op, a, b, out, p, lo, hi):
 
 
 @overload(_span1, prefer_literal=True, jit_options=_JIT)
-def _span1_overload(op, x, out, p):
+def _span1_overload(op, x, out, p, lo, hi):
     if not isinstance(op, types.StringLiteral):
         return None
     f = _UNARY[op.literal_value]
 
-    def impl(op, x, out, p):
-        for j in range(x.size):
-            out[j] = f(x[j], p)
+    def impl(op, x, out, p, lo, hi):
+        xs = x[lo:hi]
+        os = out[lo:hi]
+        for j in range(xs.size):
+            os[j] = f(xs[j], p)
 
     return impl
 
 
 @overload(_span2, prefer_literal=True, jit_options=_JIT)
-def _span2_overload(op, a, b, out, p):
+def _span2_overload(op, a, b, out, p, lo, hi):
     if not isinstance(op, types.StringLiteral):
         return None
     f = _BINARY[op.literal_value]
 
-    def impl(op, a, b, out, p):
-        for j in range(out.size):
-            out[j] = f(a[j], b[j], p)
+    def impl(op, a, b, out, p, lo, hi):
+        as_ = a[lo:hi]
+        bs = b[lo:hi]
+        os = out[lo:hi]
+        for j in range(os.size):
+            os[j] = f(as_[j], bs[j], p)
 
     return impl
 
@@ -208,7 +212,7 @@ def relu_forward(x, out, n_chunks):
     p = out.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span1("relu", x[lo:hi], out[lo:hi], p)
+        _span1("relu", x, out, p, lo, hi)
 
 
 def relu_backward(grad_out, x, grad_in, n_chunks):
@@ -216,7 +220,7 @@ def relu_backward(grad_out, x, grad_in, n_chunks):
     p = grad_in.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span2("relu_grad", grad_out[lo:hi], x[lo:hi], grad_in[lo:hi], p)
+        _span2("relu_grad", grad_out, x, grad_in, p, lo, hi)
 
 
 @njit(parallel=True, **_KERNEL)
@@ -257,14 +261,14 @@ def leaky_relu_forward(x, out, negative_slope, n_chunks):
     """out = x where x > 0, else negative_slope * x (NaN -> NaN). negative_slope: out's dtype."""
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span1("leaky", x[lo:hi], out[lo:hi], negative_slope)
+        _span1("leaky", x, out, negative_slope, lo, hi)
 
 
 def leaky_relu_backward(grad_out, x, grad_in, negative_slope, n_chunks):
     """grad_in = grad_out where x > 0, else negative_slope * grad_out (torch's convention at 0 and NaN)."""
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span2("leaky_grad", grad_out[lo:hi], x[lo:hi], grad_in[lo:hi], negative_slope)
+        _span2("leaky_grad", grad_out, x, grad_in, negative_slope, lo, hi)
 
 
 @njit(parallel=True, **_KERNEL)
@@ -305,7 +309,7 @@ def sigmoid_forward(x, out, n_chunks):
     p = out.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span1("sigmoid", x[lo:hi], out[lo:hi], p)
+        _span1("sigmoid", x, out, p, lo, hi)
 
 
 def sigmoid_backward(grad_out, y, grad_in, n_chunks):
@@ -313,7 +317,7 @@ def sigmoid_backward(grad_out, y, grad_in, n_chunks):
     p = grad_in.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(y.size, c, n_chunks)
-        _span2("sigmoid_grad", grad_out[lo:hi], y[lo:hi], grad_in[lo:hi], p)
+        _span2("sigmoid_grad", grad_out, y, grad_in, p, lo, hi)
 
 
 @njit(parallel=True, **_KERNEL)
@@ -346,7 +350,7 @@ def tanh_forward(x, out, n_chunks):
     p = out.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span1("tanh", x[lo:hi], out[lo:hi], p)
+        _span1("tanh", x, out, p, lo, hi)
 
 
 def tanh_backward(grad_out, y, grad_in, n_chunks):
@@ -354,7 +358,7 @@ def tanh_backward(grad_out, y, grad_in, n_chunks):
     p = grad_in.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(y.size, c, n_chunks)
-        _span2("tanh_grad", grad_out[lo:hi], y[lo:hi], grad_in[lo:hi], p)
+        _span2("tanh_grad", grad_out, y, grad_in, p, lo, hi)
 
 
 @njit(parallel=True, **_KERNEL)
@@ -388,7 +392,7 @@ def step_forward(x, out, n_chunks):
     p = out.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span1("step", x[lo:hi], out[lo:hi], p)
+        _span1("step", x, out, p, lo, hi)
 
 
 def step_backward(grad_out, x, grad_in, n_chunks):
@@ -396,7 +400,7 @@ def step_backward(grad_out, x, grad_in, n_chunks):
     p = grad_in.dtype.type(0)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(x.size, c, n_chunks)
-        _span2("step_grad", grad_out[lo:hi], x[lo:hi], grad_in[lo:hi], p)
+        _span2("step_grad", grad_out, x, grad_in, p, lo, hi)
 
 
 @njit(parallel=True, **_KERNEL)
