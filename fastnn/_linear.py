@@ -58,7 +58,8 @@ def linear(input, weight, bias=None):
     out = np.empty((x2.shape[0], w.shape[0]), dtype=x2.dtype)
     gemm_into(x2, w, out, trans_b=True)
     if b is not None:
-        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN, out.reshape(out.shape[0], out.shape[1], 1), b)
+        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN,
+                    out.reshape(out.shape[0], out.shape[1], 1), b)
     return out.reshape(lead + (w.shape[0],))
 
 
@@ -84,7 +85,8 @@ def linear_backward(grad_output, input, weight):
     grad_input = gemm_into(go2, w, np.empty((m, w.shape[1]), dtype=x2.dtype))
     grad_weight = gemm_into(go2, x2, np.empty_like(w), trans_a=True)
     grad_bias = np.empty(out_f, dtype=x2.dtype)
-    _tuning.run(_bias, "bias_reduce", go2.size, _tuning.BIAS_PARALLEL_MIN, go2.reshape(m, out_f, 1), grad_bias)
+    _tuning.run(_bias, "bias_reduce", go2.size, _tuning.BIAS_PARALLEL_MIN,
+                go2.reshape(m, out_f, 1), grad_bias)
     return grad_input.reshape(lead + (w.shape[1],)), grad_weight, grad_bias
 
 

@@ -170,7 +170,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if x.shape[0] and t.ndim == 2:
         _losses.soft_cross_entropy_forward(x, t, losses)
     elif x.shape[0]:
-        _tuning.run(_softmax, "softmax_cross_entropy_forward", x.size, _tuning.SOFTMAX_PARALLEL_MIN, x, t, losses)
+        _tuning.run(_softmax, "softmax_cross_entropy_forward", x.size,
+                    _tuning.SOFTMAX_PARALLEL_MIN, x, t, losses)
     if reduction == "none":
         return losses
     return losses.mean() if reduction == "mean" else losses.sum()
@@ -201,5 +202,6 @@ def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index
     if x.shape[0] and t.ndim == 2:
         _losses.soft_cross_entropy_backward(x, t, scale, grad_input)
     elif x.shape[0]:
-        _tuning.run(_softmax, "softmax_cross_entropy_backward", x.size, _tuning.SOFTMAX_PARALLEL_MIN, x, t, scale, grad_input)
+        _tuning.run(_softmax, "softmax_cross_entropy_backward", x.size,
+                    _tuning.SOFTMAX_PARALLEL_MIN, x, t, scale, grad_input)
     return grad_input

@@ -68,7 +68,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     rw, keep = _row_weights(t, w, ignore, rows.dtype)
     safe = np.where(keep, t, 0)
     if rows.shape[0]:
-        _tuning.run(_softmax, "softmax_cross_entropy_forward", rows.size, _tuning.SOFTMAX_PARALLEL_MIN, rows, safe, losses)
+        _tuning.run(_softmax, "softmax_cross_entropy_forward", rows.size,
+                    _tuning.SOFTMAX_PARALLEL_MIN, rows, safe, losses)
     losses *= rw
     return _finish(losses, reduction, rw.sum(), _none_shape(input))
 
@@ -109,7 +110,8 @@ def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index
             with np.errstate(invalid="ignore", divide="ignore"):
                 scale /= rw.sum()
         if m:
-            _tuning.run(_softmax, "softmax_cross_entropy_backward", rows.size, _tuning.SOFTMAX_PARALLEL_MIN, rows, np.where(keep, t, 0), scale, grad)
+            _tuning.run(_softmax, "softmax_cross_entropy_backward", rows.size,
+                        _tuning.SOFTMAX_PARALLEL_MIN, rows, np.where(keep, t, 0), scale, grad)
     x = np.asarray(input)
     if x.ndim == 1:
         return grad.reshape(c)

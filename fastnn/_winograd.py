@@ -62,14 +62,15 @@ def _slab(rows, cols, dtype, slot):
     return buf, [buf[xi, :rows * cols].reshape(rows, cols) for xi in range(POINTS)]
 
 
-def _transform_chunks(size):
-    return _tuning.n_chunks(size, _tuning.WINOGRAD_PARALLEL_MIN)
+def _transform(name, size, *args):
+    """Run transform kernel ``name`` (kernels/winograd.py), serial or parallel by ``size``."""
+    _tuning.run(_wino, name, size, _tuning.WINOGRAD_PARALLEL_MIN, *args)
 
 
 def _weight_transform(w, slot):
     """The 36 (C_out, C_in) matrices U[xi] of w (C_out, C_in, 3, 3), in a workspace."""
     u, u_mats = _slab(w.shape[0], w.shape[1], w.dtype, slot)
-    _wino.winograd_weight_transform(w, u, _transform_chunks(w.size * 4))
+    _transform("winograd_weight_transform", w.size * 4, w, u)
     return u_mats
 
 
@@ -87,12 +88,11 @@ def _convolve(x, u, out, pad_h, pad_w):
     for n0, n1 in _chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize):
         tiles = (n1 - n0) * per_image
         v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
-        _wino.winograd_input_transform(x[n0:n1], v, pad_h, pad_w, th, tw,
-                                       _transform_chunks(v.size))
+        _transform("winograd_input_transform", v.size, x[n0:n1], v, pad_h, pad_w, th, tw)
         m, m_mats = _slab(k, tiles, x.dtype, "wino_m")
         for xi in range(POINTS):
             gemm_into(u[xi], v_mats[xi], m_mats[xi])
-        _wino.winograd_output_transform(m, out[n0:n1], th, tw, _transform_chunks(m.size))
+        _transform("winograd_output_transform", m.size, m, out[n0:n1], th, tw)
 
 
 def winograd_forward(x, w, out, geom):
@@ -118,10 +118,9 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
     for i, (n0, n1) in enumerate(_chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize)):
         tiles = (n1 - n0) * per_image
         v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
-        _wino.winograd_input_transform(x[n0:n1], v, geom.pad_h, geom.pad_w, th, tw,
-                                       _transform_chunks(v.size))
+        _transform("winograd_input_transform", v.size, x[n0:n1], v, geom.pad_h, geom.pad_w, th, tw)
         mg, mg_mats = _slab(k, tiles, x.dtype, "wino_m")
-        _wino.winograd_grad_output_transform(go[n0:n1], mg, th, tw, _transform_chunks(mg.size))
+        _transform("winograd_grad_output_transform", mg.size, go[n0:n1], mg, th, tw)
         for xi in range(POINTS):
             gemm_into(mg_mats[xi], v_mats[xi], du_mats[xi], trans_b=True, accumulate=i > 0)
-    _wino.winograd_weight_grad_transform(du, grad_weight, _transform_chunks(du.size))
+    _transform("winograd_weight_grad_transform", du.size, du, grad_weight)

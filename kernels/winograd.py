@@ -38,10 +38,11 @@ element-wise across a whole row of tiles (contiguous, so LLVM vectorises it),
 then along each tile's columns. Padding and partial edge tiles go through a
 zero-filled copy of the plane, so the inner loops test nothing.
 
-Parallel kernels take the house's trailing ``n_chunks`` (kernels/_chunks.py):
-1 runs serially on the calling thread; n > 1 splits the independent items
-((image, channel) planes, or output channels of the weight) into n chunks,
-each written by one thread.
+Every transform is two kernels, ``winograd_*_transform`` (serial) and its
+``_parallel`` twin (kernels/_chunks.serial_and_parallel), and takes the
+house's trailing ``n_chunks``: 1 on the calling thread; n > 1 splits the
+independent items ((image, channel) planes, or output channels of the weight)
+into n chunks, each written by one thread.
 The constants of B^T and A^T are small integers, exact in either dtype; they
 are made with ``dtype.type`` so that float32 arithmetic stays float32 (a bare
 ``4 * x`` would promote to float64). The weight transforms, which run once per
@@ -50,7 +51,7 @@ call on the small weight, compute in float64 and round once on store.
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import chunk_bounds
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 
 TILE = 4     # output tile side m
@@ -193,7 +194,6 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
                     v[b + 5, t] = r[5]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
     """V = B^T d B for every 6x6 input tile: x (N, C, H, W) -> v (36, >= C*T).
 
@@ -205,12 +205,13 @@ def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
     may be negative (a crop: grad-input of a conv with padding > 2).
     """
     tasks = x.shape[0] * x.shape[1]
-    if n_chunks <= 1:
-        _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, np.int64(0), tasks)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
         _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi)
+
+
+winograd_input_transform, winograd_input_transform_parallel = serial_and_parallel(
+    winograd_input_transform, fastmath=FASTMATH)
 
 
 # --------------------------------------------------------------------------- output transform
@@ -259,7 +260,6 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                     out[n, k, y0 + r, xx] = band[r, xx]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
     """Y = A^T M A for every tile: m (36, >= K*T) -> out (N, K, H_out, W_out).
 
@@ -268,12 +268,13 @@ def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
     Overwrites ``out``; the parts of edge tiles past H_out / W_out are dropped.
     """
     tasks = out.shape[0] * out.shape[1]
-    if n_chunks <= 1:
-        _output_planes(m, out, tiles_h, tiles_w, np.int64(0), tasks)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
         _output_planes(m, out, tiles_h, tiles_w, lo, hi)
+
+
+winograd_output_transform, winograd_output_transform_parallel = serial_and_parallel(
+    winograd_output_transform, fastmath=FASTMATH)
 
 
 # --------------------------------------------------------------------------- grad-output transform
@@ -322,18 +323,18 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
                     m[b + 5, t] = a[5]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_grad_output_transform(go, m, tiles_h, tiles_w, n_chunks):
     """M' = A dY A^T for every tile (the adjoint of the output transform):
     go (N, K, H_out, W_out) -> m (36, >= K*T) laid out as in the output transform;
     zero past the edges."""
     tasks = go.shape[0] * go.shape[1]
-    if n_chunks <= 1:
-        _grad_output_planes(go, m, tiles_h, tiles_w, np.int64(0), tasks)
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(tasks, np.int64(chunk), n_chunks)
         _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi)
+
+
+winograd_grad_output_transform, winograd_grad_output_transform_parallel = serial_and_parallel(
+    winograd_grad_output_transform, fastmath=FASTMATH)
 
 
 # --------------------------------------------------------------------------- weight transforms
@@ -371,15 +372,15 @@ def _weight_rows(w, u, lo, hi):
                 u[b + 5, i] = g[5]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_weight_transform(w, u, n_chunks):
     """U = G g G^T for every filter: w (K, C, 3, 3) -> u (36, >= K*C), u[xi, k*C + c] (_SLABS)."""
-    if n_chunks <= 1:
-        _weight_rows(w, u, np.int64(0), w.shape[0])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(w.shape[0], np.int64(chunk), n_chunks)
         _weight_rows(w, u, lo, hi)
+
+
+winograd_weight_transform, winograd_weight_transform_parallel = serial_and_parallel(
+    winograd_weight_transform, fastmath=FASTMATH)
 
 
 @njit(fastmath=FASTMATH)
@@ -411,13 +412,13 @@ def _weight_grad_rows(du, gw, lo, hi):
                 gw[k, c, 2, j] = y[2]
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def winograd_weight_grad_transform(du, gw, n_chunks):
     """gw = G^T dU G for every filter (the adjoint of the weight transform):
     du (36, >= K*C), du[xi, k*C + c] (_SLABS) -> gw (K, C, 3, 3), overwritten."""
-    if n_chunks <= 1:
-        _weight_grad_rows(du, gw, np.int64(0), gw.shape[0])
-        return
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(gw.shape[0], np.int64(chunk), n_chunks)
         _weight_grad_rows(du, gw, lo, hi)
+
+
+winograd_weight_grad_transform, winograd_weight_grad_transform_parallel = serial_and_parallel(
+    winograd_weight_grad_transform, fastmath=FASTMATH)

@@ -18,7 +18,7 @@ import pytest
 # compiled for them) of fastnn.warmup(dtypes=("float32",)) from an empty cache,
 # recorded from the code when this budget was set (see README "First run").
 # Raise it only together with a measurement of what the new compiles cost.
-COMPILE_BUDGET = 277  # 2026-12-02, after the Winograd kernels (263 before them)
+COMPILE_BUDGET = 282  # 2026-12-02, with the Winograd kernels and their serial twins (263 before them)
 
 COUNT = """
     import collections, json, warnings
