@@ -22,7 +22,8 @@ re-exports containers and serialization.
 ``import fastnn`` does not import Numba: fastnn.functional (and with it Numba,
 its threading layer and the kernel modules) is imported on first use, when a
 layer first runs on the 'numba' backend or the program touches
-``fastnn.functional`` / ``fastnn.warmup`` / ``fastnn.set_conv_autotune``. The reference backend never needs it.
+``fastnn.functional``, ``fastnn.warmup`` or ``fastnn.set_conv_autotune`` /
+``get_conv_autotune``. The reference backend never needs it.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
 # call): idle OpenMP threads sleep instead of spinning, unless the user chose.
@@ -82,7 +83,7 @@ __all__ += ["training", "vis", "DataLoader", "fit", "evaluate", "accuracy"]
 
 
 def __getattr__(name):
-    # PEP 562: the two names whose import loads Numba, resolved on first use.
+    # PEP 562: the names whose import loads Numba, resolved on first use.
     # (import_module, not "from . import": that would call this hook again)
     import importlib
     if name == "functional":

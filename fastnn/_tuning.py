@@ -71,7 +71,7 @@ POOL_PARALLEL_MIN = 65536              # max / avg pooling, input elements
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 
 # --- streaming (non-temporal) stores for outputs that do not fit in L3
-STREAMING_MIN_BYTES = 16 * 2**20     # relu, leaky_relu, step (sigmoid / tanh measured slower)
+STREAMING_MIN_BYTES = 16 * 2**20     # activations but sigmoid / tanh forward (measured slower)
 
 
 def n_chunks(size, threshold):
