@@ -1,13 +1,13 @@
 """How a parallel kernel splits its work: the trailing ``n_chunks`` argument.
 
 Every kernel that can run on several threads takes ``n_chunks`` as its last
-argument: 1 (or less) runs one loop on the calling thread, with no parallel
-region to start; n > 1 splits the independent items (elements, rows, planes)
-into n near-equal contiguous chunks, one prange iteration each. The caller
-(fastnn/, from the thresholds in fastnn/_tuning.py) decides; kernels never do.
-
-Each such kernel exists twice, serial and parallel (:func:`serial_and_parallel`):
-``foo`` runs on the calling thread, ``foo_parallel`` on n_chunks threads.
+argument: n > 1 splits the independent items (elements, rows, planes) into n
+near-equal contiguous chunks, one prange iteration each. Each such kernel
+exists twice (:func:`serial_and_parallel`): ``foo``, compiled without
+parallel=True, runs on the calling thread with n_chunks=1 and no parallel
+region to start; ``foo_parallel`` runs its chunks on the thread pool. The
+caller (fastnn/, from the thresholds in fastnn/_tuning.py: ``_tuning.run``)
+picks the kernel and n_chunks; kernels never do.
 """
 import types
 
