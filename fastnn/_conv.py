@@ -17,6 +17,7 @@ from ._winograd import winograd_applicable, winograd_backward, winograd_forward 
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
 from .kernels import im2col as _im2col
+from .kernels import simd as _simd
 
 
 def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=(1, 1),
@@ -250,7 +251,12 @@ def _blocked(mat, ob):
 
 def _pack_input(x, geom, packed_h, packed_w, slot):
     n, c_in = x.shape[:2]
-    xp = _workspace.workspace(slot, (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w), x.dtype)
+    shape = (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w)
+    size = shape[0] * shape[1] * shape[2]
+    # The forward kernel's last register tile reads up to forward_slack elements
+    # past the end: allocate them (their values never reach an output).
+    flat = _workspace.workspace(slot, (size + _direct.forward_slack(x.dtype),), x.dtype)
+    xp = flat[:size].reshape(shape)
     _direct.conv2d_pack_input(x, xp, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     return xp
 
@@ -259,7 +265,23 @@ def _direct_forward(x, w, out, geom):
     packed_h, packed_w, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], geom)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
     wt = _blocked(w.reshape(w.shape[0], -1), _direct.OB)
-    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w)
+    n, c_out = out.shape[:2]
+    length = (geom.out_h - 1) * packed_w + geom.out_w
+    if packed_w == geom.out_w:   # no junk columns: the wide rows are the output rows
+        out_wide = out.reshape(n, c_out, length)
+    else:
+        out_wide = _workspace.workspace("conv_out_wide", (n, c_out, length), x.dtype)
+    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide,
+                                  _forward_bands(n, geom, packed_w, x.dtype))
+    if packed_w != geom.out_w:
+        _direct.conv2d_narrow(out_wide, out, packed_w)
+
+
+def _forward_bands(n, geom, packed_w, dtype):
+    """Tasks per image for conv2d_direct_forward: enough for 4 per thread, at most one per tile."""
+    tile = _direct.TILE_VECTORS * _simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    n_tiles = -(-((geom.out_h - 1) * packed_w + geom.out_w) // tile)
+    return max(1, min(n_tiles, -(-4 * _tuning.get_num_threads() // n)))
 
 
 def _direct_backward(go, x, w, grad_input, grad_weight, geom):

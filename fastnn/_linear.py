@@ -28,8 +28,7 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
         _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
         return c
     threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
-    nr = 2 * 32 // c.itemsize  # two AVX2 vectors of c's dtype
-    work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, nr),),
+    work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, c.dtype),),
                                 c.dtype)
     _gemm.gemm_parallel(a, b, c, one, beta, trans_a, trans_b, work, threads)
     return c

@@ -45,11 +45,15 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
+from .simd import VECTOR_BYTES, lanes, vbroadcast, vfma, vload, vstore, vzero
 
 # Channels per register block (see module docstring) and wide positions per
 # accumulator chunk: OB * ACC_LEN float32 = 16 KiB, half of Zen 3's L1d.
 OB = 4
 ACC_LEN = 1024
+# Vectors of wide output positions in the forward kernel's register tile:
+# OB x 3 = 12 accumulators + 3 input vectors + 1 weight = AVX2's 16 registers.
+TILE_VECTORS = 3
 
 
 @njit(parallel=True, cache=CACHE)
@@ -127,61 +131,135 @@ def conv2d_widen(grad_out, go_wide, packed_w):
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w):
-    """out[n, o] = sum over taps of wt * the tap's run of packed input (no bias).
+def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide, n_bands):
+    """out_wide[n, o, m] = sum over taps of wt * the tap's run of packed input (no bias).
 
-    xp : (N, P, PH*PW) packed input (``conv2d_pack_input``).
+    xp : (N, P, PH*PW) packed input (``conv2d_pack_input``), C-contiguous, and
+        readable for ``forward_slack(dtype)`` elements past its end (the last
+        register tile of the last image may read that far; what it computes
+        there is never stored).
     wt : (ceil(C_out / OB), T, OB) weights, wt[b, t, j] = w[b*OB + j, c, ky, kx] for
-        tap t = (c*kH + ky)*kW + kx, zero for channels >= C_out.
+        tap t = (c*kH + ky)*kW + kx, zero for channels >= C_out; C-contiguous.
     tap_plane, tap_off : (T,) int64, the packed plane and start offset of each tap.
-    out : (N, C_out, OH, OW), overwritten. packed_w : packed row width PW >= OW.
+    out_wide : (N, C_out, L) C-contiguous, the output in wide rows: output
+        (oy, ox) at m = oy*PW + ox, L = (OH - 1)*PW + OW. Overwritten; the junk
+        columns (ox >= OW) get junk (``conv2d_narrow`` drops them; with PW == OW
+        there are none and out_wide can be the output array itself).
+    n_bands : tasks per image; each takes a contiguous share of the register
+        tiles of every output channel (more than one keeps both threads busy
+        at N = 1).
+
+    Register tile: OB = 4 output channels x TILE_VECTORS = 3 vectors of wide
+    positions = 12 accumulators held in registers over all T taps (each tap:
+    3 vector loads of input, 4 weight broadcasts, 12 FMAs), then stored once.
     """
-    n_batch = xp.shape[0]
+    n_batch, n_planes, plane_len = xp.shape
     n_blk, n_taps, _ = wt.shape
-    c_out, oh, ow = out.shape[1], out.shape[2], out.shape[3]
-    rows = max(1, min(oh, ACC_LEN // packed_w))
-    for task in prange(n_batch * n_blk):
-        n = task // n_blk
-        b = task % n_blk
-        acc = np.empty((OB, rows * packed_w), dtype=out.dtype)
-        a0 = acc[0]
-        a1 = acc[1]
-        a2 = acc[2]
-        a3 = acc[3]
-        xn = xp[n]
-        wb = wt[b]
-        for oy0 in range(0, oh, rows):
-            nr = min(rows, oh - oy0)
-            length = (nr - 1) * packed_w + ow
-            base = oy0 * packed_w
-            acc[:, :] = 0
-            for t in range(0, n_taps - 1, 2):
-                s0 = xn[tap_plane[t], base + tap_off[t]:]
-                s1 = xn[tap_plane[t + 1], base + tap_off[t + 1]:]
-                w00, w01, w02, w03 = wb[t, 0], wb[t, 1], wb[t, 2], wb[t, 3]
-                w10, w11, w12, w13 = wb[t + 1, 0], wb[t + 1, 1], wb[t + 1, 2], wb[t + 1, 3]
-                for m in range(length):
-                    u = s0[m]
-                    v = s1[m]
-                    a0[m] += w00 * u + w10 * v
-                    a1[m] += w01 * u + w11 * v
-                    a2[m] += w02 * u + w12 * v
-                    a3[m] += w03 * u + w13 * v
-            if n_taps % 2 == 1:
-                t = n_taps - 1
-                s0 = xn[tap_plane[t], base + tap_off[t]:]
-                w00, w01, w02, w03 = wb[t, 0], wb[t, 1], wb[t, 2], wb[t, 3]
-                for m in range(length):
-                    u = s0[m]
-                    a0[m] += w00 * u
-                    a1[m] += w01 * u
-                    a2[m] += w02 * u
-                    a3[m] += w03 * u
-            for j in range(OB):
-                o = b * OB + j
-                if o < c_out:
-                    for r in range(nr):
-                        out[n, o, oy0 + r, :] = acc[j, r * packed_w:r * packed_w + ow]
+    c_out, length = out_wide.shape[1], out_wide.shape[2]
+    w_vec = lanes(xp)
+    tile = TILE_VECTORS * w_vec
+    n_tiles = (length + tile - 1) // tile
+    for task in prange(n_batch * n_bands):
+        n = task // n_bands
+        band = task % n_bands
+        t0 = band * n_tiles // n_bands
+        t1 = (band + 1) * n_tiles // n_bands
+        # Flat offset of each tap's run in image n: plane start + tap offset.
+        src_off = (n * n_planes + tap_plane) * plane_len + tap_off
+        # Scratch for a partial tile; 3-D like out_wide so that either can be
+        # the destination of the stores below.
+        buf = np.empty((1, 1, OB * tile), dtype=xp.dtype)
+        # Channel blocks inside the tile loop: the input a tile reads (C_in planes
+        # x its span plus the kernel's reach, ~30 KiB for 64 channels of 32x32)
+        # stays in L1 while every block's weights stream past it. The other way
+        # round it came from L2 for every block, at 2.5x the run time.
+        for ti in range(t0, t1):
+            m0 = ti * tile
+            for b in range(n_blk):
+                w0 = b * n_taps * OB
+                nj = min(OB, c_out - b * OB)
+                c00 = vzero(xp)
+                c01 = vzero(xp)
+                c02 = vzero(xp)
+                c10 = vzero(xp)
+                c11 = vzero(xp)
+                c12 = vzero(xp)
+                c20 = vzero(xp)
+                c21 = vzero(xp)
+                c22 = vzero(xp)
+                c30 = vzero(xp)
+                c31 = vzero(xp)
+                c32 = vzero(xp)
+                wo = w0
+                for t in range(n_taps):
+                    src = src_off[t] + m0
+                    x0 = vload(xp, src)
+                    x1 = vload(xp, src + w_vec)
+                    x2 = vload(xp, src + 2 * w_vec)
+                    wv = vbroadcast(wt, wo)
+                    c00 = vfma(wv, x0, c00)
+                    c01 = vfma(wv, x1, c01)
+                    c02 = vfma(wv, x2, c02)
+                    wv = vbroadcast(wt, wo + 1)
+                    c10 = vfma(wv, x0, c10)
+                    c11 = vfma(wv, x1, c11)
+                    c12 = vfma(wv, x2, c12)
+                    wv = vbroadcast(wt, wo + 2)
+                    c20 = vfma(wv, x0, c20)
+                    c21 = vfma(wv, x1, c21)
+                    c22 = vfma(wv, x2, c22)
+                    wv = vbroadcast(wt, wo + 3)
+                    c30 = vfma(wv, x0, c30)
+                    c31 = vfma(wv, x1, c31)
+                    c32 = vfma(wv, x2, c32)
+                    wo += OB
+                # Rows of channels b*OB + j in out_wide; a full tile is stored
+                # straight from the registers, the last (partial) one through buf.
+                d = (n * c_out + b * OB) * length + m0
+                full = m0 + tile <= length
+                if not full:
+                    d = np.int64(0)
+                    dst = buf
+                    step = tile
+                else:
+                    dst = out_wide
+                    step = length
+                vstore(dst, d, c00)
+                vstore(dst, d + w_vec, c01)
+                vstore(dst, d + 2 * w_vec, c02)
+                if nj > 1:
+                    vstore(dst, d + step, c10)
+                    vstore(dst, d + step + w_vec, c11)
+                    vstore(dst, d + step + 2 * w_vec, c12)
+                if nj > 2:
+                    vstore(dst, d + 2 * step, c20)
+                    vstore(dst, d + 2 * step + w_vec, c21)
+                    vstore(dst, d + 2 * step + 2 * w_vec, c22)
+                if nj > 3:
+                    vstore(dst, d + 3 * step, c30)
+                    vstore(dst, d + 3 * step + w_vec, c31)
+                    vstore(dst, d + 3 * step + 2 * w_vec, c32)
+                if not full:
+                    for j in range(nj):
+                        out_wide[n, b * OB + j, m0:] = buf[0, 0, j * tile:j * tile + length - m0]
+
+
+@njit(parallel=True, cache=CACHE)
+def conv2d_narrow(out_wide, out, packed_w):
+    """out[n, o, oy, :] = out_wide[n, o, oy*PW : oy*PW + OW]: drop the junk columns."""
+    n_batch, c_out, oh, ow = out.shape
+    for task in prange(n_batch * c_out):
+        n = task // c_out
+        o = task % c_out
+        src = out_wide[n, o]
+        dst = out[n, o]
+        for oy in range(oh):
+            dst[oy, :] = src[oy * packed_w:oy * packed_w + ow]
+
+
+def forward_slack(dtype):
+    """Elements past the end of the packed input that conv2d_direct_forward may read."""
+    return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)

@@ -23,8 +23,7 @@ def _gemm_alpha_beta(a, b, c, alpha, beta, trans_a, trans_b):
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
         gemm_kernel.gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
     else:
-        nr = 64 // c.itemsize
-        work = np.empty(gemm_kernel.workspace_size(k, n, 2, nr), c.dtype)
+        work = np.empty(gemm_kernel.workspace_size(k, n, 2, c.dtype), c.dtype)
         gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, 2)
 
 
@@ -101,7 +100,7 @@ def test_gemm_alpha_beta_both_kernels(path, alpha, beta, dtype, rng):
     if path == "serial":
         gemm_kernel.gemm_serial(a, b, c, dtype(alpha), dtype(beta), False, True)
     else:
-        work = np.empty(gemm_kernel.workspace_size(300, 23, 2, 64 // np.dtype(dtype).itemsize),
+        work = np.empty(gemm_kernel.workspace_size(300, 23, 2, dtype),
                         dtype)
         gemm_kernel.gemm_parallel(a, b, c, dtype(alpha), dtype(beta), False, True, work, 2)
     assert_close(c, _expected(a, b, c0, alpha, beta, False, True, dtype))
@@ -179,8 +178,11 @@ def _simd_roundtrip(x, y, out):
     return w
 
 
-@pytest.mark.parametrize("dtype,lanes", [(np.float32, 8), (np.float64, 4)], ids=["f32", "f64"])
-def test_simd_intrinsics(dtype, lanes):
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_intrinsics(dtype):
+    # One vector is a ymm register (32 bytes) or, with AVX-512F, a zmm (64 bytes).
+    assert simd.VECTOR_BYTES == (64 if "+avx512f" in simd._host_vector_features() else 32)
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
     x = np.arange(1, 2 * lanes + 2, dtype=dtype)
     y = np.array([3.0], dtype)
     out = np.zeros(2 * lanes + 1, dtype)
