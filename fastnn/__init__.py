@@ -26,9 +26,9 @@ layer first runs on the 'numba' backend or the program touches
 ``get_conv_autotune``. The reference backend never needs it.
 """
 # Before any kernel runs (Numba loads its OpenMP runtime at the first parallel
-# call): idle OpenMP threads sleep instead of spinning, unless the user chose.
-from ._openmp import use_passive_wait_policy as _use_passive_wait_policy
-_use_passive_wait_policy()
+# call): idle OpenMP threads spin ~0.1 ms, then sleep, unless the user chose.
+from ._openmp import use_bounded_spin as _use_bounded_spin
+_use_bounded_spin()
 
 from . import containers, init, layers, losses, model, optim, reference, serialization
 from ._backend import backend, get_backend, get_num_threads, set_backend, set_num_threads

@@ -138,8 +138,8 @@ def _add_bench_parser(sub):
     bench.add_argument("--markdown", action="store_true",
                        help="print the table as GitHub markdown (for the README)")
     bench.add_argument("--peak-gflops", type=_positive_float, default=None,
-                       help="fp32 peak to use for '%% roof' instead of the detected "
-                            "cores x 2 FMA x SIMD lanes x 2 x clock")
+                       help="fp32 peak to use for '%% roof' instead of the measured "
+                            "one (register-only FMA chains on the bench's threads)")
     bench.add_argument("--threads", type=_positive_int, default=None,
                        help="threads for fastnn, torch and BLAS (default: "
                             "fastnn.get_num_threads())")

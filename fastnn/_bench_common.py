@@ -210,7 +210,7 @@ def linear_inputs(shape_id):
 def import_torch():
     """PyTorch, or None when ``import torch`` fails. Never needed by fastnn itself.
 
-    fastnn asks the OpenMP runtime for a passive wait policy (see
+    fastnn bounds the OpenMP runtime's idle spinning (GOMP_SPINCOUNT, see
     fastnn._openmp); torch's own OpenMP runtime would read it too when torch is
     imported later, so torch is imported with the environment as the user
     left it, and compared at its defaults.
@@ -367,6 +367,36 @@ def cpu_max_ghz():
 def peak_gflops(threads, lanes, ghz, fma_units=2):
     """Nominal fp32 peak: threads (one per core) x FMA units x lanes x 2 FLOP per FMA x GHz."""
     return threads * fma_units * lanes * 2 * ghz
+
+
+def measured_fma_peak(threads, seconds=0.3, repeat=3):
+    """Measured fp32 GFLOP/s of register-only FMA chains on ``threads`` threads (kernels/fma_peak.py).
+
+    The best of ``repeat`` runs of about ``seconds`` each (a peak is a maximum:
+    slower runs are interference). Same vectors as fastnn's GEMM, so AVX-512
+    machines report the zmm peak.
+    """
+    from .kernels.fma_peak import fma_peak
+    from .kernels.simd import VECTOR_BYTES
+    lanes = VECTOR_BYTES // 4
+    seed = np.full(2 * lanes, 0.999999, dtype=np.float32)
+    out = np.empty(threads * 12 * lanes, dtype=np.float32)
+    fma_peak(seed, out, 1000, threads)       # compile
+    reps = 1000
+    while True:                              # calibrate to ~seconds per run
+        t = time.perf_counter()
+        fma_peak(seed, out, reps, threads)
+        dt = time.perf_counter() - t
+        if dt > seconds / 4:
+            break
+        reps *= 4
+    reps = max(1, int(reps * seconds / dt))
+    best = 0.0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fma_peak(seed, out, reps, threads)
+        best = max(best, threads * reps * 12 * lanes * 2 / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def copy_bandwidth(n_floats=COPY_SIZE, threads=1, repeat=5):

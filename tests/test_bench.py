@@ -26,6 +26,25 @@ def test_peak_is_cores_fma_lanes_two_clock():
     assert bench.peak_gflops(4, 16, 3.0, fma_units=1) == pytest.approx(384.0)
 
 
+def test_fma_peak_kernel_computes_its_chains():
+    # Each of the 12 chains of every thread sums reps products x * y; the roof is then
+    # that FLOP count over the time, so the count must be right.
+    from fastnn.kernels.fma_peak import fma_peak
+    from fastnn.kernels.simd import VECTOR_BYTES
+    lanes = VECTOR_BYTES // 4
+    seed = np.concatenate([np.full(lanes, 0.5), np.full(lanes, 0.25)]).astype(np.float32)
+    out = np.full(2 * 12 * lanes, np.nan, dtype=np.float32)
+    fma_peak(seed, out, 40, 2)
+    np.testing.assert_array_equal(out, np.float32(40 * 0.125))
+
+
+def test_measured_fma_peak_is_a_plausible_rate():
+    # Between 1 GFLOP/s and what 2 FMA units at 6 GHz could do on one thread.
+    from fastnn.kernels.simd import VECTOR_BYTES
+    peak = C.measured_fma_peak(1, seconds=0.02, repeat=1)
+    assert 1.0 < peak < bench.peak_gflops(1, VECTOR_BYTES // 4, 6.0)
+
+
 def test_demo_epoch_flops_counts_three_passes():
     # forward multiply-adds per image: conv1 9216 + conv2 73728 + linear 1280
     assert bench.demo_epoch_flops(1) == 2 * 3 * 84224

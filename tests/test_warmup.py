@@ -1,4 +1,4 @@
-"""fastnn.warmup() compiles every kernel; importing fastnn sets a passive OpenMP wait policy."""
+"""fastnn.warmup() compiles every kernel; importing fastnn bounds the OpenMP spin-wait."""
 import importlib
 import os
 import pkgutil
@@ -98,17 +98,18 @@ def _policy_in_fresh_process(env_changes):
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
     env.update(env_changes)
     code = ("import os, fastnn, fastnn._openmp as o; "
-            "print(os.environ.get('OMP_WAIT_POLICY'), '|', o.describe())")
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), '|', "
+            "o.describe())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return [s.strip() for s in proc.stdout.split("|")]
 
 
-def test_import_sets_passive_wait_policy_only_when_the_user_did_not():
+def test_import_bounds_the_spin_only_when_the_user_did_not_choose():
     assert _policy_in_fresh_process({}) == [
-        "PASSIVE", "OMP_WAIT_POLICY=PASSIVE (set by fastnn at import)"]
-    assert _policy_in_fresh_process({"OMP_WAIT_POLICY": "ACTIVE"}) == [
-        "ACTIVE", "OMP_WAIT_POLICY=ACTIVE (set by the user)"]
+        "None 3000", "GOMP_SPINCOUNT=3000 (set by fastnn at import)"]
+    assert _policy_in_fresh_process({"OMP_WAIT_POLICY": "PASSIVE"}) == [
+        "PASSIVE None", "OMP_WAIT_POLICY=PASSIVE (set by the user)"]
     value, text = _policy_in_fresh_process({"GOMP_SPINCOUNT": "1000"})
-    assert value == "None" and text == "GOMP_SPINCOUNT=1000 (set by the user)"
+    assert value == "None 1000" and text == "GOMP_SPINCOUNT=1000 (set by the user)"
