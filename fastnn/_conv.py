@@ -289,7 +289,11 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     ss = geom.stride_h * geom.stride_w
     packed_h, packed_w, _, _, sp_plane, sp_off = _direct_layout(c_in, geom)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
-    go_wide = _workspace.workspace("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w), x.dtype)
+    shape = (x.shape[0], c_out, geom.out_h * packed_w)
+    size = shape[0] * shape[1] * shape[2]
+    # + slack: the grad-input kernel's last register tile reads past the end (never used).
+    go_wide = _workspace.workspace("conv_go_wide", (size + _direct.forward_slack(x.dtype),),
+                                   x.dtype)[:size].reshape(shape)
     _direct.conv2d_widen(go, go_wide, packed_w)
     # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
     w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)

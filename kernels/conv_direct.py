@@ -21,36 +21,42 @@ and each FMA loads and stores its accumulator. So:
   plane, starting at ``(ky*dh // sh) * PW + kx*dw // sw``, and padding needs no
   test at all (it is stored zeros).
 * The output is computed in "wide" rows of PW columns (PW >= W_out): output
-  (oy, ox) sits at flat position oy * PW + ox, so one tap is one unit-stride
-  loop over up to ACC_LEN positions spanning several output rows. The PW - W_out
-  columns at the end of each row are junk and are dropped when copying out.
-* Register blocking: one pass of the inner loop updates OB = 4 output channels
-  from TWO taps (8 weights held in registers): per vector of 8 positions it
-  loads 2 input vectors and 4 accumulators, does 8 FMAs and stores 4
-  accumulators. With one tap per pass it was store-bound (1 store per FMA) and
-  1.6x slower; 3-4 taps need more than AVX2's 16 vector registers.
-* The accumulators for ACC_LEN wide positions x OB channels (16 KiB in
-  float32) stay in the 32 KiB L1 cache while every tap streams past them.
+  (oy, ox) sits at flat position m = oy * PW + ox, so one tap is one
+  unit-stride run of positions spanning several output rows. The PW - W_out
+  columns at the end of each row are junk: the forward drops them
+  (``conv2d_narrow``), the backward passes get them as zeros (``conv2d_widen``).
+* Register tiles with explicit SIMD vectors (kernels/simd.py; 8 or, with
+  AVX-512, 16 float32 lanes), in the manner of a GEMM micro-kernel:
+  - forward: OB = 4 output channels x TILE_VECTORS = 3 vectors of wide
+    positions = 12 accumulators, held in registers over all C_in*kH*kW taps
+    (per tap 3 input loads, 4 weight broadcasts, 12 FMAs) and stored once;
+  - grad-input, its transpose: OB = 4 input channels x 3 vectors, summed over
+    the C_out output channels of one spatial tap, then added to the packed
+    planes once;
+  - grad-weight: OB = 4 output channels x 2 taps = 8 vector accumulators of
+    products summed along the positions, reduced across lanes once per pass.
+  The version before this one accumulated in L1 memory (a load and a store
+  per pair of FMAs) and ran at half the speed or less.
+* Tiles outside, channel blocks / taps inside: the input a tile reads stays in
+  L1 while every block's weights stream past it.
 * Weights are re-laid-out to (channel block, tap, OB) so the OB weights of one
   tap are adjacent, and the taps are described by two small tables (source
   plane, start offset) so the loop runs over all C_in*kH*kW taps without
   caring which of c, ky, kx changes.
 
-Parallel work: forward over (n, output-channel block), grad-input over
+Parallel work: forward over (n, band of register tiles), grad-input over
 (n, input-channel block), grad-weight over (output-channel block, input
-channel). Each task writes only its own output planes / weights, so no two
+channel). Each task writes only its own outputs / planes / weights, so no two
 threads touch the same element and no reduction crosses the ``prange``.
 """
 import numpy as np
 from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
-from .simd import VECTOR_BYTES, lanes, vbroadcast, vfma, vload, vstore, vzero
+from .simd import VECTOR_BYTES, lanes, load, store, vadd, vbroadcast, vfma, vload, vstore, vzero
 
-# Channels per register block (see module docstring) and wide positions per
-# accumulator chunk: OB * ACC_LEN float32 = 16 KiB, half of Zen 3's L1d.
+# Channels per register block (see module docstring).
 OB = 4
-ACC_LEN = 1024
 # Vectors of wide output positions in the forward kernel's register tile:
 # OB x 3 = 12 accumulators + 3 input vectors + 1 weight = AVX2's 16 registers.
 TILE_VECTORS = 3
@@ -266,71 +272,126 @@ def forward_slack(dtype):
 def conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss, oh, ow):
     """Packed grad-input: gxp[n, c*ss + plane(s), off(s) + m] += w[o, c, s] * go_wide[n, o, m].
 
-    go_wide : (N, C_out, OH*PW) widened grad_output (``conv2d_widen``; its junk columns
-        are zero, so scattering them adds nothing).
+    go_wide : (N, C_out, OH*PW) widened grad_output (``conv2d_widen``; its junk
+        columns are zero, so scattering them adds nothing), C-contiguous and
+        readable for ``forward_slack(dtype)`` elements past its end.
     wt : (ceil(C_in / OB), kH*kW*C_out, OB), wt[b, s*C_out + o, j] = w[o, b*OB + j, s]
         for spatial tap s = ky*kW + kx, zero for channels >= C_in.
     sp_plane, sp_off : (kH*kW,) the phase plane (0 .. ss-1) and start offset of
         each spatial tap; ss = stride_h * stride_w.
-    gxp : (N, C_in*ss, PH*PW), overwritten.
+    gxp : (N, C_in*ss, PH*PW), C-contiguous, overwritten.
 
-    The transpose of the forward loop: the accumulators are the packed planes of
-    OB input channels, the streamed operands the gradients of 2 output channels.
+    The transpose of the forward kernel, with the same register tile: for each
+    tile of 3 vectors of wide positions and each spatial tap, OB = 4 input
+    channels x 3 vectors of sums over the C_out output channels stay in
+    registers, then are added to the packed planes once. Each task owns image
+    n's planes of OB input channels, so no two threads write the same element.
     """
-    n_batch, c_out = go_wide.shape[0], go_wide.shape[1]
+    n_batch, c_out, wide_len = go_wide.shape
     n_blk, n_w, _ = wt.shape
     n_sp = n_w // c_out
     c_in = gxp.shape[1] // ss
     plane_len = gxp.shape[2]
-    rows = max(1, min(oh, ACC_LEN // packed_w))
+    w_vec = lanes(gxp)
+    tile = TILE_VECTORS * w_vec
+    length = (oh - 1) * packed_w + ow
+    n_tiles = (length + tile - 1) // tile
     zero = gxp.dtype.type(0)
     for task in prange(n_batch * n_blk):
         n = task // n_blk
         b = task % n_blk
-        gn = go_wide[n]
-        wb = wt[b]
         nj = min(OB, c_in - b * OB)
         for j in range(nj):
             for p in range(ss):
                 gxp[n, (b * OB + j) * ss + p, :] = zero
-        # The last block's channels past C_in (zero weights) scatter into scratch
-        # rows: aliasing them onto a real plane would add 0 * inf = NaN.
-        scratch = np.zeros((OB, plane_len if nj < OB else 1), dtype=gxp.dtype)
-        for oy0 in range(0, oh, rows):
-            nr = min(rows, oh - oy0)
-            length = (nr - 1) * packed_w + ow
-            base = oy0 * packed_w
+        buf = np.empty(OB * tile, dtype=gxp.dtype)
+        step = ss * plane_len   # from one input channel's planes to the next
+        # Tiles outside, taps inside: the tile's C_out x 3 vectors of go_wide
+        # stay in L1 while all kH*kW taps use them.
+        for ti in range(n_tiles):
+            m0 = ti * tile
             for s in range(n_sp):
-                start = base + sp_off[s]
-                p = sp_plane[s]
-                d0 = gxp[n, (b * OB) * ss + p, start:]
-                d1 = gxp[n, (b * OB + 1) * ss + p, start:] if nj > 1 else scratch[1, start:]
-                d2 = gxp[n, (b * OB + 2) * ss + p, start:] if nj > 2 else scratch[2, start:]
-                d3 = gxp[n, (b * OB + 3) * ss + p, start:] if nj > 3 else scratch[3, start:]
-                for o in range(0, c_out - 1, 2):
-                    g0 = gn[o, base:]
-                    g1 = gn[o + 1, base:]
-                    r = s * c_out + o
-                    w00, w01, w02, w03 = wb[r, 0], wb[r, 1], wb[r, 2], wb[r, 3]
-                    w10, w11, w12, w13 = wb[r + 1, 0], wb[r + 1, 1], wb[r + 1, 2], wb[r + 1, 3]
-                    for m in range(length):
-                        u = g0[m]
-                        v = g1[m]
-                        d0[m] += w00 * u + w10 * v
-                        d1[m] += w01 * u + w11 * v
-                        d2[m] += w02 * u + w12 * v
-                        d3[m] += w03 * u + w13 * v
-                if c_out % 2 == 1:
-                    o = c_out - 1
-                    g0 = gn[o, base:]
-                    r = s * c_out + o
-                    w00, w01, w02, w03 = wb[r, 0], wb[r, 1], wb[r, 2], wb[r, 3]
-                    for m in range(length):
-                        u = g0[m]
-                        d0[m] += w00 * u
-                        d1[m] += w01 * u
-                        d2[m] += w02 * u
-                        d3[m] += w03 * u
+                c00 = vzero(gxp)
+                c01 = vzero(gxp)
+                c02 = vzero(gxp)
+                c10 = vzero(gxp)
+                c11 = vzero(gxp)
+                c12 = vzero(gxp)
+                c20 = vzero(gxp)
+                c21 = vzero(gxp)
+                c22 = vzero(gxp)
+                c30 = vzero(gxp)
+                c31 = vzero(gxp)
+                c32 = vzero(gxp)
+                wo = (b * n_w + s * c_out) * OB
+                g = n * c_out * wide_len + m0
+                for _ in range(c_out):
+                    x0 = vload(go_wide, g)
+                    x1 = vload(go_wide, g + w_vec)
+                    x2 = vload(go_wide, g + 2 * w_vec)
+                    wv = vbroadcast(wt, wo)
+                    c00 = vfma(wv, x0, c00)
+                    c01 = vfma(wv, x1, c01)
+                    c02 = vfma(wv, x2, c02)
+                    wv = vbroadcast(wt, wo + 1)
+                    c10 = vfma(wv, x0, c10)
+                    c11 = vfma(wv, x1, c11)
+                    c12 = vfma(wv, x2, c12)
+                    wv = vbroadcast(wt, wo + 2)
+                    c20 = vfma(wv, x0, c20)
+                    c21 = vfma(wv, x1, c21)
+                    c22 = vfma(wv, x2, c22)
+                    wv = vbroadcast(wt, wo + 3)
+                    c30 = vfma(wv, x0, c30)
+                    c31 = vfma(wv, x1, c31)
+                    c32 = vfma(wv, x2, c32)
+                    wo += OB
+                    g += wide_len
+                d = ((n * c_in + b * OB) * ss + sp_plane[s]) * plane_len + sp_off[s] + m0
+                if m0 + tile <= length:
+                    _add_vectors(gxp, d, w_vec, c00, c01, c02)
+                    if nj > 1:
+                        _add_vectors(gxp, d + step, w_vec, c10, c11, c12)
+                    if nj > 2:
+                        _add_vectors(gxp, d + 2 * step, w_vec, c20, c21, c22)
+                    if nj > 3:
+                        _add_vectors(gxp, d + 3 * step, w_vec, c30, c31, c32)
+                else:
+                    # The last tile: only its first length - m0 positions are real.
+                    vstore(buf, 0, c00)
+                    vstore(buf, w_vec, c01)
+                    vstore(buf, 2 * w_vec, c02)
+                    vstore(buf, tile, c10)
+                    vstore(buf, tile + w_vec, c11)
+                    vstore(buf, tile + 2 * w_vec, c12)
+                    vstore(buf, 2 * tile, c20)
+                    vstore(buf, 2 * tile + w_vec, c21)
+                    vstore(buf, 2 * tile + 2 * w_vec, c22)
+                    vstore(buf, 3 * tile, c30)
+                    vstore(buf, 3 * tile + w_vec, c31)
+                    vstore(buf, 3 * tile + 2 * w_vec, c32)
+                    for j in range(nj):
+                        for q in range(length - m0):
+                            store(gxp, d + j * step + q,
+                                  load(gxp, d + j * step + q) + buf[j * tile + q])
+
+
+@njit(inline="always")
+def _add_vectors(arr, d, w_vec, v0, v1, v2):
+    # arr[d : d + 3 vectors] += (v0, v1, v2)
+    vstore(arr, d, vadd(vload(arr, d), v0))
+    vstore(arr, d + w_vec, vadd(vload(arr, d + w_vec), v1))
+    vstore(arr, d + 2 * w_vec, vadd(vload(arr, d + 2 * w_vec), v2))
+
+
+@njit(inline="always")
+def _lane_sum(v, tmp):
+    # The sum of the lanes of v (tmp: scratch of one vector). Outside hot loops only.
+    vstore(tmp, 0, v)
+    total = tmp[0]
+    for i in range(1, tmp.size):
+        total += tmp[i]
+    return total
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -340,88 +401,97 @@ def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_
     go_wide : (N, C_out, OH*PW) widened grad_output (junk columns zero, so they add 0).
     xp : (N, C_in*sh*sw, PH*PW) packed input. sp_plane, sp_off : (kH*kW,) as in
     ``conv2d_direct_backward_input``. grad_w : (C_out, C_in, kH, kW), overwritten.
+    go_wide and xp C-contiguous.
 
     Each task owns the weights of OB output channels x one input channel and
     sums over the whole batch itself, so no reduction crosses the prange. Each
-    pass handles 4 output channels x 2 taps with 8 vector accumulators (the
-    reduction vectorises under the ``reassoc`` flag).
+    pass handles 4 output channels x 2 taps with 8 vector accumulators (6
+    vector loads per 8 FMAs; each image's 4 rows of go_wide stay in L1 over
+    all taps), reduced across lanes once per pass.
     """
-    n_batch, c_out = go_wide.shape[0], go_wide.shape[1]
+    n_batch, c_out, wide_len = go_wide.shape
     c_in, kh, kw = grad_w.shape[1], grad_w.shape[2], grad_w.shape[3]
-    ss = xp.shape[1] // c_in
+    n_planes, plane_len = xp.shape[1], xp.shape[2]
+    ss = n_planes // c_in
     n_sp = kh * kw
     n_blk = (c_out + OB - 1) // OB
-    rows = max(1, min(oh, ACC_LEN // packed_w))
-    zero = grad_w.dtype.type(0)
+    w_vec = lanes(xp)
+    length = (oh - 1) * packed_w + ow
+    n_vec = length // w_vec   # whole vectors; the rest is a scalar tail
     for task in prange(n_blk * c_in):
         b = task // c_in
         c = task % c_in
         o0 = b * OB
         nj = min(OB, c_out - o0)
         sums = np.zeros((n_sp, OB), dtype=grad_w.dtype)
+        tmp = np.empty(w_vec, dtype=grad_w.dtype)
         for n in range(n_batch):
-            gn = go_wide[n]
-            for oy0 in range(0, oh, rows):
-                nr = min(rows, oh - oy0)
-                length = (nr - 1) * packed_w + ow
-                base = oy0 * packed_w
-                g0 = gn[o0, base:]
-                g1 = gn[o0 + min(1, nj - 1), base:]
-                g2 = gn[o0 + min(2, nj - 1), base:]
-                g3 = gn[o0 + min(3, nj - 1), base:]
-                # Two taps per pass: 6 loads feed 8 FMAs (one tap: 5 loads per 4 FMAs,
-                # load-bound on 2 loads/cycle).
-                for s in range(0, n_sp - 1, 2):
-                    src = xp[n, c * ss + sp_plane[s], base + sp_off[s]:]
-                    srd = xp[n, c * ss + sp_plane[s + 1], base + sp_off[s + 1]:]
-                    acc0 = zero
-                    acc1 = zero
-                    acc2 = zero
-                    acc3 = zero
-                    acc4 = zero
-                    acc5 = zero
-                    acc6 = zero
-                    acc7 = zero
-                    for m in range(length):
-                        u = src[m]
-                        v = srd[m]
-                        h0 = g0[m]
-                        h1 = g1[m]
-                        h2 = g2[m]
-                        h3 = g3[m]
-                        acc0 += h0 * u
-                        acc1 += h1 * u
-                        acc2 += h2 * u
-                        acc3 += h3 * u
-                        acc4 += h0 * v
-                        acc5 += h1 * v
-                        acc6 += h2 * v
-                        acc7 += h3 * v
-                    sums[s, 0] += acc0
-                    sums[s, 1] += acc1
-                    sums[s, 2] += acc2
-                    sums[s, 3] += acc3
-                    sums[s + 1, 0] += acc4
-                    sums[s + 1, 1] += acc5
-                    sums[s + 1, 2] += acc6
-                    sums[s + 1, 3] += acc7
-                if n_sp % 2 == 1:
-                    s = n_sp - 1
-                    src = xp[n, c * ss + sp_plane[s], base + sp_off[s]:]
-                    acc0 = zero
-                    acc1 = zero
-                    acc2 = zero
-                    acc3 = zero
-                    for m in range(length):
-                        v = src[m]
-                        acc0 += g0[m] * v
-                        acc1 += g1[m] * v
-                        acc2 += g2[m] * v
-                        acc3 += g3[m] * v
-                    sums[s, 0] += acc0
-                    sums[s, 1] += acc1
-                    sums[s, 2] += acc2
-                    sums[s, 3] += acc3
+            # Channels past C_out (last block) re-read the last real one; never stored.
+            h0 = (n * c_out + o0) * wide_len
+            h1 = (n * c_out + o0 + min(1, nj - 1)) * wide_len
+            h2 = (n * c_out + o0 + min(2, nj - 1)) * wide_len
+            h3 = (n * c_out + o0 + min(3, nj - 1)) * wide_len
+            plane0 = (n * n_planes + c * ss) * plane_len
+            for s in range(0, n_sp, 2):
+                s2 = min(s + 1, n_sp - 1)   # odd tap count: the last pass repeats a tap
+                u0 = plane0 + sp_plane[s] * plane_len + sp_off[s]
+                v0 = plane0 + sp_plane[s2] * plane_len + sp_off[s2]
+                a0 = vzero(xp)
+                a1 = vzero(xp)
+                a2 = vzero(xp)
+                a3 = vzero(xp)
+                a4 = vzero(xp)
+                a5 = vzero(xp)
+                a6 = vzero(xp)
+                a7 = vzero(xp)
+                for q in range(n_vec):
+                    m = q * w_vec
+                    u = vload(xp, u0 + m)
+                    v = vload(xp, v0 + m)
+                    g0 = vload(go_wide, h0 + m)
+                    g1 = vload(go_wide, h1 + m)
+                    g2 = vload(go_wide, h2 + m)
+                    g3 = vload(go_wide, h3 + m)
+                    a0 = vfma(g0, u, a0)
+                    a1 = vfma(g1, u, a1)
+                    a2 = vfma(g2, u, a2)
+                    a3 = vfma(g3, u, a3)
+                    a4 = vfma(g0, v, a4)
+                    a5 = vfma(g1, v, a5)
+                    a6 = vfma(g2, v, a6)
+                    a7 = vfma(g3, v, a7)
+                r0 = _lane_sum(a0, tmp)
+                r1 = _lane_sum(a1, tmp)
+                r2 = _lane_sum(a2, tmp)
+                r3 = _lane_sum(a3, tmp)
+                r4 = _lane_sum(a4, tmp)
+                r5 = _lane_sum(a5, tmp)
+                r6 = _lane_sum(a6, tmp)
+                r7 = _lane_sum(a7, tmp)
+                for m in range(n_vec * w_vec, length):
+                    u = load(xp, u0 + m)
+                    v = load(xp, v0 + m)
+                    g0 = load(go_wide, h0 + m)
+                    g1 = load(go_wide, h1 + m)
+                    g2 = load(go_wide, h2 + m)
+                    g3 = load(go_wide, h3 + m)
+                    r0 += g0 * u
+                    r1 += g1 * u
+                    r2 += g2 * u
+                    r3 += g3 * u
+                    r4 += g0 * v
+                    r5 += g1 * v
+                    r6 += g2 * v
+                    r7 += g3 * v
+                sums[s, 0] += r0
+                sums[s, 1] += r1
+                sums[s, 2] += r2
+                sums[s, 3] += r3
+                if s2 != s:
+                    sums[s2, 0] += r4
+                    sums[s2, 1] += r5
+                    sums[s2, 2] += r6
+                    sums[s2, 3] += r7
         for j in range(nj):
             for s in range(n_sp):
                 grad_w[o0 + j, c, s // kw, s % kw] = sums[s, j]

@@ -26,7 +26,7 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
 * ``vzero(arr)``: a zero vector of ``arr``'s dtype.
 * ``vfma(a, b, c)``: ``a * b + c`` lane by lane, one rounding (``llvm.fma``,
   a single ``vfmadd`` instruction on FMA hardware).
-* ``vmul(a, b)``: lane-wise product.
+* ``vmul(a, b)``, ``vadd(a, b)``: lane-wise product, sum.
 * ``lanes(arr)``: lanes per vector for ``arr``'s dtype (8 for float32, 4 for
   float64), a compile-time constant that LLVM folds.
 
@@ -212,6 +212,16 @@ def vmul(typingctx, a, b):
 
     def codegen(context, builder, sig, args):
         return builder.fmul(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    if not (isinstance(a, Vector) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
     return a(a, b), codegen
 
 
