@@ -406,8 +406,7 @@ def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_
     Each task owns the weights of OB output channels x one input channel and
     sums over the whole batch itself, so no reduction crosses the prange. Each
     pass handles 4 output channels x 2 taps with 8 vector accumulators (6
-    vector loads per 8 FMAs; each image's 4 rows of go_wide stay in L1 over
-    all taps), reduced across lanes once per pass.
+    vector loads per 8 FMAs) over every image, reduced across lanes once.
     """
     n_batch, c_out, wide_len = go_wide.shape
     c_in, kh, kw = grad_w.shape[1], grad_w.shape[2], grad_w.shape[3]
@@ -425,25 +424,29 @@ def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_
         nj = min(OB, c_out - o0)
         sums = np.zeros((n_sp, OB), dtype=grad_w.dtype)
         tmp = np.empty(w_vec, dtype=grad_w.dtype)
-        for n in range(n_batch):
-            # Channels past C_out (last block) re-read the last real one; never stored.
-            h0 = (n * c_out + o0) * wide_len
-            h1 = (n * c_out + o0 + min(1, nj - 1)) * wide_len
-            h2 = (n * c_out + o0 + min(2, nj - 1)) * wide_len
-            h3 = (n * c_out + o0 + min(3, nj - 1)) * wide_len
-            plane0 = (n * n_planes + c * ss) * plane_len
-            for s in range(0, n_sp, 2):
-                s2 = min(s + 1, n_sp - 1)   # odd tap count: the last pass repeats a tap
+        for s in range(0, n_sp, 2):
+            s2 = min(s + 1, n_sp - 1)   # odd tap count: the last pass repeats a tap
+            # Vector sums over all images, reduced across lanes once at the end
+            # (per image it cost more than the products on LeNet's 8x8 planes);
+            # the positions past the last whole vector go to scalar sums.
+            a0 = vzero(xp)
+            a1 = vzero(xp)
+            a2 = vzero(xp)
+            a3 = vzero(xp)
+            a4 = vzero(xp)
+            a5 = vzero(xp)
+            a6 = vzero(xp)
+            a7 = vzero(xp)
+            r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = grad_w.dtype.type(0)
+            for n in range(n_batch):
+                # Channels past C_out (last block) re-read the last real one; never stored.
+                h0 = (n * c_out + o0) * wide_len
+                h1 = (n * c_out + o0 + min(1, nj - 1)) * wide_len
+                h2 = (n * c_out + o0 + min(2, nj - 1)) * wide_len
+                h3 = (n * c_out + o0 + min(3, nj - 1)) * wide_len
+                plane0 = (n * n_planes + c * ss) * plane_len
                 u0 = plane0 + sp_plane[s] * plane_len + sp_off[s]
                 v0 = plane0 + sp_plane[s2] * plane_len + sp_off[s2]
-                a0 = vzero(xp)
-                a1 = vzero(xp)
-                a2 = vzero(xp)
-                a3 = vzero(xp)
-                a4 = vzero(xp)
-                a5 = vzero(xp)
-                a6 = vzero(xp)
-                a7 = vzero(xp)
                 for q in range(n_vec):
                     m = q * w_vec
                     u = vload(xp, u0 + m)
@@ -460,14 +463,6 @@ def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_
                     a5 = vfma(g1, v, a5)
                     a6 = vfma(g2, v, a6)
                     a7 = vfma(g3, v, a7)
-                r0 = _lane_sum(a0, tmp)
-                r1 = _lane_sum(a1, tmp)
-                r2 = _lane_sum(a2, tmp)
-                r3 = _lane_sum(a3, tmp)
-                r4 = _lane_sum(a4, tmp)
-                r5 = _lane_sum(a5, tmp)
-                r6 = _lane_sum(a6, tmp)
-                r7 = _lane_sum(a7, tmp)
                 for m in range(n_vec * w_vec, length):
                     u = load(xp, u0 + m)
                     v = load(xp, v0 + m)
@@ -483,15 +478,15 @@ def conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_w, packed_
                     r5 += g1 * v
                     r6 += g2 * v
                     r7 += g3 * v
-                sums[s, 0] += r0
-                sums[s, 1] += r1
-                sums[s, 2] += r2
-                sums[s, 3] += r3
-                if s2 != s:
-                    sums[s2, 0] += r4
-                    sums[s2, 1] += r5
-                    sums[s2, 2] += r6
-                    sums[s2, 3] += r7
+            sums[s, 0] = r0 + _lane_sum(a0, tmp)
+            sums[s, 1] = r1 + _lane_sum(a1, tmp)
+            sums[s, 2] = r2 + _lane_sum(a2, tmp)
+            sums[s, 3] = r3 + _lane_sum(a3, tmp)
+            if s2 != s:
+                sums[s2, 0] = r4 + _lane_sum(a4, tmp)
+                sums[s2, 1] = r5 + _lane_sum(a5, tmp)
+                sums[s2, 2] = r6 + _lane_sum(a6, tmp)
+                sums[s2, 3] = r7 + _lane_sum(a7, tmp)
         for j in range(nj):
             for s in range(n_sp):
                 grad_w[o0 + j, c, s // kw, s % kw] = sums[s, j]
