@@ -21,7 +21,7 @@ from .layers import (BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, Layer, Linea
                      ReLU)
 
 
-def _chosen(pass_name, x, w, stride, pad):
+def chosen_algorithm(pass_name, x, w, stride, pad):
     """The algorithm 'auto' ran for this call: the tuned winner, else the static pick."""
     for key, alg in F.conv_autotune_results().items():
         if key[:4] == (pass_name, x.shape, w.shape, (stride, stride)) and key[4][0] == pad:
@@ -161,7 +161,7 @@ def bench_resnet18(ctx):
         for pass_name, impls, flops in (("forward", fwd, 2.0 * macs),
                                         ("backward", bwd, 4.0 * macs)):
             t = ctx.time(impls)
-            alg = _chosen(pass_name, x, w, stride, pad)
+            alg = chosen_algorithm(pass_name, x, w, stride, pad)
             ctx.rows.append(Row("resnet18", f"conv2d {pass_name[0]}wd ({alg})",
                                 f"{name}: {C.conv_label(shape)}", t["fastnn"], None, t["torch"],
                                 flops=flops, note="" if pass_name == "forward"

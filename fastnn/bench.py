@@ -36,7 +36,7 @@ import numpy as np
 import fastnn
 from . import _bench_common as C
 from . import _bench_numpy as NP
-from ._bench_nets import bench_lenet, bench_resnet18
+from ._bench_nets import bench_lenet, bench_resnet18, chosen_algorithm
 from . import functional as F
 from . import reference as R
 from ._bench_common import (copy_bandwidth, cpu_flags, cpu_max_ghz, import_torch,  # noqa: F401
@@ -151,9 +151,6 @@ def bench_conv(ctx):
         n, c, hw, k, r, pad, stride = shape
         x, w, b, go, kw = C.conv_inputs(shape)
         macs = C.conv_macs(shape)
-        out_hw = go.shape[2]
-        algo = F.select_conv2d_algorithm(x.shape, w.shape, (out_hw, out_hw), x.dtype,
-                                         (stride, stride), (pad, pad))
         fwd = {"fastnn": lambda: F.conv2d(x, w, b, **kw),
                "numpy": lambda: NP.conv2d(x, w, b, stride, pad),
                "reference": lambda: R.conv2d(x, w, b, **kw), "torch": None}
@@ -177,6 +174,10 @@ def bench_conv(ctx):
         label = C.conv_label(shape) if ctx.tiny else f"{letter}: {C.conv_label(shape)}"
         for pass_name, impls, flops in (("fwd", fwd, 2.0 * macs), ("bwd", bwd, 4.0 * macs)):
             t = ctx.time(impls)
+            # What 'auto' ran (the autotuned winner, picked during the warm-up call, or
+            # the static rule under AUTOTUNE_MIN_MACS), not what the static rule would say.
+            algo = chosen_algorithm("forward" if pass_name == "fwd" else "backward", x, w,
+                                    stride, pad)
             ctx.rows.append(Row("conv", f"conv2d {pass_name} ({algo})", label, t["fastnn"],
                                 t["numpy"], t["torch"], flops=flops, reference=t["reference"],
                                 note="grad input + grad weight + bias" if pass_name == "bwd"
@@ -549,8 +550,9 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
         peak = peak_gflops_override
         peak_text = f"{peak:.0f} GFLOP/s (--peak-gflops; {nominal})"
     else:
-        # Measured, not nominal: a VM's /proc/cpuinfo clock can be far below the
-        # clock the cores run at, and a roof set too low flatters every kernel.
+        # Measured, not nominal: the nominal figure needs the sustained vector
+        # clock and the FMA-unit count, which the OS does not reliably report,
+        # and a roof set too low flatters every kernel.
         peak = C.measured_fma_peak(threads, seconds=0.05 if tiny else 0.3)
         peak_text = (f"{peak:.0f} GFLOP/s measured (register-only FMA chains on {threads} "
                      f"threads, kernels/fma_peak.py; {nominal})")
