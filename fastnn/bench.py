@@ -550,9 +550,8 @@ def run(only=None, repeat=None, quick=False, markdown=False, peak_gflops_overrid
         peak = peak_gflops_override
         peak_text = f"{peak:.0f} GFLOP/s (--peak-gflops; {nominal})"
     else:
-        # Measured, not nominal: the nominal figure needs the sustained vector
-        # clock and the FMA-unit count, which the OS does not reliably report,
-        # and a roof set too low flatters every kernel.
+        # Measured, not nominal: the OS does not reliably report the sustained vector
+        # clock or the FMA-unit count, and a roof set too low flatters every kernel.
         peak = C.measured_fma_peak(threads, seconds=0.05 if tiny else 0.3)
         peak_text = (f"{peak:.0f} GFLOP/s measured (register-only FMA chains on {threads} "
                      f"threads, kernels/fma_peak.py; {nominal})")
