@@ -249,14 +249,21 @@ def _blocked(mat, ob):
     return np.ascontiguousarray(padded.reshape(nb, ob, t).transpose(0, 2, 1))
 
 
+def _workspace_with_slack(slot, shape, dtype):
+    """A workspace of ``shape`` followed by ``forward_slack`` readable elements.
+
+    The direct kernels' last register tile reads up to that far past the end of
+    the packed input / widened gradient; the values read there never reach an output.
+    """
+    size = shape[0] * shape[1] * shape[2]
+    flat = _workspace.workspace(slot, (size + _direct.forward_slack(dtype),), dtype)
+    return flat[:size].reshape(shape)
+
+
 def _pack_input(x, geom, packed_h, packed_w, slot):
     n, c_in = x.shape[:2]
-    shape = (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w)
-    size = shape[0] * shape[1] * shape[2]
-    # The forward kernel's last register tile reads up to forward_slack elements
-    # past the end: allocate them (their values never reach an output).
-    flat = _workspace.workspace(slot, (size + _direct.forward_slack(x.dtype),), x.dtype)
-    xp = flat[:size].reshape(shape)
+    xp = _workspace_with_slack(slot, (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w),
+                               x.dtype)
     _direct.conv2d_pack_input(x, xp, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     return xp
 
@@ -272,16 +279,16 @@ def _direct_forward(x, w, out, geom):
     else:
         out_wide = _workspace.workspace("conv_out_wide", (n, c_out, length), x.dtype)
     _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide,
-                                  _forward_bands(n, geom, packed_w, x.dtype))
+                                  _forward_bands(n, length, x.dtype))
     if packed_w != geom.out_w:
         _direct.conv2d_narrow(out_wide, out, packed_w)
 
 
-def _forward_bands(n, geom, packed_w, dtype):
-    """Tasks per image for conv2d_direct_forward: enough for 4 per thread, at most one per tile."""
+def _forward_bands(n, length, dtype):
+    """Tasks per image for conv2d_direct_forward over ``length`` wide positions:
+    enough for 4 per thread, at most one per register tile."""
     tile = _direct.TILE_VECTORS * _simd.VECTOR_BYTES // np.dtype(dtype).itemsize
-    n_tiles = -(-((geom.out_h - 1) * packed_w + geom.out_w) // tile)
-    return max(1, min(n_tiles, -(-4 * _tuning.get_num_threads() // n)))
+    return max(1, min(-(-length // tile), -(-4 * _tuning.get_num_threads() // n)))
 
 
 def _direct_backward(go, x, w, grad_input, grad_weight, geom):
@@ -289,11 +296,8 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     ss = geom.stride_h * geom.stride_w
     packed_h, packed_w, _, _, sp_plane, sp_off = _direct_layout(c_in, geom)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
-    shape = (x.shape[0], c_out, geom.out_h * packed_w)
-    size = shape[0] * shape[1] * shape[2]
-    # + slack: the grad-input kernel's last register tile reads past the end (never used).
-    go_wide = _workspace.workspace("conv_go_wide", (size + _direct.forward_slack(x.dtype),),
-                                   x.dtype)[:size].reshape(shape)
+    go_wide = _workspace_with_slack("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w),
+                                    x.dtype)
     _direct.conv2d_widen(go, go_wide, packed_w)
     # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
     w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)

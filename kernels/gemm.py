@@ -2,7 +2,8 @@
 
 The classic GotoBLAS/BLIS scheme, written with the explicit SIMD vectors of
 :mod:`fastnn.kernels.simd` (AVX2 + FMA: 16 ymm registers of 8 float32 or
-4 float64 lanes):
+4 float64 lanes; with AVX-512F the vectors are zmm, twice as wide, so NR and
+the sliver sizes below double; the figures are the AVX2 ones):
 
 * Register tile (``_micro_kernel``): an MR x NR = 6 x (2
   vectors) block of C (6 x 16 float32, 6 x 8 float64) lives in 12 ymm
@@ -410,7 +411,7 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
     """C = alpha * op(A) @ op(B) + beta * C on ``n_chunks`` threads; ``work`` is scratch.
 
     work : 1-D ndarray of c's dtype with at least ``workspace_size(k, n,
-        n_chunks, NR)`` elements (the layout plus alignment slack). Requires
+        n_chunks, c.dtype)`` elements (the layout plus alignment slack). Requires
         m, n, k >= 1.
 
     M <= MC: a column split with nothing shared (see ``_gemm_columns``).
