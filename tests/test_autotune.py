@@ -64,7 +64,10 @@ def test_autotuned_result_equals_reference_and_table_gets_the_key(kw, dtype, rng
     pad = kw.get("padding", 0)
     assert fwd == ("forward", x.shape, w.shape, (stride, stride), (pad,) * 4, (dil, dil), 1,
                    np.dtype(dtype).name, fastnn.get_num_threads())
-    assert table[fwd] in ("direct", "im2col")
+    # The winner is whichever applicable algorithm timed fastest: Winograd is one of them for
+    # a 3x3 kernel with stride 1 and dilation 1 (it won on a noisy CI run), never otherwise.
+    applicable = ("direct", "im2col") + (("winograd",) if stride == dil == 1 else ())
+    assert table[fwd] in applicable
     check_both_passes(rng, x, w, b, **kw)            # the same key again: looked up, not timed
     assert _autotune._STATE["measured"] == before + 2
 
