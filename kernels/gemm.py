@@ -305,7 +305,11 @@ def _micro_kernel(pa, a_off, pb, b_off, kc, c, off, h, w, alpha, beta, tile):
     _write_edge(c, off, pa, tile, h, w, alpha, beta)
 
 
-@njit(cache=CACHE, fastmath=FASTMATH)
+# Inlined into the micro-kernel at Numba IR level: as a separate function, every
+# micro-kernel call increfs and decrefs the arrays it passes to it (pa, c), four
+# atomic operations per tile on reference counts that both threads share;
+# serial 64^3 and 96^3 products measured ~20% faster without them.
+@njit(inline="always")
 def _write_edge(c, off, pa, tile, h, w, alpha, beta):
     """C[h x w corner at flat offset off] = alpha * tile + beta * C[same]."""
     n = c.shape[1]
