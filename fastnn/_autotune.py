@@ -4,9 +4,16 @@ The first 'auto' call for a new key -- (pass, input shape, weight shape, stride,
 padding, dilation, groups, dtype, Numba thread count) -- whose work is at least
 ``_tuning.AUTOTUNE_MIN_MACS`` runs every applicable algorithm
 (``fastnn._conv.applicable_algorithms``) once untimed (this compiles it, or loads it
-from Numba's cache, so compile time never enters the timing), then times it (best
-of ``TIMED_RUNS`` with ``time.perf_counter``), and remembers the fastest for the
-process. Later calls with the same key look the winner up (one dict lookup).
+from Numba's cache, so compile time never enters the timing), then times them in
+interleaved rounds (``TIMED_ROUNDS`` runs each, ``time.perf_counter``, every
+algorithm once per round, the order reversed every other round, so that a burst of
+noise from another process slows every algorithm alike instead of one), and
+remembers the fastest (least best time) for the process. When the runner-up is
+within ``NEAR_TIE`` of the fastest, ``EXTRA_ROUNDS`` more rounds of the close
+algorithms decide (one timing each on a shared, noisy machine once picked an
+algorithm 1.4x slower than the best), and a remaining difference under ``KEEP_STATIC`` goes to
+the static rule's pick, so that a tie never makes the choice flip between
+processes. Later calls with the same key look the winner up (one dict lookup).
 
 Thread safety: lookups read the table without a lock; measuring happens under one
 process-wide lock, so two threads that meet the same new key measure it once (the
@@ -38,7 +45,10 @@ from . import _tuning
 
 FORMAT_VERSION = 1
 ENV_VAR = "FASTNN_TUNING_CACHE"
-TIMED_RUNS = 2          # best of this many timed runs per algorithm, after one untimed run
+TIMED_ROUNDS = 2        # timed runs per algorithm (after one untimed run), interleaved
+NEAR_TIE = 1.15         # runner-up within this factor of the fastest: time the close ones again
+EXTRA_ROUNDS = 3        # rounds added for near ties
+KEEP_STATIC = 1.03      # the static pick wins when within this factor of the fastest
 
 _LOCK = threading.RLock()
 _TABLE = {}             # key (tuple) -> algorithm name
@@ -227,14 +237,28 @@ def _cache_path():
 
 # --------------------------------------------------------------------------- choosing
 
-def _time(run):
-    run()   # untimed: JIT compile / cache load, page faults, workspace allocation
-    best = float("inf")
-    for _ in range(TIMED_RUNS):
-        t0 = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _measure(candidates, static, run):
+    """(winner, {algorithm: best seconds}) of the interleaved timing (module docstring)."""
+    for alg in candidates:
+        run(alg)   # untimed: JIT compile / cache load, page faults, workspace allocation
+    best = dict.fromkeys(candidates, float("inf"))
+
+    def rounds(algs, n):
+        for r in range(n):
+            for alg in (algs if r % 2 == 0 else algs[::-1]):
+                t0 = time.perf_counter()
+                run(alg)
+                best[alg] = min(best[alg], time.perf_counter() - t0)
+
+    rounds(list(candidates), TIMED_ROUNDS)
+    fastest = min(best.values())
+    close = [alg for alg in candidates if best[alg] <= NEAR_TIE * fastest]
+    if len(close) > 1:
+        rounds(close, EXTRA_ROUNDS)
+        fastest = min(best.values())
+    if static in best and best[static] <= KEEP_STATIC * fastest:
+        return static, best
+    return min(candidates, key=best.__getitem__), best
 
 
 def choose(key, macs, candidates, static, run):
@@ -267,8 +291,7 @@ def choose(key, macs, candidates, static, run):
         found = _TABLE.get(key)
         if found in candidates:
             return found
-        times = {alg: _time(lambda alg=alg: run(alg)) for alg in candidates}
-        winner = min(candidates, key=times.__getitem__)
+        winner, _ = _measure(candidates, static, run)
         _TABLE[key] = winner
         _STATE["measured"] += 1
         if path is not None:

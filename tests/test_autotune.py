@@ -1,12 +1,15 @@
 """conv2d algorithm='auto' by measurement (fastnn/_autotune.py): results equal the reference, the
 table and its key, the switch, the static fallback below the threshold, the persistent
 FASTNN_TUNING_CACHE file (corrupt, foreign, unwritable, re-read by a fresh process) and
-concurrent threads. No timings are asserted: only which path ran and what it returned."""
+concurrent threads; the timing protocol (interleaved rounds, near ties re-timed, the static
+pick kept on a tie) on a scripted clock. No real timings are asserted: only which path ran and
+what it returned."""
 import json
 import os
 import subprocess
 import sys
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -70,6 +73,53 @@ def test_autotuned_result_equals_reference_and_table_gets_the_key(kw, dtype, rng
     assert table[fwd] in applicable
     check_both_passes(rng, x, w, b, **kw)            # the same key again: looked up, not timed
     assert _autotune._STATE["measured"] == before + 2
+
+
+def scripted(monkeypatch, durations):
+    """A fake clock for _autotune: run(alg) advances it by durations[alg] (a list is consumed
+    one value per call, its last value repeating). Returns (run, the algorithms in call order)."""
+    now, calls = [0.0], []
+    queues = {alg: list(d) if isinstance(d, list) else [d] for alg, d in durations.items()}
+    monkeypatch.setattr(_autotune, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def run(alg):
+        q = queues[alg]
+        now[0] += q.pop(0) if len(q) > 1 else q[0]
+        calls.append(alg)
+    return run, calls
+
+
+def test_measure_interleaves_rounds_and_picks_a_clear_winner(monkeypatch):
+    run, calls = scripted(monkeypatch, {"direct": 2.0, "im2col": 1.0})
+    winner, best = _autotune._measure(("direct", "im2col"), "direct", run)
+    assert winner == "im2col" and best == {"direct": 2.0, "im2col": 1.0}
+    # One untimed run each, then TIMED_ROUNDS rounds, the order reversed every other round;
+    # 2.0 / 1.0 is no near tie, so no extra rounds.
+    assert _autotune.TIMED_ROUNDS == 2
+    assert calls == ["direct", "im2col", "direct", "im2col", "im2col", "direct"]
+
+
+def test_measure_retimes_a_near_tie_and_a_noise_burst_does_not_decide(monkeypatch):
+    # im2col's first timed run is hit by a burst (3.0); its true time is 1.0. direct: 1.1.
+    run, calls = scripted(monkeypatch, {"direct": 1.1, "im2col": [1.0, 3.0, 1.0]})
+    winner, best = _autotune._measure(("direct", "im2col"), "direct", run)
+    assert winner == "im2col" and best["im2col"] == 1.0
+    # 1.1 / 1.0 is within NEAR_TIE: EXTRA_ROUNDS more rounds of both.
+    assert calls.count("direct") == 1 + _autotune.TIMED_ROUNDS + _autotune.EXTRA_ROUNDS
+
+
+def test_measure_extra_rounds_only_for_the_close_algorithms(monkeypatch):
+    run, calls = scripted(monkeypatch, {"direct": 1.0, "im2col": 1.05, "winograd": 5.0})
+    _autotune._measure(("direct", "im2col", "winograd"), "direct", run)
+    assert calls.count("winograd") == 1 + _autotune.TIMED_ROUNDS
+    assert calls.count("im2col") == 1 + _autotune.TIMED_ROUNDS + _autotune.EXTRA_ROUNDS
+
+
+@pytest.mark.parametrize("static_time, expected", [(1.02, "direct"), (1.10, "im2col")])
+def test_measure_keeps_the_static_pick_only_within_keep_static(static_time, expected,
+                                                               monkeypatch):
+    run, _ = scripted(monkeypatch, {"direct": static_time, "im2col": 1.0})
+    assert _autotune._measure(("direct", "im2col"), "direct", run)[0] == expected
 
 
 def test_pointwise_candidates_and_result(rng):
