@@ -34,6 +34,20 @@ from ._config import CACHE, FASTMATH
 
 
 @njit(inline="always")
+def _take(v, i, best, best_i):
+    """(value, index) after window element ``v`` at flat index ``i`` is compared with the best.
+
+    ``v`` wins if it is greater, or if it is NaN and the best is not (the first
+    NaN wins and stays: nothing compares greater than NaN afterwards). Written
+    with selects and non-short-circuit ``&``/``|`` so LLVM emits no branch: on
+    unordered data the branchy ``if v > best or ...`` mispredicted about once
+    per window and ran 2-5x slower (2x2 windows on 64x6x24x24, serial).
+    """
+    take = (v > best) | ((v != v) & (best == best))
+    return (v if take else best), (i if take else best_i)
+
+
+@njit(inline="always")
 def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w):
     """max_pool2d_forward for one input plane (H, W) into out, indices (OH, OW)."""
     h, wd = plane.shape
@@ -51,12 +65,30 @@ def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_
             best_idx = y_lo * wd + x_lo
             for iy in range(y_lo, y_hi):
                 for ix in range(x_lo, x_hi):
-                    v = plane[iy, ix]
-                    # v != v is true only for NaN: the first NaN wins and stays
-                    # (nothing compares greater than NaN afterwards).
-                    if v > best or (v != v and best == best):
-                        best = v
-                        best_idx = iy * wd + ix
+                    best, best_idx = _take(plane[iy, ix], iy * wd + ix, best, best_idx)
+            out[oy, ox] = best
+            indices[oy, ox] = best_idx
+
+
+@njit(inline="always")
+def _max_pool_plane_2x2(plane, out, indices):
+    """_max_pool_plane for 2x2 windows, stride 2, no padding, every window inside the plane.
+
+    The window unrolled, starting from its first element (the same result as
+    starting from -inf: -inf or NaN there wins or ties the same way): no loop
+    bounds per output, ~2x faster than the general loop (LeNet, VGG, U-Net pools).
+    """
+    wd = plane.shape[1]
+    oh, ow = out.shape
+    for oy in range(oh):
+        iy = 2 * oy
+        for ox in range(ow):
+            ix = 2 * ox
+            i = iy * wd + ix
+            best, best_idx = plane[iy, ix], i
+            best, best_idx = _take(plane[iy, ix + 1], i + 1, best, best_idx)
+            best, best_idx = _take(plane[iy + 1, ix], i + wd, best, best_idx)
+            best, best_idx = _take(plane[iy + 1, ix + 1], i + wd + 1, best, best_idx)
             out[oy, ox] = best
             indices[oy, ox] = best_idx
 
@@ -68,13 +100,20 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
     Requires pad_h <= kh // 2 and pad_w <= kw // 2 (every window holds an input).
     """
     n_batch, chans = x.shape[0], x.shape[1]
+    # ceil_mode can add a last window that sticks out of the plane: the unrolled
+    # 2x2 path reads whole windows, so it needs every one inside.
+    two_by_two = (kh == 2 and kw == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
+                  and pad_w == 0 and 2 * out.shape[2] <= x.shape[2] and 2 * out.shape[3] <= x.shape[3])
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
-            _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
-                            pad_h, pad_w)
+            if two_by_two:
+                _max_pool_plane_2x2(x[n, c], out[n, c], indices[n, c])
+            else:
+                _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
+                                pad_h, pad_w)
 
 
 max_pool2d_forward, max_pool2d_forward_parallel = serial_and_parallel(max_pool2d_forward)

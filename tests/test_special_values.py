@@ -200,6 +200,27 @@ def test_max_pool_nan_wins_every_window_it_is_in(ops, dtype):
 
 
 @backends
+@dtypes
+def test_max_pool_2x2_stride_2_special_values_and_ties(ops, dtype):
+    # Kernel 2, stride 2, no padding runs an unrolled kernel (kernels/pooling.py). With
+    # ceil_mode the odd 5x5 plane gets partial last windows, which sends the whole call
+    # down the general loop: both must give these values and first-in-row-major indices.
+    x = np.array([[1, nan, -inf, -inf, 3],
+                  [nan, 2, -inf, -inf, 4],
+                  [inf, 5, 5, 0, 1],
+                  [5, inf, 5, 6, 2],
+                  [7, 8, 9, 1, 0]], dtype).reshape(1, 1, 5, 5)
+    want_out = np.array([[nan, -inf], [inf, 6]], dtype)
+    want_idx = np.array([[1, 2], [10, 18]])
+    for ceil_mode in (False, True):
+        out, idx = ops.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
+        same(out[0, 0, :2, :2], want_out)
+        np.testing.assert_array_equal(idx[0, 0, :2, :2], want_idx)
+    grad = ops.max_pool2d_backward(np.ones((1, 1, 2, 2), dtype), x, 2)
+    assert grad.sum() == 4 and all(grad.flat[i] == 1 for i in want_idx.flat)
+
+
+@backends
 def test_max_pool_of_all_minus_inf_window_is_minus_inf(ops):
     x = np.full((1, 1, 2, 2), -inf)
     out, idx = ops.max_pool2d(x, 2, padding=1, return_indices=True)
