@@ -45,7 +45,7 @@ from . import _tuning
 
 FORMAT_VERSION = 1
 ENV_VAR = "FASTNN_TUNING_CACHE"
-TIMED_ROUNDS = 2        # timed runs per algorithm (after one untimed run), interleaved
+TIMED_ROUNDS = 3        # timed runs per algorithm (after one untimed run), interleaved
 NEAR_TIE = 1.15         # runner-up within this factor of the fastest: time the close ones again
 EXTRA_ROUNDS = 3        # rounds added for near ties
 KEEP_STATIC = 1.03      # the static pick wins when within this factor of the fastest

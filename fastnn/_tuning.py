@@ -41,7 +41,7 @@ DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks
 
 # --- conv2d algorithm='auto' by measurement (fastnn._autotune)
 # Calls of fewer forward multiply-adds keep the static rule. Tuning a key runs every
-# applicable algorithm three times and, on a cold Numba cache, compiles the ones this
+# applicable algorithm four to seven times and, on a cold Numba cache, compiles the ones this
 # process has not used (seconds each); a 1e7-MAC conv takes ~0.2-0.5 ms at 40-100
 # GFLOP/s, so even a 1.25x misprediction there costs < 0.1 ms per call -- not worth a
 # compile. Below it sit every test shape, the digits demo (conv2 at batch 32: 2.4e6)
