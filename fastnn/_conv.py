@@ -260,11 +260,17 @@ def _workspace_with_slack(slot, shape, dtype):
     return flat[:size].reshape(shape)
 
 
+def _copy_kernel(name, size, *args):
+    """Run one of the direct conv's copy kernels, serial below CONV_COPY_PARALLEL_MIN elements."""
+    _tuning.run(_direct, name, size, _tuning.CONV_COPY_PARALLEL_MIN, *args)
+
+
 def _pack_input(x, geom, packed_h, packed_w, slot):
     n, c_in = x.shape[:2]
     xp = _workspace_with_slack(slot, (n, c_in * geom.stride_h * geom.stride_w, packed_h * packed_w),
                                x.dtype)
-    _direct.conv2d_pack_input(x, xp, geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
+    _copy_kernel("conv2d_pack_input", xp.size, x, xp, geom.stride_h, geom.stride_w, geom.pad_h,
+                 geom.pad_w, packed_w)
     return xp
 
 
@@ -281,7 +287,7 @@ def _direct_forward(x, w, out, geom):
     _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide,
                                   _forward_bands(n, length, x.dtype))
     if packed_w != geom.out_w:
-        _direct.conv2d_narrow(out_wide, out, packed_w)
+        _copy_kernel("conv2d_narrow", out.size, out_wide, out, packed_w)
 
 
 def _forward_bands(n, length, dtype):
@@ -298,15 +304,15 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
     go_wide = _workspace_with_slack("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w),
                                     x.dtype)
-    _direct.conv2d_widen(go, go_wide, packed_w)
+    _copy_kernel("conv2d_widen", go_wide.size, go, go_wide, packed_w)
     # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
     w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
     wt = _blocked(w_in, _direct.OB)
     gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
     _direct.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss,
                                          geom.out_h, geom.out_w)
-    _direct.conv2d_unpack_input_grad(gxp, grad_input, geom.stride_h, geom.stride_w, geom.pad_h,
-                                     geom.pad_w, packed_w)
+    _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input, geom.stride_h,
+                 geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     _direct.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight, packed_w,
                                           geom.out_h, geom.out_w)
 

@@ -151,7 +151,7 @@ WARMUP_CALLS = [
 _THRESHOLDS = ("GEMM_SERIAL_WORK", "BIAS_PARALLEL_MIN", "ELEMENTWISE_PARALLEL_MIN",
                "TRANSCENDENTAL_PARALLEL_MIN", "SOFTMAX_PARALLEL_MIN", "BATCHNORM_PARALLEL_MIN",
                "NORM_PARALLEL_MIN", "EMBEDDING_PARALLEL_MIN", "POOL_PARALLEL_MIN",
-               "GLOBAL_POOL_PARALLEL_MIN", "WINOGRAD_PARALLEL_MIN")
+               "GLOBAL_POOL_PARALLEL_MIN", "WINOGRAD_PARALLEL_MIN", "CONV_COPY_PARALLEL_MIN")
 _NEVER = 2**62
 PASSES = ("serial", "parallel", "streaming")
 # ops with a streaming kernel (kernels/activations.py): the only rows of the streaming pass

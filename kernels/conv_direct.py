@@ -52,6 +52,7 @@ threads touch the same element and no reduction crosses the ``prange``.
 import numpy as np
 from numba import njit, prange
 
+from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 from .simd import VECTOR_BYTES, lanes, load, store, vadd, vbroadcast, vfma, vload, vstore, vzero
 
@@ -62,78 +63,110 @@ OB = 4
 TILE_VECTORS = 3
 
 
-@njit(parallel=True, cache=CACHE)
-def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, packed_w):
+# The copy kernels (pack, unpack, widen, narrow) move a few bytes per element:
+# each exists serial and parallel (kernels/_chunks.py), and the caller runs small
+# ones on its own thread (fastnn/_tuning.py CONV_COPY_PARALLEL_MIN), where waking
+# the other threads would cost more than the copy. Tasks are (n, channel) planes.
+# Explicit loops, no slice assignments: those pull in Numba's shape-mismatch
+# error overloads, compiled again for each serial twin (+40 compile events).
+def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, packed_w, n_chunks):
     """Copy x (N, C, H, W) into padded, stride-phase planes xp (N, C*sh*sw, PH*PW).
 
     xp[n, c*sh*sw + py*sw + px, i*PW + j] = x[n, c, i*sh + py - pad_h, j*sw + px - pad_w],
     zero where that position is padding or outside x. Overwrites all of ``xp``.
     """
-    n_batch, c_in, h, wd = x.shape
+    n_batch, c_in = x.shape[0], x.shape[1]
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * c_in, chunk, n_chunks)
+        for task in range(lo, hi):
+            _pack_plane(x, xp, task // c_in, task % c_in, stride_h, stride_w, pad_h, pad_w,
+                        packed_w)
+
+
+@njit(inline="always")
+def _pack_plane(x, xp, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
+    h, wd = x.shape[2], x.shape[3]
     ss = stride_h * stride_w
     ph = xp.shape[2] // packed_w
     zero = xp.dtype.type(0)
-    for task in prange(n_batch * c_in):
-        n = task // c_in
-        c = task % c_in
-        for py in range(stride_h):
-            for px in range(stride_w):
-                dst = xp[n, c * ss + py * stride_w + px]
-                for i in range(ph):
-                    iy = i * stride_h + py - pad_h
-                    row = dst[i * packed_w:(i + 1) * packed_w]
-                    if iy < 0 or iy >= h:
-                        row[:] = zero
-                        continue
-                    src = x[n, c, iy]
+    for py in range(stride_h):
+        for px in range(stride_w):
+            dst = xp[n, c * ss + py * stride_w + px]
+            for i in range(ph):
+                iy = i * stride_h + py - pad_h
+                row = dst[i * packed_w:(i + 1) * packed_w]
+                if iy < 0 or iy >= h:
                     for j in range(packed_w):
-                        ix = j * stride_w + px - pad_w
-                        row[j] = src[ix] if 0 <= ix < wd else zero
+                        row[j] = zero
+                    continue
+                src = x[n, c, iy]
+                for j in range(packed_w):
+                    ix = j * stride_w + px - pad_w
+                    row[j] = src[ix] if 0 <= ix < wd else zero
 
 
-@njit(parallel=True, cache=CACHE)
-def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, packed_w):
+conv2d_pack_input, conv2d_pack_input_parallel = serial_and_parallel(conv2d_pack_input)
+
+
+def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, packed_w, n_chunks):
     """The adjoint of the packing: gx[n, c, y, x] = gxp at the packed position of (y, x).
 
     gxp : (N, C*sh*sw, PH*PW); gx : (N, C, H, W), overwritten. Input positions the
     packed planes do not cover (rows/columns no output window reaches) get 0.
     """
-    n_batch, c_in, h, wd = gx.shape
+    n_batch, c_in = gx.shape[0], gx.shape[1]
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * c_in, chunk, n_chunks)
+        for task in range(lo, hi):
+            _unpack_plane(gxp, gx, task // c_in, task % c_in, stride_h, stride_w, pad_h, pad_w,
+                          packed_w)
+
+
+@njit(inline="always")
+def _unpack_plane(gxp, gx, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
+    h, wd = gx.shape[2], gx.shape[3]
     ss = stride_h * stride_w
     ph = gxp.shape[2] // packed_w
     zero = gx.dtype.type(0)
-    for task in prange(n_batch * c_in):
-        n = task // c_in
-        c = task % c_in
-        for y in range(h):
-            yy = y + pad_h
-            i = yy // stride_h
-            row = gx[n, c, y]
-            if i >= ph:
-                row[:] = zero
-                continue
-            base = c * ss + (yy % stride_h) * stride_w
+    for y in range(h):
+        yy = y + pad_h
+        i = yy // stride_h
+        row = gx[n, c, y]
+        if i >= ph:
             for xx in range(wd):
-                xq = xx + pad_w
-                j = xq // stride_w
-                if j < packed_w:
-                    row[xx] = gxp[n, base + xq % stride_w, i * packed_w + j]
-                else:
-                    row[xx] = zero
+                row[xx] = zero
+            continue
+        base = c * ss + (yy % stride_h) * stride_w
+        for xx in range(wd):
+            xq = xx + pad_w
+            j = xq // stride_w
+            if j < packed_w:
+                row[xx] = gxp[n, base + xq % stride_w, i * packed_w + j]
+            else:
+                row[xx] = zero
 
 
-@njit(parallel=True, cache=CACHE)
-def conv2d_widen(grad_out, go_wide, packed_w):
+conv2d_unpack_input_grad, conv2d_unpack_input_grad_parallel = serial_and_parallel(
+    conv2d_unpack_input_grad)
+
+
+def conv2d_widen(grad_out, go_wide, packed_w, n_chunks):
     """grad_out (N, K, OH, OW) -> go_wide (N, K, OH*PW): row oy at oy*PW, zeros in columns >= OW."""
     n_batch, k, oh, ow = grad_out.shape
     zero = go_wide.dtype.type(0)
-    for task in prange(n_batch * k):
-        n = task // k
-        o = task % k
-        dst = go_wide[n, o]
-        for oy in range(oh):
-            dst[oy * packed_w:oy * packed_w + ow] = grad_out[n, o, oy]
-            dst[oy * packed_w + ow:(oy + 1) * packed_w] = zero
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * k, chunk, n_chunks)
+        for task in range(lo, hi):
+            dst = go_wide[task // k, task % k]
+            src = grad_out[task // k, task % k]
+            for oy in range(oh):
+                for ox in range(ow):
+                    dst[oy * packed_w + ox] = src[oy, ox]
+                for ox in range(oy * packed_w + ow, (oy + 1) * packed_w):
+                    dst[ox] = zero
+
+
+conv2d_widen, conv2d_widen_parallel = serial_and_parallel(conv2d_widen)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -250,17 +283,20 @@ def conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide, n_bands):
                         out_wide[n, b * OB + j, m0:] = buf[0, 0, j * tile:j * tile + length - m0]
 
 
-@njit(parallel=True, cache=CACHE)
-def conv2d_narrow(out_wide, out, packed_w):
+def conv2d_narrow(out_wide, out, packed_w, n_chunks):
     """out[n, o, oy, :] = out_wide[n, o, oy*PW : oy*PW + OW]: drop the junk columns."""
     n_batch, c_out, oh, ow = out.shape
-    for task in prange(n_batch * c_out):
-        n = task // c_out
-        o = task % c_out
-        src = out_wide[n, o]
-        dst = out[n, o]
-        for oy in range(oh):
-            dst[oy, :] = src[oy * packed_w:oy * packed_w + ow]
+    for chunk in prange(n_chunks):
+        lo, hi = chunk_bounds(n_batch * c_out, chunk, n_chunks)
+        for task in range(lo, hi):
+            src = out_wide[task // c_out, task % c_out]
+            dst = out[task // c_out, task % c_out]
+            for oy in range(oh):
+                for ox in range(ow):
+                    dst[oy, ox] = src[oy * packed_w + ox]
+
+
+conv2d_narrow, conv2d_narrow_parallel = serial_and_parallel(conv2d_narrow)
 
 
 def forward_slack(dtype):

@@ -1,8 +1,8 @@
-"""Serial and parallel paths of the pooling and bias kernels.
+"""Serial and parallel paths of the pooling, bias and direct-conv copy kernels.
 
 fastnn.functional runs these kernels serially below POOL_PARALLEL_MIN /
-GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN elements (starting a parallel region costs more than the
-work). Each test forces one path by monkeypatching the threshold (parallel on
+GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN / CONV_COPY_PARALLEL_MIN elements (starting a
+parallel region costs more than the work). Each test forces one path by monkeypatching the threshold (parallel on
 a small input, serial on a larger one), checks that the serial kernel or its
 ``_parallel`` twin really ran, with that n_chunks, and compares the result with the NumPy reference.
 """
@@ -14,6 +14,7 @@ import fastnn.functional as F
 from fastnn import _tuning
 import fastnn.reference as R
 from fastnn.kernels import bias as kbias
+from fastnn.kernels import conv_direct as kdirect
 from fastnn.kernels import pooling as kpool
 from helpers import DTYPES, assert_close
 
@@ -107,3 +108,42 @@ def test_bias_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     gl = rng.standard_normal((n, 7)).astype(dtype)
     assert_close(F.linear_backward(gl, x2, wl)[2], R.linear_backward(gl, x2, wl)[2])
     assert flags.seen == [_expected_chunks(path)] * 4
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_paths_match_reference(path, dtype, monkeypatch, flags, rng):
+    # kernel 2, stride 2, unpadded: the unrolled window (kernels/pooling.py), odd sizes so the
+    # last row and column are dropped (floor) or give partial windows (ceil_mode).
+    threshold, shape = PATHS[path]
+    monkeypatch.setattr(_tuning, "POOL_PARALLEL_MIN", threshold)
+    flags(kpool, "max_pool2d_forward")
+    x = rng.standard_normal(shape[:2] + (7, 9)).astype(dtype)
+    for ceil_mode in (False, True):
+        out, idx = F.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
+        ref_out, ref_idx = R.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
+        assert_close(out, ref_out)
+        np.testing.assert_array_equal(idx, ref_idx)
+    assert flags.seen == [_expected_chunks(path)] * 2
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_conv_copy_paths_match_reference(path, dtype, monkeypatch, flags, rng):
+    threshold, shape = PATHS[path]
+    monkeypatch.setattr(_tuning, "CONV_COPY_PARALLEL_MIN", threshold)
+    for name in ("conv2d_pack_input", "conv2d_unpack_input_grad", "conv2d_widen",
+                 "conv2d_narrow"):
+        flags(kdirect, name)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((5, shape[1], 3, 3)).astype(dtype)
+    # stride 2, padding 1: two stride phases per axis, padding, and junk columns to narrow.
+    kw = dict(stride=2, padding=1, algorithm="direct")
+    out = F.conv2d(x, w, **kw)
+    assert_close(out, R.conv2d(x, w, stride=2, padding=1))
+    g = rng.standard_normal(out.shape).astype(dtype)
+    for got, want in zip(F.conv2d_backward(g, x, w, **kw),
+                         R.conv2d_backward(g, x, w, stride=2, padding=1)):
+        assert_close(got, want)
+    # forward: pack, narrow; backward: pack, widen, unpack
+    assert flags.seen == [_expected_chunks(path)] * 5
