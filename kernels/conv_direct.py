@@ -68,7 +68,7 @@ TILE_VECTORS = 3
 # ones on its own thread (fastnn/_tuning.py CONV_COPY_PARALLEL_MIN), where waking
 # the other threads would cost more than the copy. Tasks are (n, channel) planes.
 # Explicit loops, no slice assignments: those pull in Numba's shape-mismatch
-# error overloads, compiled again for each serial twin (+40 compile events).
+# error overloads, compiled again for each serial twin (+37 compile events).
 def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, packed_w, n_chunks):
     """Copy x (N, C, H, W) into padded, stride-phase planes xp (N, C*sh*sw, PH*PW).
 

@@ -2,8 +2,8 @@
 
 fastnn.functional runs these kernels serially below POOL_PARALLEL_MIN /
 GLOBAL_POOL_PARALLEL_MIN / BIAS_PARALLEL_MIN / CONV_COPY_PARALLEL_MIN elements (starting a
-parallel region costs more than the work). Each test forces one path by monkeypatching the threshold (parallel on
-a small input, serial on a larger one), checks that the serial kernel or its
+parallel region costs more than the work). Each test forces one path by monkeypatching the
+threshold (parallel on a small input, serial on a larger one), checks that the serial kernel or its
 ``_parallel`` twin really ran, with that n_chunks, and compares the result with the NumPy reference.
 """
 import numba
