@@ -277,7 +277,7 @@ def _pack_input(x, geom, packed_h, packed_w, slot):
 def _direct_forward(x, w, out, geom):
     packed_h, packed_w, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], geom)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
-    wt = _blocked(w.reshape(w.shape[0], -1), _direct.OB)
+    wt = _blocked(w.reshape(w.shape[0], -1), _direct.FORWARD_OB)
     n, c_out = out.shape[:2]
     length = (geom.out_h - 1) * packed_w + geom.out_w
     if packed_w == geom.out_w:   # no junk columns: the wide rows are the output rows
@@ -314,7 +314,15 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input, geom.stride_h,
                  geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     _direct.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight, packed_w,
-                                          geom.out_h, geom.out_w)
+                                          geom.out_h, geom.out_w,
+                                          _weight_groups(x.shape[0], c_out, c_in))
+
+
+def _weight_groups(n, c_out, c_in):
+    """Image groups for conv2d_direct_backward_weight: 1, or enough for 2 tasks per
+    thread when its (output-channel block, input channel) tasks alone are fewer."""
+    tasks = -(-c_out // _direct.WEIGHT_OB) * c_in
+    return max(1, min(n, -(-2 * _tuning.get_num_threads() // tasks)))
 
 
 def _run_forward(algorithm, x, w, out, geom):

@@ -20,6 +20,12 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
 * ``load(arr, i)`` / ``store(arr, i, x)``: one element at flat offset ``i``,
   same pointer addressing and same caller guarantee as ``vload``/``vstore``
   (for packing loops, where wraparound code would bloat every access).
+* ``vload_first(arr, i, n)`` / ``vstore_first(arr, i, v, n)``: the same for
+  only the first ``n`` lanes (0 <= n <= lanes), through LLVM's masked load /
+  store (one ``vmovups`` with a mask register on AVX-512, ``vmaskmovps`` on
+  AVX2). The other lanes of the loaded vector are 0, the memory behind them is
+  neither read nor written, so the caller guarantees ``i + n <= arr.size`` only:
+  a partial last vector needs no scalar tail loop and no slack past the array.
 * ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
   ``vbroadcastss``/``vbroadcastsd`` from memory).
 * ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
@@ -145,6 +151,57 @@ def vstore(typingctx, arr, idx, vec):
                       align=arr.dtype.bitwidth // 8)
         return context.get_dummy_value()
     return types.none(arr, idx, vec), codegen
+
+
+def _first_lanes_mask(context, builder, count, n, nty):
+    # <count x i1>: lane k is on when k < n.
+    i64 = ir.IntType(64)
+    iota = ir.Constant(ir.VectorType(i64, count), list(range(count)))
+    return builder.icmp_signed("<", iota, _splat(builder, context.cast(builder, n, nty, types.int64),
+                                                 ir.VectorType(i64, count)))
+
+
+def _masked_intrinsic(builder, op, llty, bitwidth, arg_types):
+    # llvm.masked.load / llvm.masked.store for vector type llty (opaque pointers: ".p0").
+    ret = llty if op == "load" else ir.VoidType()
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, arg_types),
+                                          f"llvm.masked.{op}.v{llty.count}f{bitwidth}.p0")
+
+
+@intrinsic
+def vload_first(typingctx, arr, idx, n):
+    if not (_float_array(arr) and isinstance(idx, types.Integer) and isinstance(n, types.Integer)):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.return_type)
+        mask = _first_lanes_mask(context, builder, llty.count, args[2], sig.args[2])
+        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
+        zero = ir.Constant(llty, [ir.Constant(llty.element, 0.0)] * llty.count)
+        fn = _masked_intrinsic(builder, "load", llty, arr.dtype.bitwidth,
+                               [ptr.type, align.type, mask.type, llty])
+        return builder.call(fn, [ptr, align, mask, zero])
+    return vty(arr, idx, n), codegen
+
+
+@intrinsic
+def vstore_first(typingctx, arr, idx, vec, n):
+    if not (_float_array(arr) and isinstance(idx, types.Integer)
+            and vec == _vector_of(arr.dtype) and isinstance(n, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.args[2])
+        mask = _first_lanes_mask(context, builder, llty.count, args[3], sig.args[3])
+        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
+        fn = _masked_intrinsic(builder, "store", llty, arr.dtype.bitwidth,
+                               [llty, ptr.type, align.type, mask.type])
+        builder.call(fn, [args[2], ptr, align, mask])
+        return context.get_dummy_value()
+    return types.none(arr, idx, vec, n), codegen
 
 
 @intrinsic

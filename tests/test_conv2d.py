@@ -281,6 +281,24 @@ def test_chunked_batch_matches_reference(algorithm, dtype, rng, monkeypatch):
             assert_close(got, want)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_direct_weight_grad_image_groups(dtype, rng, monkeypatch):
+    """Few channels: the direct grad-weight kernel sums groups of images separately, then adds
+    the groups (fastnn/_conv._weight_groups). Every grouping gives the reference gradients."""
+    assert _conv._weight_groups(64, 6, 1) > 1       # LeNet-5's conv1: one channel block
+    assert _conv._weight_groups(32, 64, 64) == 1
+    assert _conv._weight_groups(1, 6, 1) == 1       # never more groups than images
+    xs, ws, kw = (5, 1, 9, 8), (3, 1, 5, 5), dict(stride=(2, 1), padding=1)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(dtype)
+    want = R.conv2d_backward(go, x, w, **kw)
+    for groups in (1, 2, 3, 5):   # 3: uneven groups of 1 and 2 images
+        monkeypatch.setattr(_conv, "_weight_groups", lambda n, c_out, c_in: groups)
+        for got, ref in zip(F.conv2d_backward(go, x, w, algorithm="direct", **kw), want):
+            assert_close(got, ref)
+
+
 def test_workspace_reuse_gives_identical_results(rng):
     """Cached scratch buffers carry garbage between calls of different shapes: results must not."""
     calls = []

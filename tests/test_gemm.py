@@ -192,6 +192,29 @@ def test_simd_intrinsics(dtype):
     assert out[2 * lanes] == x[2] + x[lanes] * 3 * x[0]
 
 
+@njit
+def _simd_masked(x, out, i, n, loaded):
+    # out[i : i + n] = 2 * x[i : i + n] through the first-n-lanes load and store;
+    # loaded = the whole vector that vload_first returned.
+    v = simd.vload_first(x, i, n)
+    simd.vstore_first(out, i, simd.vadd(v, v), n)
+    simd.vstore(loaded, 0, v)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_first_lanes(dtype):
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    x = np.arange(1, lanes + 4, dtype=dtype)
+    for i, n in [(0, 0), (0, 1), (3, lanes - 1), (3, lanes), (2, lanes // 2)]:
+        src = x[:i + n].copy()   # ends at i + n: nothing past the array is read
+        out = np.full(lanes + 4, -1.0, dtype)
+        loaded = np.full(lanes, -1.0, dtype)
+        _simd_masked(src, out, i, n, loaded)
+        np.testing.assert_array_equal(out[i:i + n], 2 * src[i:i + n])
+        assert (np.delete(out, np.arange(i, i + n)) == -1).all()   # nothing else written
+        np.testing.assert_array_equal(loaded, np.concatenate([src[i:i + n], np.zeros(lanes - n)]))
+
+
 def test_gemm_beta_zero_ignores_nan_in_output(rng):
     # BLAS convention: with beta = 0 the old contents of C are never read.
     a = rng.standard_normal((5, 4))
