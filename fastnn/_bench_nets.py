@@ -227,7 +227,8 @@ def lenet_epochs(x, y, torch=None):
     def fastnn_epoch():
         for xb, yb in minibatches(x, y, bs, order):
             loss_fn(model.forward(xb), yb)
-            model.backward(loss_fn.backward())
+            # The images are data: no gradient for them (torch skips it the same way).
+            model.backward(loss_fn.backward(), input_grad=False)
             opt.step()
 
     if torch is None:

@@ -204,6 +204,8 @@ def _gemm_backward(go, x, w, grad_input, grad_weight, geom):
             part = _workspace.workspace("conv_gw_part", gw2.shape, x.dtype)
             gemm_into(go2, cols, part, trans_b=True)
             gw2 += part
+        if grad_input is None:
+            continue
         gi = grad_input[n0:n1]
         if pointwise and m == 1:
             gemm_into(w2, go2, gi.reshape(w2.shape[1], hw), trans_a=True)
@@ -305,14 +307,15 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     go_wide = _workspace_with_slack("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w),
                                     x.dtype)
     _copy_kernel("conv2d_widen", go_wide.size, go, go_wide, packed_w)
-    # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
-    w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
-    wt = _blocked(w_in, _direct.OB)
-    gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
-    _direct.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss,
-                                         geom.out_h, geom.out_w)
-    _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input, geom.stride_h,
-                 geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
+    if grad_input is not None:
+        # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
+        w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
+        wt = _blocked(w_in, _direct.OB)
+        gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
+        _direct.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss,
+                                             geom.out_h, geom.out_w)
+        _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input,
+                     geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
     _direct.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight, packed_w,
                                           geom.out_h, geom.out_w,
                                           _weight_groups(x.shape[0], c_out, c_in))
@@ -336,7 +339,7 @@ def _run_forward(algorithm, x, w, out, geom):
 
 
 def _run_backward(algorithm, go, x, w, grad_input, grad_weight, geom):
-    """Write grad_input and grad_weight (every element) with ``algorithm``."""
+    """Write grad_input (unless it is None) and grad_weight (every element) with ``algorithm``."""
     if algorithm == "direct":
         _direct_backward(go, x, w, grad_input, grad_weight, geom)
     elif algorithm == "winograd":
@@ -440,7 +443,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    algorithm="auto"):
+                    algorithm="auto", input_grad=True):
     """Gradients of :func:`conv2d` with respect to input, weight and bias.
 
     Parameters
@@ -448,10 +451,15 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     grad_output : ndarray of shape (N, C_out, H_out, W_out), dL/d(output)
     input, weight, stride, padding, dilation, groups, algorithm
         exactly as passed to :func:`conv2d` (bias is not needed).
+    input_grad : bool, keyword-only, default True
+        False: grad_input is not computed and None is returned in its place (the
+        input is data, e.g. a network's first layer; torch skips that gradient the
+        same way for inputs that do not require grad). 'auto' uses the pick measured
+        for the full backward of the same call shape.
 
     Returns
     -------
-    grad_input : ndarray of shape (N, C_in, H, W)
+    grad_input : ndarray of shape (N, C_in, H, W), or None when ``input_grad`` is False
     grad_weight : ndarray of shape (C_out, C_in, kH, kW)
     grad_bias : ndarray of shape (C_out,), the sum of grad_output over N, H_out,
         W_out (returned whether or not the forward had a bias).
@@ -477,12 +485,14 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     """
     go, x, w, geom = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
+    input_grad = _checks.flag("conv2d_backward", "input_grad", input_grad)
     n, c_out = x.shape[0], w.shape[0]
-    grad_input = np.empty_like(x)
+    grad_input = np.empty_like(x) if input_grad else None
     grad_weight = np.empty_like(w)
     grad_bias = np.empty(c_out, dtype=x.dtype)
     if go.size == 0:  # empty batch or empty output: nothing flows back
-        grad_input[...] = 0
+        if grad_input is not None:
+            grad_input[...] = 0
         grad_weight[...] = 0
         grad_bias[...] = 0
         return grad_input, grad_weight, grad_bias

@@ -5,6 +5,7 @@ Also the GEMM dispatch: serial or parallel kernel, and the packing workspace.
 import numpy as np
 
 from . import _args
+from . import _checks
 from . import _tuning
 from . import _workspace
 from .kernels import bias as _bias
@@ -62,7 +63,7 @@ def linear(input, weight, bias=None):
     return out.reshape(lead + (w.shape[0],))
 
 
-def linear_backward(grad_output, input, weight):
+def linear_backward(grad_output, input, weight, *, input_grad=True):
     """Gradients of :func:`linear`: (grad_input, grad_weight, grad_bias).
 
     Parameters
@@ -70,23 +71,30 @@ def linear_backward(grad_output, input, weight):
     grad_output : ndarray of shape (*, out_features)
     input : ndarray of shape (*, in_features), as passed to the forward
     weight : ndarray of shape (out_features, in_features)
+    input_grad : bool, keyword-only, default True
+        False: grad_input is not computed (one GEMM fewer) and None is returned in
+        its place, as for a network's first layer (see :func:`conv2d_backward`).
 
     Returns
     -------
-    grad_input (*, in_features) = grad_output @ weight;
+    grad_input (*, in_features) = grad_output @ weight (None when ``input_grad`` is False);
     grad_weight (out_features, in_features) = grad_output^T @ input (summed over
     all leading dimensions); grad_bias (out_features,) = grad_output summed over
     all leading dimensions.
     """
     go2, x2, w, lead = _args.linear_backward_args("linear_backward", grad_output, input,
                                                     weight)
+    input_grad = _checks.flag("linear_backward", "input_grad", input_grad)
     m, out_f = go2.shape
-    grad_input = gemm_into(go2, w, np.empty((m, w.shape[1]), dtype=x2.dtype))
+    grad_input = None
+    if input_grad:
+        grad_input = gemm_into(go2, w, np.empty((m, w.shape[1]), dtype=x2.dtype))
+        grad_input = grad_input.reshape(lead + (w.shape[1],))
     grad_weight = gemm_into(go2, x2, np.empty_like(w), trans_a=True)
     grad_bias = np.empty(out_f, dtype=x2.dtype)
     _tuning.run(_bias, "bias_reduce", go2.size, _tuning.BIAS_PARALLEL_MIN,
                 go2.reshape(m, out_f, 1), grad_bias)
-    return grad_input.reshape(lead + (w.shape[1],)), grad_weight, grad_bias
+    return grad_input, grad_weight, grad_bias
 
 
 def _gemm_operand(x):

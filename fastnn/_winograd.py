@@ -101,12 +101,14 @@ def winograd_forward(x, w, out, geom):
 
 
 def winograd_backward(go, x, w, grad_input, grad_weight, geom):
-    """conv2d_backward's grad_input and grad_weight, overwritten, both by Winograd transforms."""
+    """conv2d_backward's grad_input (unless None) and grad_weight, overwritten, both by
+    Winograd transforms."""
     # grad_input[n, c, y, x] = sum_{k, i, j} go_padded[n, k, y + i, x + j] w[k, c, 2 - i, 2 - j]
     # with go padded by 2 - pad: a stride-1 3x3 convolution of go.
-    w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    _convolve(go, _weight_transform(w_flip, "wino_u"), grad_input, 2 - geom.pad_h,
-              2 - geom.pad_w)
+    if grad_input is not None:
+        w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        _convolve(go, _weight_transform(w_flip, "wino_u"), grad_input, 2 - geom.pad_h,
+                  2 - geom.pad_w)
 
     n, c = x.shape[:2]
     k, oh, ow = go.shape[1:]

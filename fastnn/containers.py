@@ -32,8 +32,28 @@ class Sequential(Layer):
         self._shapes = shapes
         return x
 
-    def backward(self, grad_output):
-        for layer in reversed(self.layers):
+    skips_input_grad = True
+
+    def backward(self, grad_output, input_grad=True):
+        """Backward through the layers in reverse; returns the input's gradient.
+
+        ``input_grad=False``: the caller does not need the gradient with respect to
+        the model's input (it is data), so None is returned and the first layer is
+        told so when it can skip that work (``skips_input_grad``: Linear, Conv2d, a
+        nested Sequential). For LeNet-5 this drops conv1's whole grad-input pass,
+        which torch skips the same way for an input that does not require grad.
+        """
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"Sequential.backward(): input_grad must be True or False, "
+                            f"got {input_grad!r}")
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad:
+                if getattr(layer, "skips_input_grad", False):
+                    layer.backward(grad_output, input_grad=False)
+                else:
+                    layer.backward(grad_output)
+                return None
             grad_output = layer.backward(grad_output)
         return grad_output
 

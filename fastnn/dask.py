@@ -17,6 +17,8 @@ import uuid
 
 import numpy as np
 
+from .training import _backward_to_parameters
+
 try:
     import dask
     import dask.array as da
@@ -266,7 +268,7 @@ def _shard_step(session, shard, template, state, xs, ys, rows):
     model.load_state_dict(state)
     xb, yb = _gather_rows(xs, rows), _gather_rows(ys, rows)
     value = loss_fn(model.forward(xb, training=True), yb)
-    model.backward(loss_fn.backward())
+    _backward_to_parameters(model, loss_fn.backward())
     grads, buffers = {}, {}
     for prefix, layer in model.named_layers():
         for name in layer.params:
@@ -361,7 +363,7 @@ def fit(model, loss, optimizer, x, y, client=None, batch_size=32, epochs=1, seed
         for epoch in range(epochs):
             for xb, yb in fastnn.data.minibatches(x, y, batch_size, rng):
                 loss(model.forward(xb, training=True), yb)
-                model.backward(loss.backward())
+                model.backward(loss.backward(), input_grad=False)
                 optimizer.step()
 
     Parameters

@@ -58,7 +58,7 @@ def train(backend, data, epochs, batch_size, lr, momentum, seed, progress=True, 
             _announce_compile(log)
         t0 = time.perf_counter()
         loss_fn(scratch.forward(x_train[:batch_size]), y_train[:batch_size])
-        scratch.backward(loss_fn.backward())
+        scratch.backward(loss_fn.backward(), input_grad=False)   # as fit() does
         scratch.predict(x_test[:batch_size])
         warmup_s = time.perf_counter() - t0
         log(f"[{backend}] warm-up (compile or load cached kernels): {warmup_s:.2f} s")

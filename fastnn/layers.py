@@ -50,8 +50,14 @@ class Layer(LayerModes):
 
         RuntimeError when forward ran more than once since the previous
         backward and this gradient may belong to an earlier one (fastnn._modes).
+        Layers with ``skips_input_grad`` True (Linear, Conv2d, Sequential) also
+        take ``input_grad=False``: the input's gradient is not computed and None
+        is returned (for a network's first layer, whose input is data).
         """
         raise NotImplementedError
+
+    # True when backward() accepts input_grad=False (see backward).
+    skips_input_grad = False
 
     def __call__(self, x, training=None):
         return self.forward(x, training)
@@ -171,6 +177,8 @@ class Linear(Layer):
     Input (*, in_features) -> output (*, out_features).
     """
 
+    skips_input_grad = True
+
     def __init__(self, in_features, out_features, bias=True, *, weight_init="kaiming_normal",
                  rng=None, dtype=np.float32):
         super().__init__()
@@ -186,9 +194,12 @@ class Linear(Layer):
         self._cache = (_backend.ops(), x)
         return self._cache[0].linear(x, self.params["weight"], self.params.get("bias"))
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, input_grad=True):
+        """As :meth:`Layer.backward`; ``input_grad=False`` skips the input gradient
+        (one GEMM fewer) and returns None: for a first layer, whose input is data."""
         F, x = self._saved()
-        gx, gw, gb = F.linear_backward(grad_output, x, self.params["weight"])
+        gx, gw, gb = F.linear_backward(grad_output, x, self.params["weight"],
+                                       input_grad=input_grad)
         self.grads = {"weight": gw}
         if "bias" in self.params:
             self.grads["bias"] = gb
@@ -225,6 +236,8 @@ class Conv2d(Layer):
     ``params``: 'weight' (C_out, C_in, kH, kW), 'bias' (C_out,).
     """
 
+    skips_input_grad = True
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  bias=True, *, algorithm="auto", weight_init="kaiming_normal", rng=None,
                  dtype=np.float32):
@@ -258,10 +271,12 @@ class Conv2d(Layer):
         return self._cache[0].conv2d(x, self.params["weight"], self.params.get("bias"),
                                      **self._geometry())
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, input_grad=True):
+        """As :meth:`Layer.backward`; ``input_grad=False`` skips the input gradient
+        (the grad-input pass of the convolution) and returns None: for a first layer."""
         F, x = self._saved()
         gx, gw, gb = F.conv2d_backward(grad_output, x, self.params["weight"],
-                                       **self._geometry())
+                                       **self._geometry(), input_grad=input_grad)
         self.grads = {"weight": gw}
         if "bias" in self.params:
             self.grads["bias"] = gb

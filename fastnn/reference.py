@@ -113,10 +113,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    algorithm="auto"):
-    """Reference conv2d_backward: (grad_input, grad_weight, grad_bias)."""
+                    algorithm="auto", input_grad=True):
+    """Reference conv2d_backward: (grad_input or None, grad_weight, grad_bias)."""
     go, x, w, g = _args.conv2d_backward_args("conv2d_backward", grad_output, input, weight,
                                                stride, padding, dilation, groups, algorithm)
+    input_grad = _checks.flag("conv2d_backward", "input_grad", input_grad)
     g = _conv_geometry(x, w, g, padding)
     xp = _pad_input(x, g)
     grad_xp = np.zeros_like(xp)
@@ -127,9 +128,12 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
             # sum over n, y, x of grad_output[n, o, y, x] * xp[n, c, tap] -> (C_out, C_in)
             grad_weight[:, :, i, j] = np.tensordot(go, xp[tap], axes=([0, 2, 3], [0, 2, 3]))
             # (N, C_out, OH, OW) x (C_out, C_in) -> (N, OH, OW, C_in)
-            grad_xp[tap] += np.tensordot(go, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
+            if input_grad:
+                grad_xp[tap] += np.tensordot(go, w[:, :, i, j], axes=([1], [0])).transpose(0, 3, 1, 2)
     h, wd = x.shape[2], x.shape[3]
-    grad_input = np.ascontiguousarray(grad_xp[:, :, g.pad_h:g.pad_h + h, g.pad_w:g.pad_w + wd])
+    grad_input = None
+    if input_grad:
+        grad_input = np.ascontiguousarray(grad_xp[:, :, g.pad_h:g.pad_h + h, g.pad_w:g.pad_w + wd])
     grad_bias = go.sum(axis=(0, 2, 3))
     return grad_input, grad_weight, grad_bias
 
@@ -145,11 +149,13 @@ def linear(input, weight, bias=None):
     return out.reshape(lead + (w.shape[0],))
 
 
-def linear_backward(grad_output, input, weight):
-    """Reference linear_backward: (grad_input, grad_weight, grad_bias)."""
+def linear_backward(grad_output, input, weight, *, input_grad=True):
+    """Reference linear_backward: (grad_input or None, grad_weight, grad_bias)."""
     go2, x2, w, lead = _args.linear_backward_args("linear_backward", grad_output, input,
                                                     weight)
-    return (go2 @ w).reshape(lead + (w.shape[1],)), go2.T @ x2, go2.sum(axis=0)
+    input_grad = _checks.flag("linear_backward", "input_grad", input_grad)
+    grad_input = (go2 @ w).reshape(lead + (w.shape[1],)) if input_grad else None
+    return grad_input, go2.T @ x2, go2.sum(axis=0)
 
 
 def matmul(input, other):

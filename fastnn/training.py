@@ -6,8 +6,9 @@
     test_loss, test_acc = fastnn.evaluate(model, fastnn.CrossEntropyLoss(), (x_test, y_test))
 
 One step of :func:`fit` is exactly the hand-written loop
-``loss(model.forward(xb), yb); model.backward(loss.backward()); optimizer.step()``
-in training mode, so it gives the same weights from the same seed.
+``loss(model.forward(xb), yb); model.backward(loss.backward(), input_grad=False);
+optimizer.step()`` in training mode, so it gives the same weights from the same seed
+(``input_grad=False`` only skips the gradient with respect to the batch itself).
 """
 import time
 
@@ -196,6 +197,15 @@ def _progress_bar(progress, total, desc):
     return tqdm(total=total, desc=desc, leave=True)
 
 
+def _backward_to_parameters(model, grad):
+    """model.backward(grad) for the parameter gradients only: the batch is data, so its
+    own gradient is skipped where the model can (Sequential.backward's input_grad)."""
+    if getattr(model, "skips_input_grad", False):
+        model.backward(grad, input_grad=False)
+    else:
+        model.backward(grad)
+
+
 def fit(model, loss, optimizer, train_loader, epochs=1, val_data=None, callbacks=(),
         progress=True):
     """Train ``model`` for ``epochs`` passes over ``train_loader``; returns the history (Keras).
@@ -223,8 +233,10 @@ def fit(model, loss, optimizer, train_loader, epochs=1, val_data=None, callbacks
         'val_accuracy' (with val_data), 'time' (seconds of training, excluding
         validation). Accuracy is NaN when the targets are not class indices.
 
-    Each step is ``l = loss(model.forward(xb), yb); model.backward(loss.backward());
-    optimizer.step()``; the model is left in training mode.
+    Each step is ``l = loss(model.forward(xb), yb); model.backward(loss.backward(),
+    input_grad=False); optimizer.step()`` (``input_grad=False`` where the model takes
+    it, e.g. a Sequential: the batch's own gradient is not computed); the model is left
+    in training mode.
     """
     _check_model("fit()", model)
     if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) \
@@ -249,7 +261,7 @@ def fit(model, loss, optimizer, train_loader, epochs=1, val_data=None, callbacks
         for xb, yb in train_loader:
             out = model.forward(xb)
             value = loss(out, yb)
-            model.backward(loss.backward())
+            _backward_to_parameters(model, loss.backward())
             optimizer.step()
             meter.add(value, out, yb, loss)
             if bar is not None:

@@ -390,3 +390,22 @@ def test_property_matches_reference(n, c_in, c_out, h, w, kh, kw, stride, paddin
     for got, want in zip(F.conv2d_backward(go, x, wt, algorithm=algorithm, **kwargs),
                          R.conv2d_backward(go, x, wt, **kwargs)):
         assert_close(got, want)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("algorithm", ["direct", "im2col", "winograd", "auto"])
+def test_backward_without_input_grad(backend, algorithm, rng):
+    """input_grad=False: None for grad_input, the same grad_weight and grad_bias."""
+    ops = F if backend == "numba" else R
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    kw = dict(padding=1)
+    go = rng.standard_normal(R.conv2d(x, w, **kw).shape)
+    full = ops.conv2d_backward(go, x, w, algorithm=algorithm, **kw)
+    gx, gw, gb = ops.conv2d_backward(go, x, w, algorithm=algorithm, input_grad=False, **kw)
+    assert gx is None
+    np.testing.assert_array_equal(gw, full[1])
+    np.testing.assert_array_equal(gb, full[2])
+    assert_close(gw, R.conv2d_backward(go, x, w, **kw)[1])
+    with pytest.raises(TypeError, match="input_grad"):
+        ops.conv2d_backward(go, x, w, input_grad="no", **kw)

@@ -296,3 +296,17 @@ def test_matmul_and_backward_take_transposed_views_without_copy_errors(rng, dtyp
     ri, ro = R.matmul_backward(g, a, b)
     assert_close(gi, ri)
     assert_close(go, ro)
+
+
+@pytest.mark.parametrize("ops", [F, R], ids=["numba", "numpy"])
+def test_linear_backward_without_input_grad(ops, rng):
+    x = rng.standard_normal((2, 3, 5))
+    w = rng.standard_normal((4, 5))
+    go = rng.standard_normal((2, 3, 4))
+    full = ops.linear_backward(go, x, w)
+    gx, gw, gb = ops.linear_backward(go, x, w, input_grad=False)
+    assert gx is None
+    np.testing.assert_array_equal(gw, full[1])
+    np.testing.assert_array_equal(gb, full[2])
+    with pytest.raises(TypeError, match="input_grad"):
+        ops.linear_backward(go, x, w, input_grad=1)

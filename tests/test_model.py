@@ -309,3 +309,31 @@ def test_round_trip_keeps_running_statistics_and_layer_arguments(tmp_path, rng):
     assert loaded[3].ceil_mode and not loaded[4].count_include_pad and loaded[7].p == 0.2
     np.testing.assert_array_equal(loaded.forward(x, training=False),
                                   model.forward(x, training=False))
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("first", ["conv", "relu", "nested"])
+def test_sequential_backward_without_input_grad(backend, first, rng):
+    """input_grad=False returns None and leaves every parameter gradient as a full backward."""
+    def net():
+        r = np.random.default_rng(0)
+        body = [Conv2d(2, 3, 3, padding=1, rng=r), ReLU(), Flatten(), Linear(3 * 5 * 5, 4, rng=r)]
+        if first == "relu":
+            return Sequential(ReLU(), *body)
+        if first == "nested":
+            return Sequential(Sequential(body[0], body[1]), *body[2:])
+        return Sequential(*body)
+    x = rng.standard_normal((3, 2, 5, 5)).astype(np.float32)
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    with fastnn.backend(backend):
+        a, b = net(), net()
+        a.forward(x)
+        gx = a.backward(g)
+        b.forward(x)
+        assert b.backward(g, input_grad=False) is None
+    assert gx.shape == x.shape
+    for (la, name), (lb, _) in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(la.grads[name], lb.grads[name])
+    with pytest.raises(TypeError, match="input_grad"):
+        b.forward(x)
+        b.backward(g, input_grad=None)
