@@ -41,15 +41,16 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         and T = get_num_threads() (constants in fastnn/_tuning.py):
 
         0. 3x3 kernel, stride 1, dilation 1, C_in and C_out >= ``WINOGRAD_MIN_CHANNELS``
-           (64), P >= ``WINOGRAD_MIN_PLANE`` (196) and N >= ``WINOGRAD_MIN_BATCH`` (4):
+           (64), C_in * C_out >= ``WINOGRAD_MIN_CHANNEL_PRODUCT`` (8192), P >=
+           ``WINOGRAD_MIN_PLANE`` (196) and N * P >= ``WINOGRAD_MIN_POSITIONS`` (784):
            ``'winograd'``.
         1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except
            the forward pass with C_in <= ``POINTWISE_DIRECT_MAX_CIN`` (64) and P >=
            ``POINTWISE_DIRECT_MIN_PLANE`` (784), which is ``'direct'``.
-        2. backward of any other 1x1 kernel (strided or padded): ``'im2col'``.
+        2. any other 1x1 kernel (strided or padded): ``'im2col'``.
         3. ``'im2col'`` when P <= ``SMALL_PLANE_PIXELS`` (16) and D > ``DIRECT_MAX_TAPS``
            (64); or P <= ``MEDIUM_PLANE_PIXELS`` (256) and K*D >=
-           ``IM2COL_MEDIUM_PLANE_WORK`` (32,768); or K*D >= ``IM2COL_MIN_WORK_FORWARD``
+           ``IM2COL_MEDIUM_PLANE_WORK`` (65,536); or K*D >= ``IM2COL_MIN_WORK_FORWARD``
            (262,144) forward / ``IM2COL_MIN_WORK_BACKWARD`` (65,536) backward; or,
            backward only, fewer than ``DIRECT_BACKWARD_MIN_TASKS`` (2) x T tasks for the
            direct grad-input kernel (N x ceil(C_in / 4)).
@@ -68,7 +69,9 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
     backward = pass_name == "backward"
     if ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and min(c_in, c_out) >= _tuning.WINOGRAD_MIN_CHANNELS
-            and plane >= _tuning.WINOGRAD_MIN_PLANE and n >= _tuning.WINOGRAD_MIN_BATCH):
+            and c_in * c_out >= _tuning.WINOGRAD_MIN_CHANNEL_PRODUCT
+            and plane >= _tuning.WINOGRAD_MIN_PLANE
+            and n * plane >= _tuning.WINOGRAD_MIN_POSITIONS):
         return "winograd"
     if kh == kw == 1:
         if _tuning.POINTWISE_GEMM and tuple(stride) == (1, 1) and tuple(padding) == (0, 0):
@@ -76,7 +79,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
                     and plane >= _tuning.POINTWISE_DIRECT_MIN_PLANE):
                 return "direct"
             return "1x1"
-        if backward and not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
+        if not (tuple(stride) == (1, 1) and tuple(padding) == (0, 0)):
             return "im2col"
     taps = c_in * kh * kw
     work = c_out * taps

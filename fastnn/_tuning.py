@@ -22,8 +22,10 @@ POINTWISE_DIRECT_MIN_PLANE = 784  # P >= this: direct (MobileNet 32->64 @112: 1.
 SMALL_PLANE_PIXELS = 16      # im2col when P <= this and D > DIRECT_MAX_TAPS (digits layer 2)
 DIRECT_MAX_TAPS = 64
 MEDIUM_PLANE_PIXELS = 256         # im2col when P <= this and K*D >= the next value: GEMM
-IM2COL_MEDIUM_PLANE_WORK = 32768  # wins 1.1-3x (E, ResNet layer3/4); LeNet conv2 (K*D 2,400,
-#                                   P 64) and 16x32x16 (9,216, P 256) stay direct (2.3x)
+IM2COL_MEDIUM_PLANE_WORK = 65536  # wins 1.1-3x (E, ResNet layer3/4); LeNet conv2 (K*D 2,400,
+#                                   P 64) and 16x32x16 (9,216, P 256) stay direct (2.3x), and
+#                                   since the 8-channel direct tile (2026-12-03) so does
+#                                   32x64x8 (36,864, P 64: direct 2.1 ms, im2col 3.3 forward)
 IM2COL_MIN_WORK_FORWARD = 262144   # im2col whatever P when K*D >= this (VGG conv3-6, 1.2-1.4x);
 IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2: 1.0-1.3x)
 # Winograd F(4x4, 3x3) (fastnn/_winograd.py) for 3x3 / stride 1 / dilation 1 when both channel
@@ -31,11 +33,16 @@ IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2:
 # ResNet-18's 56x56, 28x28 and 14x14 3x3 layers, forward and backward; at 7x7 (P 49) a tie
 # forward and 1.1-1.4x slower backward (the 36 transformed weight matrices dominate); on B
 # (K 32) a tie. Measured on the shared machine (README "Winograd").
-# The wins were measured at N = 8 and 32; with few images each of the 36 GEMMs falls under
-# GEMM_SERIAL_WORK and runs on one thread (B, N = 1: a tie), so small batches keep the rule below.
-WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_PLANE = 196
-WINOGRAD_MIN_BATCH = 4
+# Re-fitted 2026-12-03 (examples/fit_conv_rule.py, AVX-512 machine) after the direct kernels'
+# 8-channel tiles: at 64 x 64 channels direct now wins (A: direct 19.7 ms, Winograd 34.9
+# forward; ResNet layer1 1.3-1.4x), from 64 x 128 (VGG conv2) Winograd still wins or ties, and
+# VGG's one-image layers need the total positions N x P, not N: with N = 1 and 56x56 planes
+# (VGG conv3-4) Winograd is 1.5-2.2x im2col; with few positions in all (VGG conv7, N1 14x14)
+# each of the 36 GEMMs falls under GEMM_SERIAL_WORK and runs on one thread.
+WINOGRAD_MIN_CHANNELS = 64            # min(C_in, C_out)
+WINOGRAD_MIN_CHANNEL_PRODUCT = 8192   # C_in * C_out
+WINOGRAD_MIN_PLANE = 196              # P
+WINOGRAD_MIN_POSITIONS = 784          # N * P
 DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than
 #                                    this x threads it leaves cores idle (VGG conv1 N1 C3: 1.34x)
 

@@ -1,6 +1,7 @@
 """Model containers: Sequential, Residual and Concat, plus the shape helpers the summary uses."""
 import numpy as np
 
+from . import _checks
 from .layers import Layer
 
 __all__ = ["Sequential", "Residual", "Concat"]
@@ -43,9 +44,7 @@ class Sequential(Layer):
         nested Sequential). For LeNet-5 this drops conv1's whole grad-input pass,
         which torch skips the same way for an input that does not require grad.
         """
-        if not isinstance(input_grad, (bool, np.bool_)):
-            raise TypeError(f"Sequential.backward(): input_grad must be True or False, "
-                            f"got {input_grad!r}")
+        input_grad = _checks.flag("Sequential.backward", "input_grad", input_grad)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if i == 0 and not input_grad:

@@ -166,18 +166,21 @@ def test_auto_rule(monkeypatch):
     assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32) == "direct"
     assert sel((8, 32, 112, 112), (64, 32, 1, 1), (112, 112), np.float32,
                pass_name="backward") == "1x1"
-    # Strided or padded 1x1 (ResNet's projection shortcuts): the general rule forward,
-    # im2col backward.
-    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "direct"
+    # Strided or padded 1x1 (ResNet's projection shortcuts): im2col both ways.
+    assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2)) == "im2col"
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (4, 4), np.float32, stride=(2, 2),
                pass_name="backward") == "im2col"
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1),
                pass_name="backward") == "im2col"
-    # Winograd for 3x3 / stride 1 / dilation 1 with >= 64 channels, >= 14x14 planes, >= 4 images
-    # (shape A, ResNet-18's 3x3 layers), not for a dilated, narrow, 7x7 or one-image call ...
-    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "winograd"
+    # Winograd for 3x3 / stride 1 / dilation 1 with >= 64 channels each and C_in * C_out >=
+    # 8192, >= 14x14 planes, >= 784 positions in all (ResNet-18's 28x28 and 14x14 3x3 layers,
+    # VGG's one-image 56x56 and 28x28 layers), not for a dilated, narrow, 64 x 64-channel
+    # (shape A: direct), 7x7 or small one-image call ...
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
     assert sel((8, 256, 14, 14), (256, 256, 3, 3), (14, 14), np.float32,
                pass_name="backward") == "winograd"
+    assert sel((1, 64, 112, 112), (128, 64, 3, 3), (112, 112), np.float32) == "winograd"
+    assert sel((1, 512, 14, 14), (512, 512, 3, 3), (14, 14), np.float32) == "im2col"
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (28, 28), np.float32,
                dilation=(2, 2)) == "direct"
     assert sel((32, 64, 32, 32), (32, 64, 3, 3), (32, 32), np.float32) == "direct"
@@ -191,11 +194,15 @@ def test_auto_rule(monkeypatch):
     assert sel((32, 7, 4, 4), (16, 7, 3, 3), (4, 4), np.float32, padding=(1, 1)) == "direct"
     assert sel((64, 16, 5, 5), (32, 16, 3, 3), (5, 5), np.float32, padding=(1, 1)) == "direct"
     # Small planes with much work per position (shape E, ResNet layer4) and deep, wide
-    # layers (VGG conv3+): im2col; LeNet-5's conv2 (little work per position): direct.
+    # layers that Winograd does not take (dilated VGG conv3): im2col; LeNet-5's conv2 and
+    # 32x64x8 (little work per position): direct.
     assert sel((16, 128, 14, 14), (256, 128, 3, 3), (7, 7), np.float32, (2, 2), (1, 1)) == "im2col"
     assert sel((8, 512, 7, 7), (512, 512, 3, 3), (7, 7), np.float32, padding=(1, 1)) == "im2col"
-    assert sel((1, 128, 56, 56), (256, 128, 3, 3), (56, 56), np.float32, padding=(1, 1)) == "im2col"
+    assert sel((1, 128, 56, 56), (256, 128, 3, 3), (56, 56), np.float32, padding=(1, 1)) == "winograd"
+    assert sel((1, 128, 56, 56), (256, 128, 3, 3), (54, 54), np.float32, padding=(1, 1),
+               dilation=(2, 2)) == "im2col"
     assert sel((64, 6, 12, 12), (16, 6, 5, 5), (8, 8), np.float32) == "direct"
+    assert sel((32, 64, 8, 8), (64, 64, 3, 3), (8, 8), np.float32, padding=(1, 1)) == "direct"
     # Backward: im2col from less work per position (ResNet layer2), and when the direct
     # grad-input kernel would have too few tasks for the threads (VGG conv1: N1, C_in 3).
     # (ResNet's layer2 itself goes to Winograd; dilated, it shows the rule below it.)
