@@ -283,16 +283,9 @@ def _direct_forward(x, w, out, geom):
     packed_h, packed_w, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], geom)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
     wt = _blocked(w.reshape(w.shape[0], -1), _direct.FORWARD_OB)
-    n, c_out = out.shape[:2]
     length = (geom.out_h - 1) * packed_w + geom.out_w
-    if packed_w == geom.out_w:   # no junk columns: the wide rows are the output rows
-        out_wide = out.reshape(n, c_out, length)
-    else:
-        out_wide = _workspace.workspace("conv_out_wide", (n, c_out, length), x.dtype)
-    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out_wide,
-                                  _forward_bands(n, length, x.dtype))
-    if packed_w != geom.out_w:
-        _copy_kernel("conv2d_narrow", out.size, out_wide, out, packed_w)
+    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w,
+                                  _forward_bands(out.shape[0], length, x.dtype))
 
 
 def _forward_bands(n, length, dtype):

@@ -75,7 +75,7 @@ BATCHNORM_PARALLEL_MIN = 32768         # batch-norm statistics, forward, backwar
 NORM_PARALLEL_MIN = 65536              # layer_norm / group_norm, input elements
 EMBEDDING_PARALLEL_MIN = 262144        # embedding lookup / scatter-add, elements moved
 POOL_PARALLEL_MIN = 65536              # max / avg pooling, input elements
-CONV_COPY_PARALLEL_MIN = 65536         # direct conv's pack / unpack / widen / narrow, elements
+CONV_COPY_PARALLEL_MIN = 65536         # direct conv's pack / unpack / widen, elements
 #                                        copied (the pooling value: a copy costs less per element)
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 

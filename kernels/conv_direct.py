@@ -23,8 +23,9 @@ and each FMA loads and stores its accumulator. So:
 * The output is computed in "wide" rows of PW columns (PW >= W_out): output
   (oy, ox) sits at flat position m = oy * PW + ox, so one tap is one
   unit-stride run of positions spanning several output rows. The PW - W_out
-  columns at the end of each row are junk: the forward drops them
-  (``conv2d_narrow``), the backward passes get them as zeros (``conv2d_widen``).
+  columns at the end of each row are junk: the forward never stores them (each
+  register vector is split at the row ends it spans and stored with masks), the
+  backward passes get them as zeros (``conv2d_widen``).
 * Register tiles with explicit SIMD vectors (kernels/simd.py; 8 or, with
   AVX-512, 16 float32 lanes), in the manner of a GEMM micro-kernel:
   - forward: OB = 4 output channels x TILE_VECTORS = 3 vectors of wide
@@ -59,7 +60,7 @@ from numba import njit, prange
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 from .simd import (VECTOR_BYTES, lanes, load, store, vadd, vbroadcast, vfma, vload, vload_first,
-                   vstore, vstore_first, vzero)
+                   vstore, vstore_first, vstore_lanes, vzero)
 
 # Channels per register block (see module docstring; the forward kernel uses
 # FORWARD_OB, below, which is 8 with AVX-512).
@@ -69,7 +70,7 @@ OB = 4
 TILE_VECTORS = 3
 
 
-# The copy kernels (pack, unpack, widen, narrow) move a few bytes per element:
+# The copy kernels (pack, unpack, widen) move a few bytes per element:
 # each exists serial and parallel (kernels/_chunks.py), and the caller runs small
 # ones on its own thread (fastnn/_tuning.py CONV_COPY_PARALLEL_MIN), where waking
 # the other threads would cost more than the copy. Tasks are (n, channel) planes.
@@ -184,8 +185,8 @@ conv2d_widen, conv2d_widen_parallel = serial_and_parallel(conv2d_widen)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
-    """out_wide[n, o, m] = sum over taps of wt * the tap's run of packed input (no bias).
+def _forward_ob4(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
+    """out[n, o] = sum over taps of wt * the tap's run of packed input (no bias).
 
     xp : (N, P, PH*PW) packed input (``conv2d_pack_input``), C-contiguous, and
         readable for ``forward_slack(dtype)`` elements past its end (the last
@@ -195,10 +196,13 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
         tap t = (c*kH + ky)*kW + kx, zero for channels >= C_out; C-contiguous
         (``FORWARD_OB`` = 4: the AVX2 kernel; see _forward_ob8).
     tap_plane, tap_off : (T,) int64, the packed plane and start offset of each tap.
-    out_wide : (N, C_out, L) C-contiguous, the output in wide rows: output
-        (oy, ox) at m = oy*PW + ox, L = (OH - 1)*PW + OW. Overwritten; the junk
-        columns (ox >= OW) get junk (``conv2d_narrow`` drops them; with PW == OW
-        there are none and out_wide can be the output array itself).
+    out : (N, C_out, OH, OW) C-contiguous, overwritten. The kernel computes
+        "wide" positions m = oy*PW + ox for m < L = (OH - 1)*PW + OW, junk
+        columns ox >= OW included, and stores only the real ones: each vector is
+        split at the row ends it spans (``_tile_segments``) and stored with
+        masks, straight from the registers (no wide copy of the output and no
+        narrowing pass: for VGG-11's conv1 that copy was most of the time).
+    packed_w : PW, the packed planes' row length (>= OW).
     n_bands : tasks per image; each takes a contiguous share of the register
         tiles of every output channel (more than one keeps both threads busy
         at N = 1).
@@ -209,7 +213,11 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
     """
     n_batch, n_planes, plane_len = xp.shape
     n_blk, n_taps, _ = wt.shape
-    c_out, length = out_wide.shape[1], out_wide.shape[2]
+    c_out, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    plane = oh * ow
+    length = (oh - 1) * packed_w + ow
+    # Without junk columns the wide positions are the output's: one long row.
+    row_w, row_real = (packed_w, ow) if packed_w != ow else (length, length)
     w_vec = lanes(xp)
     tile = TILE_VECTORS * w_vec
     n_tiles = (length + tile - 1) // tile
@@ -218,6 +226,10 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
         band = task % n_bands
         t0 = band * n_tiles // n_bands
         t1 = (band + 1) * n_tiles // n_bands
+        # Row segments of the current tile: seg[q] = (first lane, lane past the
+        # last, output offset of lane 0); vector k's are seg[bounds[k]:bounds[k + 1]].
+        seg = np.empty((TILE_VECTORS * (w_vec + 2), 3), dtype=np.int64)
+        bounds = np.empty(TILE_VECTORS + 1, dtype=np.int64)
         # Flat offset of each tap's run in image n: plane start + tap offset.
         src_off = (n * n_planes + tap_plane) * plane_len + tap_off
         # Channel blocks inside the tile loop: the input a tile reads (C_in planes
@@ -226,6 +238,7 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
         # round it came from L2 for every block, at 2.5x the run time.
         for ti in range(t0, t1):
             m0 = ti * tile
+            _tile_segments(m0, min(tile, length - m0), w_vec, row_w, row_real, seg, bounds)
             for b in range(n_blk):
                 w0 = b * n_taps * OB
                 nj = min(OB, c_out - b * OB)
@@ -264,21 +277,19 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out_wide, n_bands):
                     c31 = vfma(wv, x1, c31)
                     c32 = vfma(wv, x2, c32)
                     wo += OB
-                # Rows of channels b*OB + j in out_wide; the last tile stores only
-                # its length - m0 real positions (masked stores).
-                d = (n * c_out + b * OB) * length + m0
-                count = min(tile, length - m0)
-                _store_vectors(out_wide, d, w_vec, count, c00, c01, c02)
+                # Channels b*OB + j of image n, each split into its row segments.
+                d = (n * c_out + b * OB) * plane
+                _store_tile(out, d, seg, bounds, w_vec, c00, c01, c02)
                 if nj > 1:
-                    _store_vectors(out_wide, d + length, w_vec, count, c10, c11, c12)
+                    _store_tile(out, d + plane, seg, bounds, w_vec, c10, c11, c12)
                 if nj > 2:
-                    _store_vectors(out_wide, d + 2 * length, w_vec, count, c20, c21, c22)
+                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec, c20, c21, c22)
                 if nj > 3:
-                    _store_vectors(out_wide, d + 3 * length, w_vec, count, c30, c31, c32)
+                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec, c30, c31, c32)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _forward_ob8(xp, wt, tap_plane, tap_off, out_wide, n_bands):
+def _forward_ob8(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
     """_forward_ob4 with a register tile of 8 output channels (AVX-512).
 
     Same arguments, except wt : (ceil(C_out / 8), T, 8). With AVX-512's 32
@@ -290,7 +301,11 @@ def _forward_ob8(xp, wt, tap_plane, tap_off, out_wide, n_bands):
     """
     n_batch, n_planes, plane_len = xp.shape
     n_blk, n_taps, _ = wt.shape
-    c_out, length = out_wide.shape[1], out_wide.shape[2]
+    c_out, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    plane = oh * ow
+    length = (oh - 1) * packed_w + ow
+    # Without junk columns the wide positions are the output's: one long row.
+    row_w, row_real = (packed_w, ow) if packed_w != ow else (length, length)
     w_vec = lanes(xp)
     tile = TILE_VECTORS * w_vec
     n_tiles = (length + tile - 1) // tile
@@ -299,9 +314,14 @@ def _forward_ob8(xp, wt, tap_plane, tap_off, out_wide, n_bands):
         band = task % n_bands
         t0 = band * n_tiles // n_bands
         t1 = (band + 1) * n_tiles // n_bands
+        # Row segments of the current tile: seg[q] = (first lane, lane past the
+        # last, output offset of lane 0); vector k's are seg[bounds[k]:bounds[k + 1]].
+        seg = np.empty((TILE_VECTORS * (w_vec + 2), 3), dtype=np.int64)
+        bounds = np.empty(TILE_VECTORS + 1, dtype=np.int64)
         src_off = (n * n_planes + tap_plane) * plane_len + tap_off
         for ti in range(t0, t1):
             m0 = ti * tile
+            _tile_segments(m0, min(tile, length - m0), w_vec, row_w, row_real, seg, bounds)
             for b in range(n_blk):
                 nj = min(8, c_out - b * 8)
                 c00 = vzero(xp)
@@ -367,23 +387,22 @@ def _forward_ob8(xp, wt, tap_plane, tap_off, out_wide, n_bands):
                     c71 = vfma(wv, x1, c71)
                     c72 = vfma(wv, x2, c72)
                     wo += 8
-                d = (n * c_out + b * 8) * length + m0
-                count = min(tile, length - m0)
-                _store_vectors(out_wide, d, w_vec, count, c00, c01, c02)
+                d = (n * c_out + b * 8) * plane
+                _store_tile(out, d, seg, bounds, w_vec, c00, c01, c02)
                 if nj > 1:
-                    _store_vectors(out_wide, d + 1 * length, w_vec, count, c10, c11, c12)
+                    _store_tile(out, d + 1 * plane, seg, bounds, w_vec, c10, c11, c12)
                 if nj > 2:
-                    _store_vectors(out_wide, d + 2 * length, w_vec, count, c20, c21, c22)
+                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec, c20, c21, c22)
                 if nj > 3:
-                    _store_vectors(out_wide, d + 3 * length, w_vec, count, c30, c31, c32)
+                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec, c30, c31, c32)
                 if nj > 4:
-                    _store_vectors(out_wide, d + 4 * length, w_vec, count, c40, c41, c42)
+                    _store_tile(out, d + 4 * plane, seg, bounds, w_vec, c40, c41, c42)
                 if nj > 5:
-                    _store_vectors(out_wide, d + 5 * length, w_vec, count, c50, c51, c52)
+                    _store_tile(out, d + 5 * plane, seg, bounds, w_vec, c50, c51, c52)
                 if nj > 6:
-                    _store_vectors(out_wide, d + 6 * length, w_vec, count, c60, c61, c62)
+                    _store_tile(out, d + 6 * plane, seg, bounds, w_vec, c60, c61, c62)
                 if nj > 7:
-                    _store_vectors(out_wide, d + 7 * length, w_vec, count, c70, c71, c72)
+                    _store_tile(out, d + 7 * plane, seg, bounds, w_vec, c70, c71, c72)
 
 
 # Output channels per forward register tile, and the forward kernel, fixed at
@@ -393,16 +412,49 @@ conv2d_direct_forward = _forward_ob8 if FORWARD_OB == 8 else _forward_ob4
 
 
 @njit(inline="always")
-def _store_vectors(arr, d, w_vec, count, v0, v1, v2):
-    # arr[d : d + count] = the first count (<= 3 * w_vec) lanes of v0, v1, v2.
-    if count == 3 * w_vec:
-        vstore(arr, d, v0)
-        vstore(arr, d + w_vec, v1)
-        vstore(arr, d + 2 * w_vec, v2)
-    else:
-        vstore_first(arr, d, v0, min(count, w_vec))
-        vstore_first(arr, d + w_vec, v1, max(0, min(count - w_vec, w_vec)))
-        vstore_first(arr, d + 2 * w_vec, v2, max(0, count - 2 * w_vec))
+def _tile_segments(m0, count, w_vec, row_w, row_real, seg, bounds):
+    # Split the wide positions m0 .. m0 + count - 1 of a tile (rows of row_w
+    # positions, the first row_real of each real) into per-vector row segments:
+    # seg[q] = (first lane, lane past the last, output offset of lane 0), vector
+    # k's in seg[bounds[k]:bounds[k + 1]]. Once per tile, for all channel blocks.
+    ns = 0
+    for k in range(TILE_VECTORS):
+        bounds[k] = ns
+        p0 = m0 + k * w_vec
+        p1 = min(m0 + count, p0 + w_vec)
+        p = p0
+        oy = p0 // row_w
+        while p < p1:
+            row = oy * row_w
+            end = min(p1, row + row_real)
+            if p < end:
+                seg[ns, 0] = p - p0
+                seg[ns, 1] = end - p0
+                seg[ns, 2] = oy * row_real + (p - row) - (p - p0)
+                ns += 1
+            oy += 1
+            p = oy * row_w
+    bounds[TILE_VECTORS] = ns
+
+
+@njit(inline="always")
+def _store_segments(arr, d, seg, s0, s1, w_vec, v):
+    # Vector v's segments seg[s0:s1] to arr at d (a channel plane's offset).
+    for q in range(s0, s1):
+        lo = seg[q, 0]
+        hi = seg[q, 1]
+        if hi - lo == w_vec:
+            vstore(arr, d + seg[q, 2], v)
+        else:
+            vstore_lanes(arr, d + seg[q, 2], v, lo, hi)
+
+
+@njit(inline="always")
+def _store_tile(arr, d, seg, bounds, w_vec, v0, v1, v2):
+    # One channel's 3 vectors of a tile, real positions only (see _tile_segments).
+    _store_segments(arr, d, seg, bounds[0], bounds[1], w_vec, v0)
+    _store_segments(arr, d, seg, bounds[1], bounds[2], w_vec, v1)
+    _store_segments(arr, d, seg, bounds[2], bounds[3], w_vec, v2)
 
 
 @njit(inline="always")
@@ -419,22 +471,6 @@ def _add_vectors(arr, d, w_vec, count, v0, v1, v2):
         vstore_first(arr, d + w_vec, vadd(vload_first(arr, d + w_vec, k), v1), k)
         k = max(0, count - 2 * w_vec)
         vstore_first(arr, d + 2 * w_vec, vadd(vload_first(arr, d + 2 * w_vec, k), v2), k)
-
-
-def conv2d_narrow(out_wide, out, packed_w, n_chunks):
-    """out[n, o, oy, :] = out_wide[n, o, oy*PW : oy*PW + OW]: drop the junk columns."""
-    n_batch, c_out, oh, ow = out.shape
-    for chunk in prange(n_chunks):
-        lo, hi = chunk_bounds(n_batch * c_out, chunk, n_chunks)
-        for task in range(lo, hi):
-            src = out_wide[task // c_out, task % c_out]
-            dst = out[task // c_out, task % c_out]
-            for oy in range(oh):
-                for ox in range(ow):
-                    dst[oy, ox] = src[oy * packed_w + ox]
-
-
-conv2d_narrow, conv2d_narrow_parallel = serial_and_parallel(conv2d_narrow)
 
 
 def forward_slack(dtype):

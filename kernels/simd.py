@@ -26,6 +26,10 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   AVX2). The other lanes of the loaded vector are 0, the memory behind them is
   neither read nor written, so the caller guarantees ``i + n <= arr.size`` only:
   a partial last vector needs no scalar tail loop and no slack past the array.
+* ``vstore_lanes(arr, i, v, lo, hi)``: lanes ``lo`` .. ``hi - 1`` of ``v`` to
+  ``arr[i + lo]`` .. ``arr[i + hi - 1]`` (masked store; ``i`` itself may be
+  negative, only the stored elements must lie in the array): one row segment of
+  a vector that spans several rows of an output plane.
 * ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
   ``vbroadcastss``/``vbroadcastsd`` from memory).
 * ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
@@ -161,6 +165,15 @@ def _first_lanes_mask(context, builder, count, n, nty):
                                                  ir.VectorType(i64, count)))
 
 
+def _lane_range_mask(context, builder, count, lo, loty, hi, hity):
+    # <count x i1>: lane k is on when lo <= k < hi.
+    i64 = ir.IntType(64)
+    iota = ir.Constant(ir.VectorType(i64, count), list(range(count)))
+    vlo = _splat(builder, context.cast(builder, lo, loty, types.int64), ir.VectorType(i64, count))
+    return builder.and_(builder.icmp_signed(">=", iota, vlo),
+                        _first_lanes_mask(context, builder, count, hi, hity))
+
+
 def _masked_intrinsic(builder, op, llty, bitwidth, arg_types):
     # llvm.masked.load / llvm.masked.store for vector type llty (opaque pointers: ".p0").
     ret = llty if op == "load" else ir.VoidType()
@@ -202,6 +215,25 @@ def vstore_first(typingctx, arr, idx, vec, n):
         builder.call(fn, [args[2], ptr, align, mask])
         return context.get_dummy_value()
     return types.none(arr, idx, vec, n), codegen
+
+
+@intrinsic
+def vstore_lanes(typingctx, arr, idx, vec, lo, hi):
+    if not (_float_array(arr) and isinstance(idx, types.Integer) and vec == _vector_of(arr.dtype)
+            and isinstance(lo, types.Integer) and isinstance(hi, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.args[2])
+        mask = _lane_range_mask(context, builder, llty.count, args[3], sig.args[3], args[4],
+                                sig.args[4])
+        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
+        fn = _masked_intrinsic(builder, "store", llty, arr.dtype.bitwidth,
+                               [llty, ptr.type, align.type, mask.type])
+        builder.call(fn, [args[2], ptr, align, mask])
+        return context.get_dummy_value()
+    return types.none(arr, idx, vec, lo, hi), codegen
 
 
 @intrinsic

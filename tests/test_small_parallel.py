@@ -132,12 +132,11 @@ def test_max_pool_2x2_paths_match_reference(path, dtype, monkeypatch, flags, rng
 def test_direct_conv_copy_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     threshold, shape = PATHS[path]
     monkeypatch.setattr(_tuning, "CONV_COPY_PARALLEL_MIN", threshold)
-    for name in ("conv2d_pack_input", "conv2d_unpack_input_grad", "conv2d_widen",
-                 "conv2d_narrow"):
+    for name in ("conv2d_pack_input", "conv2d_unpack_input_grad", "conv2d_widen"):
         flags(kdirect, name)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((5, shape[1], 3, 3)).astype(dtype)
-    # stride 2, padding 1: two stride phases per axis, padding, and junk columns to narrow.
+    # stride 2, padding 1: two stride phases per axis, padding, and junk columns.
     kw = dict(stride=2, padding=1, algorithm="direct")
     out = F.conv2d(x, w, **kw)
     assert_close(out, R.conv2d(x, w, stride=2, padding=1))
@@ -145,5 +144,5 @@ def test_direct_conv_copy_paths_match_reference(path, dtype, monkeypatch, flags,
     for got, want in zip(F.conv2d_backward(g, x, w, **kw),
                          R.conv2d_backward(g, x, w, stride=2, padding=1)):
         assert_close(got, want)
-    # forward: pack, narrow; backward: pack, widen, unpack
-    assert flags.seen == [_expected_chunks(path)] * 5
+    # forward: pack; backward: pack, widen, unpack
+    assert flags.seen == [_expected_chunks(path)] * 4
