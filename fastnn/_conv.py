@@ -16,6 +16,7 @@ from ._linear import gemm_into
 from ._winograd import winograd_applicable, winograd_backward, winograd_forward  # noqa: F401
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
+from .kernels import conv_direct_grad as _direct_grad
 from .kernels import im2col as _im2col
 from .kernels import simd as _simd
 
@@ -308,19 +309,19 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
         w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
         wt = _blocked(w_in, _direct.OB)
         gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
-        _direct.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w, ss,
-                                             geom.out_h, geom.out_w)
+        _direct_grad.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w,
+                                                  ss, geom.out_h, geom.out_w)
         _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input,
                      geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
-    _direct.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight, packed_w,
-                                          geom.out_h, geom.out_w,
-                                          _weight_groups(x.shape[0], c_out, c_in))
+    _direct_grad.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight,
+                                               packed_w, geom.out_h, geom.out_w,
+                                               _weight_groups(x.shape[0], c_out, c_in))
 
 
 def _weight_groups(n, c_out, c_in):
     """Image groups for conv2d_direct_backward_weight: 1, or enough for 2 tasks per
     thread when its (output-channel block, input channel) tasks alone are fewer."""
-    tasks = -(-c_out // _direct.WEIGHT_OB) * c_in
+    tasks = -(-c_out // _direct_grad.WEIGHT_OB) * c_in
     return max(1, min(n, -(-2 * _tuning.get_num_threads() // tasks)))
 
 
