@@ -181,6 +181,17 @@ def _masked_intrinsic(builder, op, llty, bitwidth, arg_types):
                                           f"llvm.masked.{op}.v{llty.count}f{bitwidth}.p0")
 
 
+def _masked_store(context, builder, sig, args, mask):
+    # Store vector args[2] to element args[1] of array args[0], the lanes of ``mask`` only.
+    ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+    llty = context.get_value_type(sig.args[2])
+    bitwidth = sig.args[0].dtype.bitwidth
+    align = ir.Constant(ir.IntType(32), bitwidth // 8)
+    fn = _masked_intrinsic(builder, "store", llty, bitwidth, [llty, ptr.type, align.type, mask.type])
+    builder.call(fn, [args[2], ptr, align, mask])
+    return context.get_dummy_value()
+
+
 @intrinsic
 def vload_first(typingctx, arr, idx, n):
     if not (_float_array(arr) and isinstance(idx, types.Integer) and isinstance(n, types.Integer)):
@@ -206,14 +217,9 @@ def vstore_first(typingctx, arr, idx, vec, n):
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-        llty = context.get_value_type(sig.args[2])
-        mask = _first_lanes_mask(context, builder, llty.count, args[3], sig.args[3])
-        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
-        fn = _masked_intrinsic(builder, "store", llty, arr.dtype.bitwidth,
-                               [llty, ptr.type, align.type, mask.type])
-        builder.call(fn, [args[2], ptr, align, mask])
-        return context.get_dummy_value()
+        count = context.get_value_type(sig.args[2]).count
+        mask = _first_lanes_mask(context, builder, count, args[3], sig.args[3])
+        return _masked_store(context, builder, sig, args, mask)
     return types.none(arr, idx, vec, n), codegen
 
 
@@ -224,15 +230,9 @@ def vstore_lanes(typingctx, arr, idx, vec, lo, hi):
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-        llty = context.get_value_type(sig.args[2])
-        mask = _lane_range_mask(context, builder, llty.count, args[3], sig.args[3], args[4],
-                                sig.args[4])
-        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
-        fn = _masked_intrinsic(builder, "store", llty, arr.dtype.bitwidth,
-                               [llty, ptr.type, align.type, mask.type])
-        builder.call(fn, [args[2], ptr, align, mask])
-        return context.get_dummy_value()
+        count = context.get_value_type(sig.args[2]).count
+        mask = _lane_range_mask(context, builder, count, args[3], sig.args[3], args[4], sig.args[4])
+        return _masked_store(context, builder, sig, args, mask)
     return types.none(arr, idx, vec, lo, hi), codegen
 
 
