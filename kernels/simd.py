@@ -1,4 +1,4 @@
-"""Explicit 256-bit SIMD vectors for Numba kernels (AVX2 + FMA).
+"""Explicit SIMD vectors for Numba kernels (AVX2 + FMA ymm, or AVX-512F zmm).
 
 Why this module exists: LLVM's auto-vectoriser turns simple loops into vector
 code, but it will not keep a 2-D block of partial sums in registers across a
@@ -30,6 +30,10 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   ``arr[i + lo]`` .. ``arr[i + hi - 1]`` (masked store; ``i`` itself may be
   negative, only the stored elements must lie in the array): one row segment of
   a vector that spans several rows of an output plane.
+* ``prefetch(arr, i)``: a hint (``llvm.prefetch``, one ``prefetchw``/``prefetcht0``)
+  to bring the cache line holding element ``i`` into L1 for writing. It
+  changes no value and never faults (a hint for an address outside the array
+  is dropped), so a caller may ask for a line it might not use.
 * ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
   ``vbroadcastss``/``vbroadcastsd`` from memory).
 * ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
@@ -41,8 +45,8 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   float64), a compile-time constant that LLVM folds.
 
 Only float32 and float64 arrays are accepted; other dtypes fail at typing time.
-256 bits is this project's target (AVX2, 16 ymm registers); on an AVX-512
-machine the same code still runs, on ymm registers.
+The width is fixed at import (``VECTOR_BYTES``): 32 bytes (AVX2, 16 ymm
+registers), or 64 bytes when the CPU has AVX-512F (32 zmm registers).
 """
 from llvmlite import ir
 from numba import types
@@ -257,6 +261,23 @@ def store(typingctx, arr, idx, x):
                                                 sig.args[1], args[1]))
         return context.get_dummy_value()
     return types.none(arr, idx, x), codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    if not (_float_array(arr) and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        # rw = 1 (the line will be written), locality = 3 (keep in all levels), data cache.
+        builder.call(fn, [ptr, ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.none(arr, idx), codegen
 
 
 @intrinsic

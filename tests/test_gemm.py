@@ -170,6 +170,8 @@ def _simd_roundtrip(x, y, out):
     # same through vmul and scalar load/store, at an unaligned offset 1.
     # (No cache=True: a cached copy would not see edits to kernels/simd.py.)
     w = simd.lanes(x)
+    simd.prefetch(out, 0)        # a hint only: must change no value
+    simd.prefetch(out, 2 * w)
     v = simd.vfma(simd.vload(x, 0), simd.vbroadcast(y, 0), simd.vsplat(x[0]))
     simd.vstore(out, 0, v)
     u = simd.vfma(simd.vload(x, 1), simd.vsplat(y[0]), simd.vzero(x))
