@@ -90,7 +90,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         return "im2col"
     if work >= (_tuning.IM2COL_MIN_WORK_BACKWARD if backward else _tuning.IM2COL_MIN_WORK_FORWARD):
         return "im2col"
-    tasks = n * -(-c_in // _direct.OB)     # of the direct grad-input kernel
+    tasks = n * -(-c_in // _direct_grad.INPUT_OB)     # of the direct grad-input kernel
     if backward and tasks < _tuning.DIRECT_BACKWARD_MIN_TASKS * _tuning.get_num_threads():
         return "im2col"
     return "direct"
@@ -307,7 +307,7 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
     if grad_input is not None:
         # (C_out, C_in, S) -> rows c, columns s*C_out + o, as conv2d_direct_backward_input wants.
         w_in = w.reshape(c_out, c_in, -1).transpose(1, 2, 0).reshape(c_in, -1)
-        wt = _blocked(w_in, _direct.OB)
+        wt = _blocked(w_in, _direct_grad.INPUT_OB)
         gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
         _direct_grad.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w,
                                                   ss, geom.out_h, geom.out_w)
