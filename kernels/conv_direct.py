@@ -34,7 +34,7 @@ and each FMA loads and stores its accumulator. So:
     with AVX-512's 32 registers 8 channels x 3 vectors = 24 (FORWARD_OB);
   - grad-input, its transpose: OB = 4 input channels x 3 vectors, summed over
     the C_out output channels of one spatial tap, then added to the packed
-    planes once;
+    planes once (8 channels x 3 vectors with AVX-512, INPUT_OB);
   - grad-weight: OB = 4 output channels x 2 taps = 8 vector accumulators of
     products summed along the positions (8 channels x 3 taps = 24 with
     AVX-512, WEIGHT_OB), reduced across lanes once at the end.
