@@ -9,7 +9,8 @@ from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
 from .conv_direct import FORWARD_OB, OB, TILE_VECTORS
-from .simd import lanes, vadd, vbroadcast, vfma, vload, vload_first, vstore, vstore_first, vzero
+from .simd import (lanes, vadd, vbroadcast, vfma, vload, vload_first, vstore, vstore_first,
+                   vsum, vzero)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -332,10 +333,7 @@ def _backward_weight_ob4(go_wide, xp, sp_plane, sp_off, grad_w, packed_w, oh, ow
                 j = k % 4
                 if s < n_sp and j < nj:
                     e = (ps * 8 + k) * w_vec
-                    total = acc[e]
-                    for i in range(1, w_vec):
-                        total += acc[e + i]
-                    partial[g, o0 + j, c, s // kw, s % kw] = total
+                    partial[g, o0 + j, c, s // kw, s % kw] = vsum(vload(acc, e))
     # Sum the groups' partial gradients (serial; n_groups > 1 only for small filters).
     for o in range(grad_w.shape[0]):
         for c in range(c_in):
@@ -529,10 +527,7 @@ def _backward_weight_ob8(go_wide, xp, sp_plane, sp_off, grad_w, packed_w, oh, ow
                 for j in range(nj):
                     if s < n_sp:
                         e = (ps * 24 + t * 8 + j) * w_vec
-                        total = acc[e]
-                        for i in range(1, w_vec):
-                            total += acc[e + i]
-                        partial[g, o0 + j, c, s // kw, s % kw] = total
+                        partial[g, o0 + j, c, s // kw, s % kw] = vsum(vload(acc, e))
     # Sum the groups' partial gradients (serial; n_groups > 1 only for small filters).
     for o in range(grad_w.shape[0]):
         for c in range(c_in):

@@ -41,6 +41,10 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
 * ``vfma(a, b, c)``: ``a * b + c`` lane by lane, one rounding (``llvm.fma``,
   a single ``vfmadd`` instruction on FMA hardware).
 * ``vmul(a, b)``, ``vadd(a, b)``: lane-wise product, sum.
+* ``vsum(v)``: the sum of the lanes of ``v`` as a scalar
+  (``llvm.vector.reduce.fadd`` with ``reassoc``: a log2(lanes)-step tree of
+  shuffles and adds, not a lane-by-lane chain; the order of the additions is
+  therefore not left to right).
 * ``lanes(arr)``: lanes per vector for ``arr``'s dtype (8 for float32, 4 for
   float64), a compile-time constant that LLVM folds.
 
@@ -347,3 +351,19 @@ def vfma(typingctx, a, b, c):
         fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{suffix}")
         return builder.call(fn, args)
     return a(a, b, c), codegen
+
+
+@intrinsic
+def vsum(typingctx, v):
+    if not isinstance(v, Vector):
+        return None
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(sig.args[0])
+        elem = llty.element
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(elem, [elem, llty]),
+            f"llvm.vector.reduce.fadd.v{llty.count}f{v.dtype.bitwidth}")
+        # Start value -0.0 (the identity of fadd); reassoc lets LLVM add in a tree.
+        return builder.call(fn, [ir.Constant(elem, -0.0), args[0]], fastmath=("reassoc",))
+    return v.dtype(v), codegen

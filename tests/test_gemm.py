@@ -203,6 +203,20 @@ def _simd_masked(x, out, i, n, loaded):
     simd.vstore(loaded, 0, v)
 
 
+@njit
+def _simd_sum(x, i):
+    return simd.vsum(simd.vload(x, i))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_vsum(dtype):
+    # Integers and powers of two: exact in any order of addition.
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    x = np.arange(1, lanes + 3, dtype=dtype) * np.array([1, -2, 4, 0.5], dtype)[np.arange(lanes + 2) % 4]
+    for i in (0, 1, 2):
+        assert _simd_sum(x, i) == x[i:i + lanes].sum()
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_simd_first_lanes(dtype):
     lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
