@@ -306,6 +306,19 @@ def test_direct_weight_grad_image_groups(dtype, rng, monkeypatch):
             assert_close(got, ref)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_direct_input_grad_partial_channel_blocks(dtype, rng):
+    """The direct grad-input kernel's channel blocks (8 with AVX-512, else 4; INPUT_OB) with
+    C_in below, at and between multiples of the block give the reference gradients."""
+    for c_in in (3, 5, 8, 12, 13):
+        x = rng.standard_normal((2, c_in, 7, 6)).astype(dtype)
+        w = rng.standard_normal((3, c_in, 3, 3)).astype(dtype)
+        go = rng.standard_normal(R.conv2d(x, w, padding=1).shape).astype(dtype)
+        got = F.conv2d_backward(go, x, w, padding=1, algorithm="direct")
+        for g, ref in zip(got, R.conv2d_backward(go, x, w, padding=1)):
+            assert_close(g, ref)
+
+
 def test_workspace_reuse_gives_identical_results(rng):
     """Cached scratch buffers carry garbage between calls of different shapes: results must not."""
     calls = []
