@@ -62,7 +62,8 @@ from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
-from .simd import VECTOR_BYTES, lanes, vbroadcast, vfma, vload, vstore, vstore_lanes, vzero
+from .simd import (VECTOR_BYTES, lanes, load, store, vbroadcast, vfma, vload, vstore,
+                   vstore_lanes, vzero)
 
 # Channels per register block (see module docstring; the forward kernel uses
 # FORWARD_OB, below, which is 8 with AVX-512).
@@ -83,6 +84,7 @@ def conv2d_pack_input(x, xp, stride_h, stride_w, pad_h, pad_w, packed_w, n_chunk
 
     xp[n, c*sh*sw + py*sw + px, i*PW + j] = x[n, c, i*sh + py - pad_h, j*sw + px - pad_w],
     zero where that position is padding or outside x. Overwrites all of ``xp``.
+    x and xp C-contiguous (rows are addressed from their data pointers).
     """
     n_batch, c_in = x.shape[0], x.shape[1]
     for chunk in prange(n_chunks):
@@ -101,17 +103,34 @@ def _pack_plane(x, xp, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
     for py in range(stride_h):
         for px in range(stride_w):
             dst = xp[n, c * ss + py * stride_w + px]
+            # Columns j0 <= j < j1 of every packed row hold input (ix = j*sw + px - pad_w
+            # in [0, W)); the rest is padding. Bounds once per phase plane, not a
+            # test per element: a plain copy loop in between, which LLVM vectorises.
+            # (load/store: pointer addressing, no negative-index wraparound code.)
+            j0, j1 = _phase_columns(px, stride_w, pad_w, wd, packed_w)
             for i in range(ph):
                 iy = i * stride_h + py - pad_h
-                row = dst[i * packed_w:(i + 1) * packed_w]
+                o = i * packed_w
                 if iy < 0 or iy >= h:
                     for j in range(packed_w):
-                        row[j] = zero
+                        store(dst, o + j, zero)
                     continue
                 src = x[n, c, iy]
-                for j in range(packed_w):
-                    ix = j * stride_w + px - pad_w
-                    row[j] = src[ix] if 0 <= ix < wd else zero
+                for j in range(j0):
+                    store(dst, o + j, zero)
+                for j in range(j0, j1):
+                    store(dst, o + j, load(src, j * stride_w + px - pad_w))
+                for j in range(j1, packed_w):
+                    store(dst, o + j, zero)
+
+
+@njit(inline="always")
+def _phase_columns(px, stride_w, pad_w, wd, packed_w):
+    # [j0, j1): the packed columns j of phase px whose input column
+    # j*stride_w + px - pad_w lies in [0, wd); j0 = j1 when there are none.
+    j0 = min(packed_w, max(0, (pad_w - px + stride_w - 1) // stride_w))
+    j1 = min(packed_w, max(j0, (wd + pad_w - px + stride_w - 1) // stride_w))
+    return j0, j1
 
 
 conv2d_pack_input, conv2d_pack_input_parallel = serial_and_parallel(conv2d_pack_input)
@@ -120,7 +139,7 @@ conv2d_pack_input, conv2d_pack_input_parallel = serial_and_parallel(conv2d_pack_
 def conv2d_unpack_input_grad(gxp, gx, stride_h, stride_w, pad_h, pad_w, packed_w, n_chunks):
     """The adjoint of the packing: gx[n, c, y, x] = gxp at the packed position of (y, x).
 
-    gxp : (N, C*sh*sw, PH*PW); gx : (N, C, H, W), overwritten. Input positions the
+    gxp : (N, C*sh*sw, PH*PW); gx : (N, C, H, W), overwritten; both C-contiguous. Input positions the
     packed planes do not cover (rows/columns no output window reaches) get 0.
     """
     n_batch, c_in = gx.shape[0], gx.shape[1]
@@ -144,15 +163,15 @@ def _unpack_plane(gxp, gx, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
     for py in range(stride_h):
         for px in range(stride_w):
             src = gxp[n, c * ss + py * stride_w + px]
+            j0, j1 = _phase_columns(px, stride_w, pad_w, wd, packed_w)
             for i in range(ph):
                 iy = i * stride_h + py - pad_h
                 if iy < 0 or iy >= h:
                     continue
                 row = dst[iy]
-                for j in range(packed_w):
-                    ix = j * stride_w + px - pad_w
-                    if 0 <= ix < wd:
-                        row[ix] = src[i * packed_w + j]
+                o = i * packed_w
+                for j in range(j0, j1):
+                    store(row, j * stride_w + px - pad_w, load(src, o + j))
     # Rows and columns past the packed planes' reach (no output window covers
     # them) get no gradient.
     h_cov = max(0, min(h, ph * stride_h - pad_h))
@@ -168,7 +187,10 @@ conv2d_unpack_input_grad, conv2d_unpack_input_grad_parallel = serial_and_paralle
 
 
 def conv2d_widen(grad_out, go_wide, packed_w, n_chunks):
-    """grad_out (N, K, OH, OW) -> go_wide (N, K, OH*PW): row oy at oy*PW, zeros in columns >= OW."""
+    """grad_out (N, K, OH, OW) -> go_wide (N, K, OH*PW): row oy at oy*PW, zeros in columns >= OW.
+
+    Both C-contiguous (planes are addressed from their data pointers).
+    """
     n_batch, k, oh, ow = grad_out.shape
     zero = go_wide.dtype.type(0)
     for chunk in prange(n_chunks):
@@ -176,11 +198,12 @@ def conv2d_widen(grad_out, go_wide, packed_w, n_chunks):
         for task in range(lo, hi):
             dst = go_wide[task // k, task % k]
             src = grad_out[task // k, task % k]
+            # Flat offsets through load/store (no wraparound code): a plain copy loop.
             for oy in range(oh):
                 for ox in range(ow):
-                    dst[oy * packed_w + ox] = src[oy, ox]
+                    store(dst, oy * packed_w + ox, load(src, oy * ow + ox))
                 for ox in range(oy * packed_w + ow, (oy + 1) * packed_w):
-                    dst[ox] = zero
+                    store(dst, ox, zero)
 
 
 conv2d_widen, conv2d_widen_parallel = serial_and_parallel(conv2d_widen)
