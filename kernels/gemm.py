@@ -51,7 +51,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
-from .simd import VECTOR_BYTES, lanes, load, prefetch, store, vbroadcast, vfma, vload, vmul, vsplat, vstore, vzero
+from .simd import (VECTOR_BYTES, lanes, load, prefetch, store, vbroadcast, vfma, vload, vmul,
+                   vsplat, vstore, vzero)
 
 # Rows of the register tile. 6 rows x 2 vectors = 12 accumulators (see above).
 MR = 6
@@ -149,8 +150,7 @@ def _pack_a(a, trans_a, m, i0, mc, k0, kc, pa, pa0):
         # op(A) = a.T: a column of op(A) is a row of a. Walk each row of a once,
         # left to right, handing MR consecutive values to each sliver, so the
         # reads stream. Going sliver by sliver instead reads MR values from each
-        # of kc rows a whole row of a apart (8 KiB for M = 2048): a new page per
-        # read, which made A^T @ B ~25% slower than A @ B at 1024^3.
+        # of kc rows a whole row of a apart (8 KiB for M = 2048): a new page per read.
         # Slivers 0..full-1 have all MR rows inside op(A); the edge one follows.
         full = min(ns, (m - i0) // MR)
         for p in range(kc):
