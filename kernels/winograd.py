@@ -124,6 +124,12 @@ def _gt(u0, u1, u2, u3, u4, u5):
 # xi holds the (channels, tiles) matrix of point xi, and the caller pads each
 # row to an odd number of 64-byte lines so that the rows do not all map to the
 # same cache sets (with e.g. 64 x 2048 float32 they would be 512 KiB apart).
+# The planes are taken channel by channel, images fastest (plane = c * N + n),
+# because the tiles of one channel are adjacent in every row: consecutive
+# planes then write (or read) each row sequentially. The order before,
+# channels fastest, jumped by a whole channel's tiles (N * tiles per image)
+# in each of the 36 rows from one plane to the next, and made the input
+# transform of bench shape A 1.7x slower (serial, 23 -> 13.4 ms).
 
 
 @njit(fastmath=FASTMATH)
@@ -150,8 +156,8 @@ def _fill_plane(x, n, c, pad_h, pad_w, xp):
 
 @njit(fastmath=FASTMATH)
 def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
-    """V for the planes [lo, hi); plane = n * C + c."""
-    chans = x.shape[1]
+    """V for the planes [lo, hi); plane = c * N + n (see _SLABS for the order)."""
+    n_images = x.shape[0]
     n_tiles = x.shape[0] * tiles_h * tiles_w
     dt = x.dtype.type
     c2, c4, c5 = dt(2), dt(4), dt(5)
@@ -159,8 +165,8 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
     xp = np.empty((tiles_h * TILE + 2, TILE, slots), x.dtype)
     rows = np.empty((tiles_h, ALPHA, TILE, slots), x.dtype)   # B^T down each tile row's columns
     for task in range(lo, hi):
-        c = task % chans
-        n = task // chans
+        n = task % n_images
+        c = task // n_images
         _fill_plane(x, n, c, pad_h, pad_w, xp)
         # pass 1, element-wise along the rows: rows[ty, p] = sum_i B^T[p, i] xp[4 ty + i]
         for ty in range(tiles_h):
@@ -218,16 +224,16 @@ winograd_input_transform, winograd_input_transform_parallel = serial_and_paralle
 
 @njit(fastmath=FASTMATH)
 def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
-    """Output planes [lo, hi); plane = n * K + k."""
-    _, chans, oh, ow = out.shape
+    """Output planes [lo, hi); plane = k * N + n."""
+    n_images, _, oh, ow = out.shape
     n_tiles = out.shape[0] * tiles_h * tiles_w
     dt = out.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
     rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), out.dtype)  # A^T along tile columns
     band = np.empty((TILE, TILE * tiles_w), out.dtype)   # a tile row's 4 output rows, uncropped
     for task in range(lo, hi):
-        k = task % chans
-        n = task // chans
+        n = task % n_images
+        k = task // n_images
         # pass 1, along the tiles: rows[ty, p, s] = sum_q M[6p + q] A^T[s, q]
         base = k * n_tiles + n * tiles_h * tiles_w   # m[:, k, first tile of image n]
         for p in range(ALPHA):
@@ -281,16 +287,16 @@ winograd_output_transform, winograd_output_transform_parallel = serial_and_paral
 
 @njit(fastmath=FASTMATH)
 def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
-    """M' for the planes [lo, hi); plane = n * K + k."""
-    chans = go.shape[1]
+    """M' for the planes [lo, hi); plane = k * N + n."""
+    n_images = go.shape[0]
     n_tiles = go.shape[0] * tiles_h * tiles_w
     dt = go.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
     gp = np.empty((tiles_h * TILE, TILE, tiles_w), go.dtype)  # the plane, zero-padded, phase-split
     rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), go.dtype)   # A down each tile row's columns
     for task in range(lo, hi):
-        k = task % chans
-        n = task // chans
+        n = task % n_images
+        k = task // n_images
         _fill_plane(go, n, k, np.int64(0), np.int64(0), gp)  # not literal 0s: one signature
         # pass 1, element-wise along the rows: rows[ty, p] = sum_r A[p, r] gp[4 ty + r]
         for ty in range(tiles_h):
