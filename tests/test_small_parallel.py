@@ -118,13 +118,19 @@ def test_max_pool_2x2_paths_match_reference(path, dtype, monkeypatch, flags, rng
     threshold, shape = PATHS[path]
     monkeypatch.setattr(_tuning, "POOL_PARALLEL_MIN", threshold)
     flags(kpool, "max_pool2d_forward")
+    flags(kpool, "max_pool2d_backward")
     x = rng.standard_normal(shape[:2] + (7, 9)).astype(dtype)
     for ceil_mode in (False, True):
         out, idx = F.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
         ref_out, ref_idx = R.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
         assert_close(out, ref_out)
         np.testing.assert_array_equal(idx, ref_idx)
-    assert flags.seen == [_expected_chunks(path)] * 2
+        # The backward's one-pass 2x2 path (floor) writes the uncovered last row and
+        # column as zeros; ceil_mode takes the general scatter.
+        g = rng.standard_normal(out.shape).astype(dtype)
+        assert_close(F.max_pool2d_backward(g, x, 2, ceil_mode=ceil_mode, indices=idx),
+                     R.max_pool2d_backward(g, x, 2, ceil_mode=ceil_mode))
+    assert flags.seen == [_expected_chunks(path)] * 4
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
