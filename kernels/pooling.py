@@ -147,33 +147,35 @@ def _max_pool_backward_plane_2x2(grad_out, indices, grad_in):
     """_max_pool_backward_plane for 2x2 windows, stride 2, no padding, every window inside.
 
     The windows are disjoint, so each input position is written once, with its
-    window's gradient or zero: one pass, no zeroing pass before the scatter and
-    no integer division per index (2.5-3x faster on LeNet's pools). Returns
+    window's gradient or zero: one pass along each pair of input rows, no
+    zeroing pass before the scatter and no integer division per index (serial,
+    LeNet's pools: 1.3x faster on 64x6x24x24, level on 64x16x8x8). Returns
     False, with grad_in partly written, if an index lies outside its window
     (indices a user built by hand): the caller then runs the general scatter.
     """
     h, wd = grad_in.shape
     oh, ow = grad_out.shape
     zero = grad_in.dtype.type(0)
-    inside = True
+    hits = 0   # input positions that took their window's gradient: oh*ow if all inside
     for oy in range(oh):
         iy = 2 * oy
-        for ox in range(ow):
-            ix = 2 * ox
+        row0 = iy * wd
+        for ix in range(2 * ow):
+            ox = ix >> 1
             g = grad_out[oy, ox]
-            k = indices[oy, ox] - (iy * wd + ix)
-            inside &= (k == 0) | (k == 1) | (k == wd) | (k == wd + 1)
-            grad_in[iy, ix] = g if k == 0 else zero
-            grad_in[iy, ix + 1] = g if k == 1 else zero
-            grad_in[iy + 1, ix] = g if k == wd else zero
-            grad_in[iy + 1, ix + 1] = g if k == wd + 1 else zero
+            k = indices[oy, ox] - row0
+            top = k == ix
+            bottom = k == ix + wd
+            hits += top + bottom
+            grad_in[iy, ix] = g if top else zero
+            grad_in[iy + 1, ix] = g if bottom else zero
         for ix in range(2 * ow, wd):  # the odd last column no window covers
             grad_in[iy, ix] = zero
             grad_in[iy + 1, ix] = zero
     for iy in range(2 * oh, h):  # the odd last row
         for ix in range(wd):
             grad_in[iy, ix] = zero
-    return inside
+    return hits == oh * ow
 
 
 def max_pool2d_backward(grad_out, indices, grad_in, kh, kw, stride_h, stride_w, pad_h, pad_w,
