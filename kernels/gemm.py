@@ -52,7 +52,7 @@ from numba import njit, prange
 
 from ._config import CACHE, FASTMATH
 from .simd import (VECTOR_BYTES, lanes, load, prefetch, store, vbroadcast, vfma, vload, vmul,
-                   vsplat, vstore, vzero)
+                   vsplat, vstore, vtranspose, vzero)
 
 # Rows of the register tile. 6 rows x 2 vectors = 12 accumulators (see above).
 MR = 6
@@ -209,6 +209,24 @@ def _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, s0, s1):
                 vstore(pb, dst + w_vec, vload(b, src + w_vec))
                 src += nr
                 dst += kc * nr
+        s0 = full
+    if sr == 1 and full > s0:
+        # Transposed B (row-major b is (N, K)): a sliver's nr columns of op(B)
+        # are nr rows of b. Copy them in lanes x lanes blocks through an
+        # in-register transpose (simd.vtranspose): contiguous loads along the
+        # rows of b, contiguous stores of the sliver's rows, where the scalar
+        # loop below does one load and one store per element.
+        whole = kc // w_vec * w_vec
+        for s in range(s0, full):
+            jb = j0 + s * nr
+            dst = s * kc * nr
+            for half in range(2):
+                src = (jb + half * w_vec) * sc + k0
+                for p in range(0, whole, w_vec):
+                    vtranspose(b, src + p, sc, pb, dst + p * nr + half * w_vec, nr)
+            for p in range(whole, kc):
+                for q in range(nr):
+                    store(pb, dst + p * nr + q, load(b, k0 + p + (jb + q) * sc))
         s0 = full
     for s in range(s0, s1):
         # Transposed B (a column of op(B) is a row of b: each of the nr rows

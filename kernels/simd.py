@@ -34,6 +34,12 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   to bring the cache line holding element ``i`` into L1 for writing. It
   changes no value and never faults (a hint for an address outside the array
   is dropped), so a caller may ask for a line it might not use.
+* ``vtranspose(src, i, si, dst, j, sj)``: a lanes x lanes block, transposed:
+  reads row r (``lanes`` elements) at ``src[i + r*si]`` and writes it as
+  column r of ``dst`` (row c at ``dst[j + c*sj]``), in registers: log2(lanes)
+  stages of two-vector shuffles (each exchanging one bit of the row and lane
+  index), 64 for 16 x 16 float32. Same pointer addressing and caller guarantee
+  as ``vload``/``vstore`` for every row.
 * ``vbroadcast(arr, i)``: element ``i`` of ``arr`` in every lane (one
   ``vbroadcastss``/``vbroadcastsd`` from memory).
 * ``vsplat(x)``: scalar ``x`` (float32 or float64) in every lane.
@@ -282,6 +288,55 @@ def prefetch(typingctx, arr, idx):
         builder.call(fn, [ptr, ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
     return types.none(arr, idx), codegen
+
+
+def _transpose_stage(builder, rows, block):
+    # Rows i and i + block (bit ``block`` of i clear) swap their off-diagonal
+    # blocks of ``block`` lanes: element (i, j | block) <-> (i | block, j).
+    # After the stages for every bit, element (i, j) is at (j, i).
+    count = len(rows)
+    i32 = ir.IntType(32)
+    low = [j if j & block == 0 else count + j - block for j in range(count)]
+    high = [j + block if j & block == 0 else count + j for j in range(count)]
+    low = ir.Constant(ir.VectorType(i32, count), low)
+    high = ir.Constant(ir.VectorType(i32, count), high)
+    out = list(rows)
+    for i in range(count):
+        if i & block == 0:
+            out[i] = builder.shuffle_vector(rows[i], rows[i + block], low)
+            out[i + block] = builder.shuffle_vector(rows[i], rows[i + block], high)
+    return out
+
+
+@intrinsic
+def vtranspose(typingctx, src, src_off, src_stride, dst, dst_off, dst_stride):
+    if not (_float_array(src) and _float_array(dst) and dst.dtype == src.dtype and all(
+            isinstance(t, types.Integer) for t in (src_off, src_stride, dst_off, dst_stride))):
+        return None
+    count = _vector_of(src.dtype).count
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(_vector_of(src.dtype))
+        align = src.dtype.bitwidth // 8
+        step = context.cast(builder, args[2], sig.args[2], types.intp)
+        at = context.cast(builder, args[1], sig.args[1], types.intp)
+        rows = []
+        for _ in range(count):
+            ptr = _element_pointer(context, builder, sig.args[0], args[0], types.intp, at)
+            rows.append(builder.load(builder.bitcast(ptr, llty.as_pointer()), align=align))
+            at = builder.add(at, step)
+        block = count // 2
+        while block:
+            rows = _transpose_stage(builder, rows, block)
+            block //= 2
+        step = context.cast(builder, args[5], sig.args[5], types.intp)
+        at = context.cast(builder, args[4], sig.args[4], types.intp)
+        for row in rows:
+            ptr = _element_pointer(context, builder, sig.args[3], args[3], types.intp, at)
+            builder.store(row, builder.bitcast(ptr, llty.as_pointer()), align=align)
+            at = builder.add(at, step)
+        return context.get_dummy_value()
+    return types.none(src, src_off, src_stride, dst, dst_off, dst_stride), codegen
 
 
 @intrinsic

@@ -217,6 +217,26 @@ def test_simd_vsum(dtype):
         assert _simd_sum(x, i) == x[i:i + lanes].sum()
 
 
+@njit
+def _simd_transpose(src, i, si, dst, j, sj):
+    simd.vtranspose(src, i, si, dst, j, sj)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_vtranspose(dtype):
+    # A lanes x lanes block at odd offsets and strides, from a 2-D array into a 1-D one:
+    # exactly the transposed block is written, nothing around it.
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    src = np.arange(3 * lanes * 2 * lanes, dtype=dtype).reshape(3 * lanes, 2 * lanes)
+    dst = np.full((lanes + 2) * (lanes + 3), -1.0, dtype)
+    _simd_transpose(src, 2 * lanes * 5 + 3, 2 * lanes, dst, 7, lanes + 3)
+    block = src[5:5 + lanes, 3:3 + lanes]
+    written = dst[7:7 + lanes * (lanes + 3)].reshape(lanes, lanes + 3)
+    np.testing.assert_array_equal(written[:, :lanes], block.T)
+    assert (written[:, lanes:] == -1).all() and (dst[:7] == -1).all()
+    assert (dst[7 + lanes * (lanes + 3):] == -1).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_simd_first_lanes(dtype):
     lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
