@@ -229,10 +229,9 @@ def _pack_b(b, trans_b, n, k0, kc, j0, nc, pb, s0, s1):
                     store(pb, dst + p * nr + q, load(b, k0 + p + (jb + q) * sc))
         s0 = full
     for s in range(s0, s1):
-        # Transposed B (a column of op(B) is a row of b: each of the nr rows
-        # is read contiguously as p advances) or the edge sliver. The inner
-        # loop has a constant trip count, so LLVM unrolls it instead of
-        # vectorising a strided loop, which is much cheaper to compile.
+        # The edge sliver (columns past n repeat column n - 1), in either
+        # layout. The inner loop has a constant trip count, so LLVM unrolls it
+        # instead of vectorising a strided loop, which is much cheaper to compile.
         jb = j0 + s * nr
         dst = s * kc * nr
         for p in range(kc):

@@ -71,6 +71,16 @@ def _max_pool_plane(plane, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_
 
 
 @njit(inline="always")
+def _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, out_shape, in_shape):
+    """Whether the unrolled 2x2 paths apply: 2x2 windows, stride 2, no padding, every
+    window inside the plane (ceil_mode can add a last window that sticks out; the
+    unrolled paths read or write whole windows). Shapes are (N, C, H, W)."""
+    return (kh == 2 and kw == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
+            and pad_w == 0 and 2 * out_shape[2] <= in_shape[2]
+            and 2 * out_shape[3] <= in_shape[3])
+
+
+@njit(inline="always")
 def _max_pool_plane_2x2(plane, out, indices):
     """_max_pool_plane for 2x2 windows, stride 2, no padding, every window inside the plane.
 
@@ -100,10 +110,7 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
     Requires pad_h <= kh // 2 and pad_w <= kw // 2 (every window holds an input).
     """
     n_batch, chans = x.shape[0], x.shape[1]
-    # ceil_mode can add a last window that sticks out of the plane: the unrolled
-    # 2x2 path reads whole windows, so it needs every one inside.
-    two_by_two = (kh == 2 and kw == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
-                  and pad_w == 0 and 2 * out.shape[2] <= x.shape[2] and 2 * out.shape[3] <= x.shape[3])
+    two_by_two = _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, out.shape, x.shape)
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):
@@ -188,9 +195,8 @@ def max_pool2d_backward(grad_out, indices, grad_in, kh, kw, stride_h, stride_w, 
     _max_pool_backward_plane_2x2; any index is still honoured wherever it points.
     """
     n_batch, chans = grad_in.shape[0], grad_in.shape[1]
-    two_by_two = (kh == 2 and kw == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
-                  and pad_w == 0 and 2 * grad_out.shape[2] <= grad_in.shape[2]
-                  and 2 * grad_out.shape[3] <= grad_in.shape[3])
+    two_by_two = _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, grad_out.shape,
+                             grad_in.shape)
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
         for task in range(lo, hi):

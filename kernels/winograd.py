@@ -158,7 +158,7 @@ def _fill_plane(x, n, c, pad_h, pad_w, xp):
 def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
     """V for the planes [lo, hi); plane = c * N + n (see _SLABS for the order)."""
     n_images = x.shape[0]
-    n_tiles = x.shape[0] * tiles_h * tiles_w
+    n_tiles = n_images * tiles_h * tiles_w
     dt = x.dtype.type
     c2, c4, c5 = dt(2), dt(4), dt(5)
     slots = tiles_w + 1                              # tile tx reads slots tx and tx + 1
@@ -226,7 +226,7 @@ winograd_input_transform, winograd_input_transform_parallel = serial_and_paralle
 def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
     """Output planes [lo, hi); plane = k * N + n."""
     n_images, _, oh, ow = out.shape
-    n_tiles = out.shape[0] * tiles_h * tiles_w
+    n_tiles = n_images * tiles_h * tiles_w
     dt = out.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
     rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), out.dtype)  # A^T along tile columns
@@ -289,7 +289,7 @@ winograd_output_transform, winograd_output_transform_parallel = serial_and_paral
 def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
     """M' for the planes [lo, hi); plane = k * N + n."""
     n_images = go.shape[0]
-    n_tiles = go.shape[0] * tiles_h * tiles_w
+    n_tiles = n_images * tiles_h * tiles_w
     dt = go.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
     gp = np.empty((tiles_h * TILE, TILE, tiles_w), go.dtype)  # the plane, zero-padded, phase-split
