@@ -17,7 +17,8 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
 
     a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
     Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds run on the
-    calling thread (``gemm_serial``); larger ones on every thread
+    calling thread (``gemm_serial``, or ``gemm_small_m`` without packing when C has at
+    most ``_tuning.GEMM_SMALL_M`` rows); larger ones on every thread
     (``gemm_parallel``) with a packing workspace (up to ~4.3 MiB float32,
     ~8.6 MiB float64) from this thread's workspace cache.
     """
@@ -26,7 +27,10 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     one = c.dtype.type(1)
     beta = one if accumulate else c.dtype.type(0)
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
-        _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
+        if 0 < m <= _tuning.GEMM_SMALL_M and n > 0 and k > 0:
+            _gemm.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)  # no packing
+        else:
+            _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
         return c
     threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
     work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, c.dtype),),

@@ -117,6 +117,52 @@ def test_gemm_into_on_both_sides_of_threshold(serial_work, dtype, rng, monkeypat
     assert_close(c, _expected(a, b, np.zeros((19, 23)), 1, 0, False, True, dtype))
 
 
+# The no-packing kernel for C with at most GEMM_SMALL_M rows: edge sizes around the
+# vector width (8 / 16 float32 lanes, 4 / 8 float64) and its four-column / four-vector groups.
+SMALL_M_SIZES = (1, 7, 8, 9, 63, 65, 257)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
+                                             (True, True)])
+def test_gemm_small_m_matches_numpy(trans_a, trans_b, dtype, rng):
+    for m in (1, 2, 3):
+        for k in SMALL_M_SIZES:
+            for n in SMALL_M_SIZES:
+                a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
+                c = np.full((m, n), np.nan, dtype)   # beta = 0 never reads C
+                gemm_kernel.gemm_small_m(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
+                assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, trans_a, trans_b, dtype))
+                c0 = rng.standard_normal((m, n)).astype(dtype)
+                c = c0.copy()
+                gemm_kernel.gemm_small_m(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
+                assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
+
+
+def test_gemm_into_takes_the_small_m_kernel_for_few_rows(rng, monkeypatch):
+    calls = []
+    for name in ("gemm_small_m", "gemm_serial", "gemm_parallel"):
+        monkeypatch.setattr(gemm_kernel, name, lambda *args, _n=name: calls.append(_n))
+    for m, k in ((1, 30), (_tuning.GEMM_SMALL_M, 30), (_tuning.GEMM_SMALL_M + 1, 30), (1, 0)):
+        _linear.gemm_into(np.zeros((m, k)), np.zeros((k, 20)), np.zeros((m, 20)))
+    _linear.gemm_into(np.zeros((1, 2000)), np.zeros((2000, 1000)), np.zeros((1, 1000)))
+    assert calls == ["gemm_small_m", "gemm_small_m", "gemm_serial", "gemm_serial",
+                     "gemm_parallel"]
+
+
+def test_linear_batch_one_matches_numpy(rng):
+    # A batch-1 linear layer, forward and backward, runs the small-M kernel.
+    x = rng.standard_normal((1, 37)).astype(np.float32)
+    w = rng.standard_normal((21, 37)).astype(np.float32)
+    b = rng.standard_normal(21).astype(np.float32)
+    assert_close(F.linear(x, w, b), x @ w.T + b)
+    go = rng.standard_normal((1, 21)).astype(np.float32)
+    gx, gw, gb = F.linear_backward(go, x, w)
+    assert_close(gx, go @ w)
+    assert_close(gw, go.T @ x)
+    assert_close(gb, go.sum(0))
+
+
 def test_gemm_threshold_splits_as_documented(rng, monkeypatch):
     # Just below GEMM_SERIAL_WORK multiply-adds runs gemm_serial, at it gemm_parallel.
     calls = []
