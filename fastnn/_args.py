@@ -6,6 +6,8 @@ op, the argument, what it got and what it expected, and is raised before any
 kernel runs. Functions here return C-contiguous arrays (a copy only when the
 input was not already contiguous) and plain-int geometry, ready for a kernel.
 """
+import math
+
 import numpy as np
 
 from ._checks import (CONV_ALGORITHMS, REDUCTIONS, _int, choice, dim_index, dropout_probability,
@@ -118,7 +120,7 @@ def linear_args(op, input, weight, bias):
             raise ValueError(f"{op}(): bias must have shape ({w.shape[0]},) to match weight's "
                              f"out_features, got {b.shape}")
     lead = x.shape[:-1]
-    return x.reshape(int(np.prod(lead)), w.shape[1]), w, b, lead
+    return x.reshape(math.prod(lead), w.shape[1]), w, b, lead
 
 
 def linear_backward_args(op, grad_output, input, weight):
@@ -367,7 +369,7 @@ def batch_norm_args(op, input, running_mean, running_var, weight, bias, training
     w = _channel_vector(op, "weight", weight, x)
     b = _channel_vector(op, "bias", bias, x)
     n, c = x.shape[:2]
-    length = int(np.prod(x.shape[2:]))
+    length = math.prod(x.shape[2:])
     if training and n * length <= 1:
         raise ValueError(f"{op}(): training needs more than 1 value per channel to compute "
                          f"batch statistics, got input of shape {x.shape}")

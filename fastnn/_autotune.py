@@ -261,6 +261,13 @@ def _measure(candidates, static, run):
     return min(candidates, key=best.__getitem__), best
 
 
+def tunes(macs, candidates):
+    """Whether :func:`choose` measures (or looks up) a call rather than taking the static pick:
+    autotuning on, at least ``_tuning.AUTOTUNE_MIN_MACS`` multiply-adds, two or more candidates.
+    (The caller builds the key only then: :func:`make_key` costs ~7 us, more than a small conv.)"""
+    return _STATE["enabled"] and macs >= _tuning.AUTOTUNE_MIN_MACS and len(candidates) >= 2
+
+
 def choose(key, macs, candidates, static, run):
     """The algorithm for one 'auto' call.
 
@@ -279,7 +286,7 @@ def choose(key, macs, candidates, static, run):
     ``_tuning.AUTOTUNE_MIN_MACS`` or only one algorithm applies; else the measured
     winner for ``key`` (measured now if it is new).
     """
-    if not _STATE["enabled"] or macs < _tuning.AUTOTUNE_MIN_MACS or len(candidates) < 2:
+    if not tunes(macs, candidates):
         return static
     found = _TABLE.get(key)
     if found in candidates:

@@ -139,8 +139,12 @@ def _macs(x, w, geom):
 def _auto(pass_name, x, w, geom, groups, run):
     """'auto' for one call: the static rule, or the measured winner (fastnn._autotune)."""
     static = _static(pass_name, x, w, geom)
-    return _autotune.choose(_autotune.make_key(pass_name, x, w, geom, groups), _macs(x, w, geom),
-                            applicable_algorithms(x.shape, w.shape, geom), static, run)
+    macs = _macs(x, w, geom)
+    candidates = applicable_algorithms(x.shape, w.shape, geom)
+    if not _autotune.tunes(macs, candidates):
+        return static
+    return _autotune.choose(_autotune.make_key(pass_name, x, w, geom, groups), macs, candidates,
+                            static, run)
 
 
 def _batch_chunks(n, bytes_per_image):

@@ -7,6 +7,8 @@ computed in float64 for both dtypes (kernels/norm.py). Backward ops recompute
 the statistics and return (grad_input, grad_weight, grad_bias) (None for an
 absent weight / bias).
 """
+import math
+
 import numpy as np
 
 from . import _args_ext as _ce
@@ -21,7 +23,7 @@ def _threads(size):
 
 
 def _ln(x, shape, w, b, eps):
-    k = int(np.prod(shape))
+    k = math.prod(shape)
     x2 = x.reshape(-1, k)
     wk = np.ones(k, x.dtype) if w is None else w.reshape(k)
     bk = np.zeros(k, x.dtype) if b is None else b.reshape(k)

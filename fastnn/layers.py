@@ -10,6 +10,8 @@ kernels of fastnn.functional or the NumPy reference. The backend is read at
 ``forward`` and the matching backward is used, so switching between a forward
 and its backward is harmless.
 """
+import math
+
 import numpy as np
 
 from . import _backend, _checks
@@ -514,11 +516,11 @@ class Flatten(Layer):
             raise ValueError("Flatten.forward(): x must be an ndarray with a batch dimension, "
                              f"got {getattr(x, 'shape', type(x).__name__)}")
         self._cache = x.shape
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # not -1: N may be 0
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # not -1: N may be 0
 
     def backward(self, grad_output):
         shape = self._saved()
-        flat = (shape[0], int(np.prod(shape[1:])))
+        flat = (shape[0], math.prod(shape[1:]))
         if not isinstance(grad_output, np.ndarray) or grad_output.shape != flat:
             got = getattr(grad_output, "shape", type(grad_output).__name__)
             raise ValueError(f"Flatten.backward(): grad_output must have shape {flat}, got {got}")
