@@ -297,6 +297,75 @@ def test_simd_first_lanes(dtype):
         np.testing.assert_array_equal(loaded, np.concatenate([src[i:i + n], np.zeros(lanes - n)]))
 
 
+@njit
+def _simd_pooling_ops(a, b, best, idx, n, even, odd, picked, ints):
+    # veven / vodd of two vectors, vpick(v, best, v, best) and vstore_as_int (base 100).
+    v0 = simd.vload(a, 0)
+    v1 = simd.vload(b, 0)
+    simd.vstore(even, 0, simd.veven(v0, v1))
+    simd.vstore(odd, 0, simd.vodd(v0, v1))
+    bv = simd.vload(best, 0)
+    simd.vstore(picked, 0, simd.vpick(v0, bv, v0, bv))
+    simd.vstore_as_int(ints, 1, simd.vload(idx, 0), 100, n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_pooling_intrinsics(dtype):
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    a = np.arange(lanes, dtype=dtype)
+    b = np.arange(lanes, 2 * lanes, dtype=dtype)
+    even, odd, picked = (np.empty(lanes, dtype) for _ in range(3))
+    # v beats best: greater, or NaN over a number; never a number over NaN, never a tie.
+    pairs = [(1, 0), (0, 1), (2, 2), (np.nan, 5), (5, np.nan), (np.nan, np.nan),
+             (-np.inf, -np.inf), (np.inf, 3)]
+    v = np.array([pairs[j % len(pairs)][0] for j in range(lanes)], dtype)
+    best = np.array([pairs[j % len(pairs)][1] for j in range(lanes)], dtype)
+    want = np.where((v > best) | (np.isnan(v) & ~np.isnan(best)), v, best)
+    idx = np.arange(lanes, dtype=dtype) * 3
+    for n in (0, 1, lanes - 1, lanes):
+        ints = np.full(lanes + 2, -1, np.int64)
+        _simd_pooling_ops(v, best, best, idx, n, even, odd, picked, ints)
+        np.testing.assert_array_equal(ints[1:1 + n], 100 + 3 * np.arange(n))
+        assert (ints[0] == -1) and (ints[1 + n:] == -1).all()   # only n lanes stored
+    np.testing.assert_array_equal(picked, want)
+    _simd_pooling_ops(a, b, best, idx, 0, even, odd, picked, ints)
+    np.testing.assert_array_equal(even, np.arange(0, 2 * lanes, 2))
+    np.testing.assert_array_equal(odd, np.arange(1, 2 * lanes, 2))
+
+
+@njit
+def _simd_backward_pooling_ops(a, b, src, i, base, n, lo, hi, offsets, selected):
+    va = simd.vload(a, 0)
+    vb = simd.vload(b, 0)
+    simd.vstore(lo, 0, simd.vzip_lo(va, vb))
+    simd.vstore(hi, 0, simd.vzip_hi(va, vb))
+    at = simd.vload_offsets(a, src, i, base, n)
+    simd.vstore(offsets, 0, at)
+    simd.vstore(selected, 0, simd.vselect_eq(at, va, vb, simd.vzero(a)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_backward_pooling_intrinsics(dtype):
+    # vzip_lo / vzip_hi undo veven / vodd; vload_offsets reads n int64 lanes minus base
+    # (-base in the others); vselect_eq picks by exact equality (NaN never equal).
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    a = np.arange(lanes, dtype=dtype)
+    b = -np.arange(1, lanes + 1, dtype=dtype)
+    lo, hi, offsets, selected = (np.empty(lanes, dtype) for _ in range(4))
+    src = np.arange(100, 100 + lanes + 3, dtype=np.int64)
+    for n in (0, 1, lanes - 1, lanes):
+        _simd_backward_pooling_ops(a, b, src, 2, 102, n, lo, hi, offsets, selected)
+        zipped = np.stack([a, b], axis=1).ravel()
+        np.testing.assert_array_equal(lo, zipped[:lanes])
+        np.testing.assert_array_equal(hi, zipped[lanes:])
+        want = np.where(np.arange(lanes) < n, np.arange(lanes), -102).astype(dtype)
+        np.testing.assert_array_equal(offsets, want)
+        np.testing.assert_array_equal(selected, np.where(want == a, b, 0))
+    a[1] = np.nan
+    _simd_backward_pooling_ops(a, b, src, 2, 102, lanes, lo, hi, offsets, selected)
+    assert selected[1] == 0 and selected[2] == b[2]
+
+
 def test_gemm_beta_zero_ignores_nan_in_output(rng):
     # BLAS convention: with beta = 0 the old contents of C are never read.
     a = rng.standard_normal((5, 4))

@@ -36,6 +36,38 @@ def test_matches_reference(case, dtype, rng):
     assert_close(F.max_pool2d_backward(go, x, indices=idx, **kw), want)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(2, 3, 10, 70), (1, 2, 7, 71), (1, 1, 4, 33), (3, 1, 2, 2)])
+def test_2x2_vector_path_ties_nans_and_row_ends_match_reference(shape, dtype, rng):
+    # 2x2 / stride 2 runs lanes outputs per step (kernels/pooling.py, 8 or 16 float32 lanes):
+    # rows of several whole vectors plus a partial one, odd widths, small integers (ties
+    # in most windows), NaN and +-inf; values and first-in-row-major indices as the reference.
+    x = rng.integers(-3, 4, shape).astype(dtype)
+    x.flat[rng.choice(x.size, x.size // 9, replace=False)] = np.nan
+    x.flat[rng.choice(x.size, x.size // 9, replace=False)] = np.inf
+    x.flat[rng.choice(x.size, x.size // 9, replace=False)] = -np.inf
+    for ceil_mode in (False, True):
+        out, idx = F.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
+        r_out, r_idx = R.max_pool2d(x, 2, ceil_mode=ceil_mode, return_indices=True)
+        np.testing.assert_array_equal(out, r_out)   # NaN where the reference has NaN
+        np.testing.assert_array_equal(idx, r_idx)
+    # Backward through the same vectors: gradients with NaN and inf go where the indices
+    # point, zeros everywhere else (odd last row / column included).
+    out, idx = F.max_pool2d(x, 2, return_indices=True)
+    go = rng.standard_normal(out.shape).astype(dtype)
+    go.flat[::7] = np.nan
+    go.flat[3::11] = np.inf
+    for ops in (F, R):
+        got = ops.max_pool2d_backward(go, x, 2, indices=idx)
+        np.testing.assert_array_equal(got, R.max_pool2d_backward(go, x, 2, indices=idx))
+    # An index moved to another window (allowed: it is honoured where it points) sends
+    # the whole plane down the general scatter, on a plane of several vectors too.
+    moved = idx.copy()
+    moved[0, 0, 0, 0] = moved[0, 0, -1, -1]
+    np.testing.assert_array_equal(F.max_pool2d_backward(go, x, 2, indices=moved),
+                                  R.max_pool2d_backward(go, x, 2, indices=moved))
+
+
 @pytest.mark.parametrize("ops", BACKENDS.values(), ids=BACKENDS.keys())
 def test_known_values_and_first_max_wins_ties(ops):
     x = np.array([[[[1.0, 5.0, 2.0, 2.0],
