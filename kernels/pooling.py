@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
-from .simd import (lanes, vadd, veven, vload, vload_first, vload_offsets, vodd, vpick,
+from .simd import (lanes, vadd, veven, vload_first, vload_offsets, vodd, vpick, vramp,
                    vselect_eq, vsplat, vstore_as_int, vstore_first, vsum, vzero, vzip_hi,
                    vzip_lo)
 
@@ -84,7 +84,7 @@ def _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, out_shape, in_shape):
 
 
 @njit(inline="always")
-def _max_pool_plane_2x2(plane, out, indices, steps):
+def _max_pool_plane_2x2(plane, out, indices):
     """_max_pool_plane for 2x2 windows, stride 2, no padding, every window inside the plane.
 
     ``lanes`` outputs at a time with explicit SIMD vectors (kernels/simd.py): the
@@ -93,8 +93,8 @@ def _max_pool_plane_2x2(plane, out, indices, steps):
     window elements are then compared in row-major order with ``vpick``, the
     same rule as ``_take`` (start from the first element, a later one wins if
     greater or if it is the first NaN). A second vector carries the winner's
-    offset from the row pair's start (``steps`` holds 0, 2, 4, ... : the
-    windows' first columns), exact in float32 for rows shorter than
+    offset from the row pair's start (0, 2, 4, ... for the windows' first
+    columns, from ``vramp``), exact in float32 for rows shorter than
     ``MAX_SIMD_WIDTH``, and ``vstore_as_int`` stores it as the int64 index.
     The last, partial vector of a row is loaded and stored masked.
 
@@ -107,6 +107,8 @@ def _max_pool_plane_2x2(plane, out, indices, steps):
     wd = plane.shape[1]
     oh, ow = out.shape
     w_vec = lanes(plane)
+    ramp = vramp(plane)
+    first = vadd(ramp, ramp)   # 0, 2, 4, ...: each lane's window's first column
     right = vsplat(plane.dtype.type(1))
     below = vsplat(plane.dtype.type(wd))
     below_right = vsplat(plane.dtype.type(wd + 1))
@@ -122,7 +124,6 @@ def _max_pool_plane_2x2(plane, out, indices, steps):
             b0 = vload_first(plane, r1 + 2 * ox, n0)
             b1 = vload_first(plane, r1 + 2 * ox + w_vec, n0 - w_vec)
             best = veven(t0, t1)
-            first = vload(steps, 0)
             at = first
             v = vodd(t0, t1)
             at = vpick(v, best, vadd(first, right), at)
@@ -142,15 +143,6 @@ def _max_pool_plane_2x2(plane, out, indices, steps):
 MAX_SIMD_WIDTH = 2 ** 22
 
 
-@njit(inline="always")
-def _window_steps(like):
-    """0, 2, 4, ...: the first columns of ``lanes`` consecutive 2x2 windows, in like's dtype."""
-    steps = np.empty(lanes(like), dtype=like.dtype)
-    for j in range(lanes(like)):
-        steps[j] = 2 * j
-    return steps
-
-
 def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w, n_chunks):
     """out[n, c, oy, ox] = max over the window; indices (int64) = its flat input position.
 
@@ -162,12 +154,11 @@ def max_pool2d_forward(x, out, indices, kh, kw, stride_h, stride_w, pad_h, pad_w
         and x.shape[3] < MAX_SIMD_WIDTH
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
-        steps = _window_steps(x)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
             if two_by_two:
-                _max_pool_plane_2x2(x[n, c], out[n, c], indices[n, c], steps)
+                _max_pool_plane_2x2(x[n, c], out[n, c], indices[n, c])
             else:
                 _max_pool_plane(x[n, c], out[n, c], indices[n, c], kh, kw, stride_h, stride_w,
                                 pad_h, pad_w)
@@ -200,15 +191,15 @@ def _max_pool_backward_plane(grad_out, indices, grad_in):
 
 
 @njit(inline="always")
-def _max_pool_backward_plane_2x2(grad_out, indices, grad_in, steps):
+def _max_pool_backward_plane_2x2(grad_out, indices, grad_in):
     """_max_pool_backward_plane for 2x2 windows, stride 2, no padding, every window inside.
 
     The windows are disjoint, so each input position is written once, with its
     window's gradient or zero: one pass along each pair of input rows, ``lanes``
     windows at a time (kernels/simd.py). Each index becomes its offset from the
     row pair's start (``vload_offsets``), which is compared with the four
-    positions of each window (``steps`` holds 0, 2, 4, ...: the windows' first
-    columns) to place the gradient (``vselect_eq``); the left and right
+    positions of each window (0, 2, 4, ... for the windows' first columns,
+    from ``vramp``) to place the gradient (``vselect_eq``); the left and right
     columns are then interleaved back into rows (``vzip_lo`` / ``vzip_hi``) and
     stored, the last partial vector masked. Returns False, with grad_in partly
     written, if an index lies outside its window (indices a user built by
@@ -221,25 +212,23 @@ def _max_pool_backward_plane_2x2(grad_out, indices, grad_in, steps):
     h, wd = grad_in.shape
     oh, ow = grad_out.shape
     w_vec = lanes(grad_in)
-    zero = vzero(grad_in)
+    ramp = vramp(grad_in)
+    # Each lane's window's four positions, as offsets from its row pair's start.
+    first = vadd(ramp, ramp)   # 0, 2, 4, ...
     one = vsplat(grad_in.dtype.type(1))
-    right = vsplat(grad_in.dtype.type(1))
-    below = vsplat(grad_in.dtype.type(wd))
-    below_right = vsplat(grad_in.dtype.type(wd + 1))
-    hits = 0   # windows whose index lies inside them: oh*ow if all do
+    second = vadd(first, one)
+    third = vadd(first, vsplat(grad_in.dtype.type(wd)))
+    fourth = vadd(third, one)
+    zero = vzero(grad_in)
     for oy in range(oh):
         row0 = 2 * oy * wd
         row1 = row0 + wd
-        row_hits = zero   # per lane at most ceil(ow / lanes): exact
+        row_hits = zero   # windows whose index lies inside them (sums < 2**22: exact)
         for ox in range(0, ow, w_vec):
             count = ow - ox
             g = vload_first(grad_out, oy * ow + ox, count)
             # Lanes past count: offset -(row0 + 2*ox) <= 0, never a window's position.
             at = vload_offsets(grad_in, indices, oy * ow + ox, row0 + 2 * ox, count)
-            first = vload(steps, 0)
-            second = vadd(first, right)
-            third = vadd(first, below)
-            fourth = vadd(first, below_right)
             hit = vselect_eq(at, first, one, zero)
             hit = vselect_eq(at, second, one, hit)
             hit = vselect_eq(at, third, one, hit)
@@ -256,14 +245,15 @@ def _max_pool_backward_plane_2x2(grad_out, indices, grad_in, steps):
             vstore_first(grad_in, row1 + 2 * ox, vzip_lo(bottom_left, bottom_right), n2)
             vstore_first(grad_in, row1 + 2 * ox + w_vec, vzip_hi(bottom_left, bottom_right),
                          n2 - w_vec)
-        hits += int(vsum(row_hits))
+        if vsum(row_hits) != ow:
+            return False   # an index outside its window: the caller scatters the plane
         for ix in range(2 * ow, wd):  # the odd last column no window covers
             grad_in[2 * oy, ix] = 0
             grad_in[2 * oy + 1, ix] = 0
     for iy in range(2 * oh, h):  # the odd last row
         for ix in range(wd):
             grad_in[iy, ix] = 0
-    return hits == oh * ow
+    return True
 
 
 @njit(inline="always")
@@ -316,7 +306,6 @@ def max_pool2d_backward(grad_out, indices, grad_in, kh, kw, stride_h, stride_w, 
     narrow = 4 * grad_out.shape[3] <= lanes(grad_in)
     for chunk in prange(n_chunks):
         lo, hi = chunk_bounds(n_batch * chans, chunk, n_chunks)
-        steps = _window_steps(grad_in)
         for task in range(lo, hi):
             n = task // chans
             c = task % chans
@@ -324,8 +313,7 @@ def max_pool2d_backward(grad_out, indices, grad_in, kh, kw, stride_h, stride_w, 
                 ok = _max_pool_backward_plane_2x2_narrow(grad_out[n, c], indices[n, c],
                                                          grad_in[n, c])
             elif two_by_two:
-                ok = _max_pool_backward_plane_2x2(grad_out[n, c], indices[n, c], grad_in[n, c],
-                                                  steps)
+                ok = _max_pool_backward_plane_2x2(grad_out[n, c], indices[n, c], grad_in[n, c])
             else:
                 ok = False
             if not ok:

@@ -69,6 +69,7 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   array ``src``) for the first ``n`` lanes, ``-base`` in the others, converted
   to a vector of float array ``like``'s dtype (exact for magnitudes below 2**24
   in float32; larger ones round, so compare them only with small values).
+* ``vramp(arr)``: the constant vector 0, 1, 2, ..., lanes - 1 of ``arr``'s dtype.
 * ``lanes(arr)``: lanes per vector for ``arr``'s dtype (8 for float32, 4 for
   float64), a compile-time constant that LLVM folds.
 
@@ -564,3 +565,15 @@ def vload_offsets(typingctx, like, src, idx, base, n):
         fty = context.get_value_type(vty)
         return builder.sitofp(rel, fty) if src.dtype.signed else builder.uitofp(rel, fty)
     return vty(like, src, idx, base, n), codegen
+
+
+@intrinsic
+def vramp(typingctx, arr):
+    if not _float_array(arr):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(sig.return_type)
+        return ir.Constant(llty, [ir.Constant(llty.element, float(j)) for j in range(llty.count)])
+    return vty(arr), codegen

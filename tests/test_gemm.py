@@ -342,12 +342,14 @@ def _simd_backward_pooling_ops(a, b, src, i, base, n, lo, hi, offsets, selected)
     at = simd.vload_offsets(a, src, i, base, n)
     simd.vstore(offsets, 0, at)
     simd.vstore(selected, 0, simd.vselect_eq(at, va, vb, simd.vzero(a)))
+    simd.vstore(lo, 0, simd.vadd(simd.vload(lo, 0), simd.vramp(a)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_simd_backward_pooling_intrinsics(dtype):
-    # vzip_lo / vzip_hi undo veven / vodd; vload_offsets reads n int64 lanes minus base
-    # (-base in the others); vselect_eq picks by exact equality (NaN never equal).
+    # vzip_lo / vzip_hi undo veven / vodd; vramp is 0, 1, 2, ...; vload_offsets reads n
+    # int64 lanes minus base (-base in the others); vselect_eq picks by exact equality
+    # (NaN never equal).
     lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
     a = np.arange(lanes, dtype=dtype)
     b = -np.arange(1, lanes + 1, dtype=dtype)
@@ -356,7 +358,7 @@ def test_simd_backward_pooling_intrinsics(dtype):
     for n in (0, 1, lanes - 1, lanes):
         _simd_backward_pooling_ops(a, b, src, 2, 102, n, lo, hi, offsets, selected)
         zipped = np.stack([a, b], axis=1).ravel()
-        np.testing.assert_array_equal(lo, zipped[:lanes])
+        np.testing.assert_array_equal(lo, zipped[:lanes] + np.arange(lanes))   # + vramp
         np.testing.assert_array_equal(hi, zipped[lanes:])
         want = np.where(np.arange(lanes) < n, np.arange(lanes), -102).astype(dtype)
         np.testing.assert_array_equal(offsets, want)
