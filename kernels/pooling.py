@@ -108,10 +108,12 @@ def _max_pool_plane_2x2(plane, out, indices):
     oh, ow = out.shape
     w_vec = lanes(plane)
     ramp = vramp(plane)
-    first = vadd(ramp, ramp)   # 0, 2, 4, ...: each lane's window's first column
-    right = vsplat(plane.dtype.type(1))
-    below = vsplat(plane.dtype.type(wd))
-    below_right = vsplat(plane.dtype.type(wd + 1))
+    # Each lane's window's four positions, as offsets from its row pair's start.
+    first = vadd(ramp, ramp)   # 0, 2, 4, ...
+    one = vsplat(plane.dtype.type(1))
+    second = vadd(first, one)
+    third = vadd(first, vsplat(plane.dtype.type(wd)))
+    fourth = vadd(third, one)
     for oy in range(oh):
         r0 = 2 * oy * wd
         r1 = r0 + wd
@@ -126,13 +128,13 @@ def _max_pool_plane_2x2(plane, out, indices):
             best = veven(t0, t1)
             at = first
             v = vodd(t0, t1)
-            at = vpick(v, best, vadd(first, right), at)
+            at = vpick(v, best, second, at)
             best = vpick(v, best, v, best)
             v = veven(b0, b1)
-            at = vpick(v, best, vadd(first, below), at)
+            at = vpick(v, best, third, at)
             best = vpick(v, best, v, best)
             v = vodd(b0, b1)
-            at = vpick(v, best, vadd(first, below_right), at)
+            at = vpick(v, best, fourth, at)
             best = vpick(v, best, v, best)
             vstore_first(out, oy * ow + ox, best, count)
             vstore_as_int(indices, oy * ow + ox, at, r0 + 2 * ox, count)
