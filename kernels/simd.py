@@ -26,6 +26,9 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   AVX2). The other lanes of the loaded vector are 0, the memory behind them is
   neither read nor written, so the caller guarantees ``i + n <= arr.size`` only:
   a partial last vector needs no scalar tail loop and no slack past the array.
+* ``vload_lanes(arr, i, lo, hi)``: lanes ``lo`` .. ``hi - 1`` of the vector at
+  ``arr[i]`` (masked load), zeros in the others; as ``vstore_lanes``, only the
+  loaded elements must lie in the array (``i`` may be negative).
 * ``vstore_lanes(arr, i, v, lo, hi)``: lanes ``lo`` .. ``hi - 1`` of ``v`` to
   ``arr[i + lo]`` .. ``arr[i + hi - 1]`` (masked store; ``i`` itself may be
   negative, only the stored elements must lie in the array): one row segment of
@@ -254,6 +257,26 @@ def vstore_first(typingctx, arr, idx, vec, n):
         mask = _first_lanes_mask(context, builder, count, args[3], sig.args[3])
         return _masked_store(context, builder, sig, args, mask)
     return types.none(arr, idx, vec, n), codegen
+
+
+@intrinsic
+def vload_lanes(typingctx, arr, idx, lo, hi):
+    if not (_float_array(arr) and isinstance(idx, types.Integer) and isinstance(lo, types.Integer)
+            and isinstance(hi, types.Integer)):
+        return None
+    vty = _vector_of(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+        llty = context.get_value_type(sig.return_type)
+        mask = _lane_range_mask(context, builder, llty.count, args[2], sig.args[2], args[3],
+                                sig.args[3])
+        align = ir.Constant(ir.IntType(32), arr.dtype.bitwidth // 8)
+        zero = ir.Constant(llty, [ir.Constant(llty.element, 0.0)] * llty.count)
+        fn = _masked_intrinsic(builder, "load", llty, arr.dtype.bitwidth,
+                               [ptr.type, align.type, mask.type, llty])
+        return builder.call(fn, [ptr, align, mask, zero])
+    return vty(arr, idx, lo, hi), codegen
 
 
 @intrinsic

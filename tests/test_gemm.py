@@ -368,6 +368,25 @@ def test_simd_backward_pooling_intrinsics(dtype):
     assert selected[1] == 0 and selected[2] == b[2]
 
 
+@njit
+def _simd_load_lanes(x, i, lo, hi, out):
+    simd.vstore(out, 0, simd.vload_lanes(x, i, lo, hi))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_simd_load_lanes(dtype):
+    # Lanes lo .. hi - 1 of the vector at x[i], zeros elsewhere; i may be negative and the
+    # vector may run past the end, as long as the loaded lanes lie in x (the conv packing).
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    x = np.arange(1, lanes + 1, dtype=dtype)
+    out = np.empty(lanes, dtype)
+    for i, lo, hi in [(0, 0, lanes), (-3, 3, lanes), (2, 0, lanes - 2), (-1, 1, 4), (0, 5, 5)]:
+        _simd_load_lanes(x, i, lo, hi, out)
+        j = np.arange(lanes)
+        want = np.where((j >= lo) & (j < hi), x[np.clip(i + j, 0, lanes - 1)], 0)
+        np.testing.assert_array_equal(out, want)
+
+
 def test_gemm_beta_zero_ignores_nan_in_output(rng):
     # BLAS convention: with beta = 0 the old contents of C are never read.
     a = rng.standard_normal((5, 4))
