@@ -106,8 +106,8 @@ def _pack_plane(x, xp, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
             dst = xp[n, c * ss + py * stride_w + px]
             # Columns j0 <= j < j1 of every packed row hold input (ix = j*sw + px - pad_w
             # in [0, W)); the rest is padding. Bounds once per phase plane, not a
-            # test per element: a plain copy loop in between (unit-stride, and so
-            # vectorised by LLVM, when stride_w is 1).
+            # test per element: masked vectors when stride_w is 1 (below), else a
+            # strided copy loop between two zero runs.
             # (load/store: pointer addressing, no negative-index wraparound code.)
             j0, j1 = _phase_columns(px, stride_w, pad_w, wd, packed_w)
             for i in range(ph):
