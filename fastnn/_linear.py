@@ -1,4 +1,4 @@
-"""linear, matmul and their backward ops on the Numba GEMM (kernels/gemm.py and kernels/bias.py).
+"""linear, matmul and their backward ops on the Numba GEMM (kernels/gemm.py, gemm_small.py, bias.py).
 
 Also the GEMM dispatch: serial or parallel kernel, and the packing workspace.
 """
@@ -10,6 +10,7 @@ from . import _tuning
 from . import _workspace
 from .kernels import bias as _bias
 from .kernels import gemm as _gemm
+from .kernels import gemm_small as _gemm_small
 
 
 def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
@@ -28,7 +29,7 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     beta = one if accumulate else c.dtype.type(0)
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
         if 0 < m <= _tuning.GEMM_SMALL_M and n > 0 and k > 0:
-            _gemm.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)  # no packing
+            _gemm_small.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)  # no packing
         else:
             _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
         return c

@@ -65,7 +65,7 @@ IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image
 
 # --- GEMM: products of fewer multiply-adds run on the calling thread
 GEMM_SERIAL_WORK = 96 * 96 * 96
-# ... and those with at most this many rows of C skip packing (kernels/gemm.py gemm_small_m):
+# ... and those with at most this many rows of C skip packing (kernels/gemm_small.py gemm_small_m):
 # 1 x 256 @ 256 x 120 (LeNet-5's fc1 at batch 1) 15 -> 4 us, 2 rows 13 -> 7 us, 4 rows level,
 # 6 rows 19 -> 23 us (the packed 6-row tile wins from there; AVX-512 machine, 2026-12-03)
 GEMM_SMALL_M = 2

@@ -31,9 +31,9 @@ from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
-from .simd import (lanes, vadd, veven, vload_first, vload_offsets, vodd, vpick, vramp,
-                   vselect_eq, vsplat, vstore_as_int, vstore_first, vsum, vzero, vzip_hi,
-                   vzip_lo)
+from .simd import lanes, vadd, vload_first, vsplat, vstore_first, vsum, vzero
+from .simd_shuffle import (veven, vload_offsets, vodd, vpick, vramp, vselect_eq, vstore_as_int,
+                           vzip_hi, vzip_lo)
 
 
 @njit(inline="always")
@@ -87,7 +87,7 @@ def _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, out_shape, in_shape):
 def _max_pool_plane_2x2(plane, out, indices):
     """_max_pool_plane for 2x2 windows, stride 2, no padding, every window inside the plane.
 
-    ``lanes`` outputs at a time with explicit SIMD vectors (kernels/simd.py): the
+    ``lanes`` outputs at a time with explicit SIMD vectors (kernels/simd.py, simd_shuffle.py): the
     2 x lanes inputs of each of the two rows are loaded as two vectors and split
     into the windows' left and right elements (``veven`` / ``vodd``); the four
     window elements are then compared in row-major order with ``vpick``, the
@@ -198,7 +198,7 @@ def _max_pool_backward_plane_2x2(grad_out, indices, grad_in):
 
     The windows are disjoint, so each input position is written once, with its
     window's gradient or zero: one pass along each pair of input rows, ``lanes``
-    windows at a time (kernels/simd.py). Each index becomes its offset from the
+    windows at a time (kernels/simd.py, simd_shuffle.py). Each index becomes its offset from the
     row pair's start (``vload_offsets``), which is compared with the four
     positions of each window (0, 2, 4, ... for the windows' first columns,
     from ``vramp``) to place the gradient (``vselect_eq``); the left and right

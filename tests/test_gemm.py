@@ -9,7 +9,9 @@ import fastnn.functional as F
 import fastnn.reference as R
 from fastnn import _linear, _tuning
 from fastnn.kernels import gemm as gemm_kernel
+from fastnn.kernels import gemm_small
 from fastnn.kernels import simd
+from fastnn.kernels import simd_shuffle
 from helpers import DTYPES, assert_close, check_gradients
 
 # Sizes straddle the kernel's 256-wide packing blocks and are odd on purpose.
@@ -131,18 +133,19 @@ def test_gemm_small_m_matches_numpy(trans_a, trans_b, dtype, rng):
             for n in SMALL_M_SIZES:
                 a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
                 c = np.full((m, n), np.nan, dtype)   # beta = 0 never reads C
-                gemm_kernel.gemm_small_m(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
+                gemm_small.gemm_small_m(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
                 assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, trans_a, trans_b, dtype))
                 c0 = rng.standard_normal((m, n)).astype(dtype)
                 c = c0.copy()
-                gemm_kernel.gemm_small_m(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
+                gemm_small.gemm_small_m(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
                 assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
 
 
 def test_gemm_into_takes_the_small_m_kernel_for_few_rows(rng, monkeypatch):
     calls = []
-    for name in ("gemm_small_m", "gemm_serial", "gemm_parallel"):
-        monkeypatch.setattr(gemm_kernel, name, lambda *args, _n=name: calls.append(_n))
+    for module, name in ((gemm_small, "gemm_small_m"), (gemm_kernel, "gemm_serial"),
+                         (gemm_kernel, "gemm_parallel")):
+        monkeypatch.setattr(module, name, lambda *args, _n=name: calls.append(_n))
     for m, k in ((1, 30), (_tuning.GEMM_SMALL_M, 30), (_tuning.GEMM_SMALL_M + 1, 30), (1, 0)):
         _linear.gemm_into(np.zeros((m, k)), np.zeros((k, 20)), np.zeros((m, 20)))
     _linear.gemm_into(np.zeros((1, 2000)), np.zeros((2000, 1000)), np.zeros((1, 1000)))
@@ -302,11 +305,11 @@ def _simd_pooling_ops(a, b, best, idx, n, even, odd, picked, ints):
     # veven / vodd of two vectors, vpick(v, best, v, best) and vstore_as_int (base 100).
     v0 = simd.vload(a, 0)
     v1 = simd.vload(b, 0)
-    simd.vstore(even, 0, simd.veven(v0, v1))
-    simd.vstore(odd, 0, simd.vodd(v0, v1))
+    simd.vstore(even, 0, simd_shuffle.veven(v0, v1))
+    simd.vstore(odd, 0, simd_shuffle.vodd(v0, v1))
     bv = simd.vload(best, 0)
-    simd.vstore(picked, 0, simd.vpick(v0, bv, v0, bv))
-    simd.vstore_as_int(ints, 1, simd.vload(idx, 0), 100, n)
+    simd.vstore(picked, 0, simd_shuffle.vpick(v0, bv, v0, bv))
+    simd_shuffle.vstore_as_int(ints, 1, simd.vload(idx, 0), 100, n)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -337,12 +340,12 @@ def test_simd_pooling_intrinsics(dtype):
 def _simd_backward_pooling_ops(a, b, src, i, base, n, lo, hi, offsets, selected):
     va = simd.vload(a, 0)
     vb = simd.vload(b, 0)
-    simd.vstore(lo, 0, simd.vzip_lo(va, vb))
-    simd.vstore(hi, 0, simd.vzip_hi(va, vb))
-    at = simd.vload_offsets(a, src, i, base, n)
+    simd.vstore(lo, 0, simd_shuffle.vzip_lo(va, vb))
+    simd.vstore(hi, 0, simd_shuffle.vzip_hi(va, vb))
+    at = simd_shuffle.vload_offsets(a, src, i, base, n)
     simd.vstore(offsets, 0, at)
-    simd.vstore(selected, 0, simd.vselect_eq(at, va, vb, simd.vzero(a)))
-    simd.vstore(lo, 0, simd.vadd(simd.vload(lo, 0), simd.vramp(a)))
+    simd.vstore(selected, 0, simd_shuffle.vselect_eq(at, va, vb, simd.vzero(a)))
+    simd.vstore(lo, 0, simd.vadd(simd.vload(lo, 0), simd_shuffle.vramp(a)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
