@@ -84,6 +84,21 @@ def _two_by_two(kh, kw, stride_h, stride_w, pad_h, pad_w, out_shape, in_shape):
 
 
 @njit(inline="always")
+def _window_positions_2x2(like, wd):
+    """The four positions of each lane's 2x2 window, as offsets from its row pair's start.
+
+    Vectors of ``like``'s dtype: 0, 2, 4, ... (first row, left column), 1, 3, 5, ...,
+    then the same plus ``wd`` (second row), for a plane ``wd`` elements wide.
+    """
+    ramp = vramp(like)
+    first = vadd(ramp, ramp)
+    one = vsplat(like.dtype.type(1))
+    second = vadd(first, one)
+    third = vadd(first, vsplat(like.dtype.type(wd)))
+    return first, second, third, vadd(third, one)
+
+
+@njit(inline="always")
 def _max_pool_plane_2x2(plane, out, indices):
     """_max_pool_plane for 2x2 windows, stride 2, no padding, every window inside the plane.
 
@@ -107,13 +122,7 @@ def _max_pool_plane_2x2(plane, out, indices):
     wd = plane.shape[1]
     oh, ow = out.shape
     w_vec = lanes(plane)
-    ramp = vramp(plane)
-    # Each lane's window's four positions, as offsets from its row pair's start.
-    first = vadd(ramp, ramp)   # 0, 2, 4, ...
-    one = vsplat(plane.dtype.type(1))
-    second = vadd(first, one)
-    third = vadd(first, vsplat(plane.dtype.type(wd)))
-    fourth = vadd(third, one)
+    first, second, third, fourth = _window_positions_2x2(plane, wd)
     for oy in range(oh):
         r0 = 2 * oy * wd
         r1 = r0 + wd
@@ -214,13 +223,8 @@ def _max_pool_backward_plane_2x2(grad_out, indices, grad_in):
     h, wd = grad_in.shape
     oh, ow = grad_out.shape
     w_vec = lanes(grad_in)
-    ramp = vramp(grad_in)
-    # Each lane's window's four positions, as offsets from its row pair's start.
-    first = vadd(ramp, ramp)   # 0, 2, 4, ...
+    first, second, third, fourth = _window_positions_2x2(grad_in, wd)
     one = vsplat(grad_in.dtype.type(1))
-    second = vadd(first, one)
-    third = vadd(first, vsplat(grad_in.dtype.type(wd)))
-    fourth = vadd(third, one)
     zero = vzero(grad_in)
     for oy in range(oh):
         row0 = 2 * oy * wd
