@@ -110,6 +110,22 @@ def test_bias_paths_match_reference(path, dtype, monkeypatch, flags, rng):
     assert flags.seen == [_expected_chunks(path)] * 4
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_bias_kernels_at_any_chunk_boundary(dtype, rng):
+    # (N, F, 1), a linear layer's output: rows of features in SIMD vectors with a masked last
+    # one; n_chunks up to 7 on the serial kernel puts chunk edges mid-row (and empty chunks).
+    for n, f in ((1, 1), (3, 7), (2, 17), (5, 33), (4, 65)):
+        out = rng.standard_normal((n, f, 1)).astype(dtype)
+        b = rng.standard_normal(f).astype(dtype)
+        for chunks in (1, 2, 3, 7):
+            got = out.copy()
+            kbias.bias_add(got, b, chunks)
+            np.testing.assert_array_equal(got, out + b[:, None])
+            grad_bias = np.full(f, np.nan, dtype)
+            kbias.bias_reduce(out, grad_bias, chunks)
+            assert_close(grad_bias, out.sum(axis=(0, 2)))
+
+
 @pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool_2x2_paths_match_reference(path, dtype, monkeypatch, flags, rng):
