@@ -286,7 +286,8 @@ def max_pool2d_backward_args(op, grad_output, input, kernel_size, stride, paddin
                         f"max_pool2d(..., return_indices=True), got {got}")
     same_shape(op, "indices", indices, "the max_pool2d output", out_shape)
     plane = x.shape[2] * x.shape[3]
-    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+    # One pass: as uint64 a negative index is larger than any plane size.
+    if indices.size and indices.view(np.uint64).max() >= plane:
         raise ValueError(f"{op}(): indices must be flat positions in [0, {plane - 1}] of an "
                          f"input plane, got values in [{indices.min()}, {indices.max()}]")
     return go, x, geom, np.ascontiguousarray(indices)

@@ -305,8 +305,13 @@ def _pack_input(x, geom, packed_h, packed_w, slot):
     return xp
 
 
-def _direct_forward(x, w, out, geom):
+def _direct_forward(x, w, out, geom, bias=None):
     packed_h, packed_w, tap_plane, tap_off, _, _ = _direct_layout(x.shape[1], geom)
+    # The kernel adds the bias as it stores (-0.0, the identity of +, for none).
+    c_out, ob = w.shape[0], _direct.FORWARD_OB
+    bias_blk = np.full(-(-c_out // ob) * ob, -0.0, dtype=x.dtype)
+    if bias is not None:
+        bias_blk[:c_out] = bias
     # The NumPy weight re-layout first, so that the two parallel regions (pack,
     # kernel) run back to back: the pool's threads still spin between them. With
     # the re-layout in between they went to sleep, and waking them again cost
@@ -314,7 +319,7 @@ def _direct_forward(x, w, out, geom):
     wt = _blocked(w.reshape(w.shape[0], -1), _direct.FORWARD_OB)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
     length = (geom.out_h - 1) * packed_w + geom.out_w
-    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, out, packed_w,
+    _direct.conv2d_direct_forward(xp, wt, tap_plane, tap_off, bias_blk, out, packed_w,
                                   _forward_bands(out.shape[0], length, x.dtype))
 
 
@@ -354,14 +359,18 @@ def _weight_groups(n, c_out, c_in):
     return max(1, min(n, -(-2 * _tuning.get_num_threads() // tasks)))
 
 
-def _run_forward(algorithm, x, w, out, geom):
-    """Write conv2d(x, w) (no bias) into every element of ``out`` with ``algorithm``."""
+def _run_forward(algorithm, x, w, out, geom, bias=None):
+    """Write conv2d(x, w, bias) into every element of ``out`` with ``algorithm``."""
     if algorithm == "direct":
-        _direct_forward(x, w, out, geom)
-    elif algorithm == "winograd":
+        _direct_forward(x, w, out, geom, bias)   # the bias added in the kernel
+        return
+    if algorithm == "winograd":
         winograd_forward(x, w, out, geom)
     else:   # 'im2col' and '1x1' share the chunked GEMM path (_unfold tells them apart)
         _gemm_forward(x, w, out, geom)
+    if bias is not None:
+        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN,
+                    out.reshape(out.shape[0], out.shape[1], -1), bias)
 
 
 def _run_backward(algorithm, go, x, w, grad_input, grad_weight, geom):
@@ -461,10 +470,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if algorithm == "auto":
         algorithm = _auto("forward", x, w, geom, groups,
                           lambda alg: _run_forward(alg, x, w, out, geom))
-    _run_forward(algorithm, x, w, out, geom)
-    if b is not None:
-        _tuning.run(_bias, "bias_add", out.size, _tuning.BIAS_PARALLEL_MIN,
-                    out.reshape(n, c_out, -1), b)
+    _run_forward(algorithm, x, w, out, geom, b)
     return out
 
 

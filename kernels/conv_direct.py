@@ -62,8 +62,8 @@ from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
-from .simd import (VECTOR_BYTES, lanes, load, store, vbroadcast, vfma, vload, vload_first,
-                   vload_lanes, vstore, vstore_first, vstore_lanes, vzero)
+from .simd import (VECTOR_BYTES, lanes, load, store, vadd, vbroadcast, vfma, vload,
+                   vload_first, vload_lanes, vstore, vstore_first, vstore_lanes, vzero)
 
 # Channels per register block (see module docstring; the forward kernel uses
 # FORWARD_OB, below, which is 8 with AVX-512).
@@ -228,8 +228,8 @@ conv2d_widen, conv2d_widen_parallel = serial_and_parallel(conv2d_widen)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _forward_ob4(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
-    """out[n, o] = sum over taps of wt * the tap's run of packed input (no bias).
+def _forward_ob4(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
+    """out[n, o] = bias[o] + sum over taps of wt * the tap's run of packed input.
 
     xp : (N, P, PH*PW) packed input (``conv2d_pack_input``), C-contiguous, and
         readable for ``forward_slack(dtype)`` elements past its end (the last
@@ -239,6 +239,12 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
         tap t = (c*kH + ky)*kW + kx, zero for channels >= C_out; C-contiguous
         (``FORWARD_OB`` = 4: the AVX2 kernel; see _forward_ob8).
     tap_plane, tap_off : (T,) int64, the packed plane and start offset of each tap.
+    bias : (ceil(C_out / 4) * 4,) the bias, anything past C_out; -0.0 for no bias
+        (the additive identity, which keeps the sign of a -0.0 sum). It is added to
+        the finished sums in registers before they are stored: the same rounding
+        as a separate pass over the output, without that pass (it cost 20 us
+        serial on LeNet-5's conv1, and 55 us with 2 threads, whose output halves
+        sit in the two cores' caches).
     out : (N, C_out, OH, OW) C-contiguous, overwritten. The kernel computes
         "wide" positions m = oy*PW + ox for m < L = (OH - 1)*PW + OW, junk
         columns ox >= OW included, and stores only the real ones: each vector is
@@ -320,22 +326,27 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
                     c31 = vfma(wv, x1, c31)
                     c32 = vfma(wv, x2, c32)
                     wo += OB
-                # Channels b*OB + j of image n, each split into its row segments.
+                # Channels b*OB + j of image n, plus their bias, each split into its
+                # row segments.
                 d = (n * c_out + b * OB) * plane
-                _store_tile(out, d, seg, bounds, w_vec, c00, c01, c02)
+                _store_tile(out, d, seg, bounds, w_vec, vbroadcast(bias, b * OB), c00, c01, c02)
                 if nj > 1:
-                    _store_tile(out, d + plane, seg, bounds, w_vec, c10, c11, c12)
+                    _store_tile(out, d + plane, seg, bounds, w_vec, vbroadcast(bias, b * OB + 1),
+                                c10, c11, c12)
                 if nj > 2:
-                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec, c20, c21, c22)
+                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * OB + 2), c20, c21, c22)
                 if nj > 3:
-                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec, c30, c31, c32)
+                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * OB + 3), c30, c31, c32)
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def _forward_ob8(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
+def _forward_ob8(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
     """_forward_ob4 with a register tile of 8 output channels (AVX-512).
 
-    Same arguments, except wt : (ceil(C_out / 8), T, 8). With AVX-512's 32
+    Same arguments, except wt : (ceil(C_out / 8), T, 8) and bias :
+    (ceil(C_out / 8) * 8,). With AVX-512's 32
     vector registers the tile holds 8 channels x 3 vectors = 24 accumulators
     (+ 3 input vectors + 1 weight): each tap's 3 input loads, which straddle
     cache lines for most taps, then feed 24 FMAs instead of 12. Measured
@@ -431,21 +442,28 @@ def _forward_ob8(xp, wt, tap_plane, tap_off, out, packed_w, n_bands):
                     c72 = vfma(wv, x2, c72)
                     wo += 8
                 d = (n * c_out + b * 8) * plane
-                _store_tile(out, d, seg, bounds, w_vec, c00, c01, c02)
+                _store_tile(out, d, seg, bounds, w_vec, vbroadcast(bias, b * 8), c00, c01, c02)
                 if nj > 1:
-                    _store_tile(out, d + 1 * plane, seg, bounds, w_vec, c10, c11, c12)
+                    _store_tile(out, d + 1 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 1), c10, c11, c12)
                 if nj > 2:
-                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec, c20, c21, c22)
+                    _store_tile(out, d + 2 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 2), c20, c21, c22)
                 if nj > 3:
-                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec, c30, c31, c32)
+                    _store_tile(out, d + 3 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 3), c30, c31, c32)
                 if nj > 4:
-                    _store_tile(out, d + 4 * plane, seg, bounds, w_vec, c40, c41, c42)
+                    _store_tile(out, d + 4 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 4), c40, c41, c42)
                 if nj > 5:
-                    _store_tile(out, d + 5 * plane, seg, bounds, w_vec, c50, c51, c52)
+                    _store_tile(out, d + 5 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 5), c50, c51, c52)
                 if nj > 6:
-                    _store_tile(out, d + 6 * plane, seg, bounds, w_vec, c60, c61, c62)
+                    _store_tile(out, d + 6 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 6), c60, c61, c62)
                 if nj > 7:
-                    _store_tile(out, d + 7 * plane, seg, bounds, w_vec, c70, c71, c72)
+                    _store_tile(out, d + 7 * plane, seg, bounds, w_vec,
+                                vbroadcast(bias, b * 8 + 7), c70, c71, c72)
 
 
 # Output channels per forward register tile, and the forward kernel, fixed at
@@ -493,11 +511,12 @@ def _store_segments(arr, d, seg, s0, s1, w_vec, v):
 
 
 @njit(inline="always")
-def _store_tile(arr, d, seg, bounds, w_vec, v0, v1, v2):
-    # One channel's 3 vectors of a tile, real positions only (see _tile_segments).
-    _store_segments(arr, d, seg, bounds[0], bounds[1], w_vec, v0)
-    _store_segments(arr, d, seg, bounds[1], bounds[2], w_vec, v1)
-    _store_segments(arr, d, seg, bounds[2], bounds[3], w_vec, v2)
+def _store_tile(arr, d, seg, bounds, w_vec, bv, v0, v1, v2):
+    # One channel's 3 vectors of a tile plus its bias bv, real positions only (see
+    # _tile_segments).
+    _store_segments(arr, d, seg, bounds[0], bounds[1], w_vec, vadd(v0, bv))
+    _store_segments(arr, d, seg, bounds[1], bounds[2], w_vec, vadd(v1, bv))
+    _store_segments(arr, d, seg, bounds[2], bounds[3], w_vec, vadd(v2, bv))
 
 
 def forward_slack(dtype):

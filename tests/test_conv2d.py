@@ -158,6 +158,20 @@ def test_bias_gradient_is_sum_of_grad_output(rng):
     np.testing.assert_allclose(gb, go.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_direct_forward_adds_the_bias_after_the_sum(dtype, rng):
+    # The direct kernel adds the bias in registers before it stores: the same rounding as
+    # adding it to the finished output. 11 and 17 channels leave partial channel blocks.
+    for c_out in (11, 17):
+        x = rng.standard_normal((2, 3, 9, 10)).astype(dtype)
+        w = rng.standard_normal((c_out, 3, 3, 3)).astype(dtype)
+        b = rng.standard_normal(c_out).astype(dtype)
+        plain = F.conv2d(x, w, padding=1, algorithm="direct")
+        np.testing.assert_array_equal(F.conv2d(x, w, b, padding=1, algorithm="direct"),
+                                      plain + b[:, None, None])
+        assert_close(plain, R.conv2d(x, w, padding=1))
+
+
 def test_auto_rule(monkeypatch):
     sel = F.select_conv2d_algorithm
     # 1x1, stride 1, no padding: a GEMM per image.
