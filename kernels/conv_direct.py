@@ -240,7 +240,7 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
         (``FORWARD_OB`` = 4: the AVX2 kernel; see _forward_ob8).
     tap_plane, tap_off : (T,) int64, the packed plane and start offset of each tap.
     bias : (ceil(C_out / 4) * 4,) the bias, anything past C_out; -0.0 for no bias
-        (the additive identity, which keeps the sign of a -0.0 sum). It is added to
+        (x + -0.0 is x for every x, zeros included). It is added to
         the finished sums in registers before they are stored: the same rounding
         as a separate pass over the output, without that pass (it cost 20 us
         serial on LeNet-5's conv1, and 55 us with 2 threads, whose output halves
