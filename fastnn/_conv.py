@@ -17,6 +17,7 @@ from ._winograd import winograd_applicable, winograd_backward, winograd_forward 
 from .kernels import bias as _bias
 from .kernels import conv_direct as _direct
 from .kernels import conv_direct_grad as _direct_grad
+from .kernels import conv_weight_cvec as _weight_cvec
 from .kernels import im2col as _im2col
 from .kernels import simd as _simd
 
@@ -338,24 +339,56 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
         # The NumPy re-layout before the first parallel region (see _direct_forward).
         wt = _blocked_input_weights(w, _direct_grad.INPUT_OB)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
-    go_wide = _workspace_with_slack("conv_go_wide", (x.shape[0], c_out, geom.out_h * packed_w),
-                                    x.dtype)
-    _copy_kernel("conv2d_widen", go_wide.size, go, go_wide, packed_w)
+    channel_vectors = _channel_vector_weight_grad(c_out, geom.out_h * geom.out_w, x.dtype)
+    if grad_input is not None or not channel_vectors:
+        go_wide = _workspace_with_slack("conv_go_wide",
+                                        (x.shape[0], c_out, geom.out_h * packed_w), x.dtype)
+        _copy_kernel("conv2d_widen", go_wide.size, go, go_wide, packed_w)
     if grad_input is not None:
         gxp = _workspace.workspace("conv_gxp", xp.shape, x.dtype)
         _direct_grad.conv2d_direct_backward_input(go_wide, wt, sp_plane, sp_off, gxp, packed_w,
                                                   ss, geom.out_h, geom.out_w)
         _copy_kernel("conv2d_unpack_input_grad", grad_input.size, gxp, grad_input,
                      geom.stride_h, geom.stride_w, geom.pad_h, geom.pad_w, packed_w)
-    _direct_grad.conv2d_direct_backward_weight(go_wide, xp, sp_plane, sp_off, grad_weight,
-                                               packed_w, geom.out_h, geom.out_w,
-                                               _weight_groups(x.shape[0], c_out, c_in))
+    if channel_vectors:
+        _weight_grad_cvec(go, xp, sp_plane, sp_off, grad_weight, packed_w, geom)
+    else:
+        _direct_grad.conv2d_direct_backward_weight(
+            go_wide, xp, sp_plane, sp_off, grad_weight, packed_w, geom.out_h, geom.out_w,
+            _weight_groups(x.shape[0], c_out, c_in, _direct_grad.WEIGHT_OB))
 
 
-def _weight_groups(n, c_out, c_in):
-    """Image groups for conv2d_direct_backward_weight: 1, or enough for 2 tasks per
-    thread when its (output-channel block, input channel) tasks alone are fewer."""
-    tasks = -(-c_out // _direct_grad.WEIGHT_OB) * c_in
+def _channel_vector_weight_grad(c_out, out_positions, dtype):
+    """Whether the direct backward's grad-weight runs kernels/conv_weight_cvec.py (vectors
+    along output channels): C_out a multiple of the lanes per vector, and a grad_output
+    of at most ``_tuning.CONV_CVEC_WEIGHT_MAX_BYTES`` per image (it stays in L1)."""
+    itemsize = np.dtype(dtype).itemsize
+    return (c_out % (_simd.VECTOR_BYTES // itemsize) == 0
+            and out_positions * c_out * itemsize <= _tuning.CONV_CVEC_WEIGHT_MAX_BYTES)
+
+
+def _weight_grad_cvec(go, xp, sp_plane, sp_off, grad_weight, packed_w, geom):
+    """grad_weight (every element) with kernels/conv_weight_cvec.py, from grad_output
+    transposed to channels-last."""
+    n, c_out = go.shape[:2]
+    c_in, kh, kw = grad_weight.shape[1:]
+    lanes = _simd.VECTOR_BYTES // go.dtype.itemsize
+    n_pos = geom.out_h * geom.out_w
+    go_t = _workspace.workspace("conv_go_t", (n, n_pos, c_out), go.dtype)
+    np.copyto(go_t, go.reshape(n, c_out, n_pos).transpose(0, 2, 1))
+    groups = _weight_groups(n, c_out, c_in, lanes)
+    gw_t = np.empty((groups, c_out // lanes, c_in, kh * kw, lanes), dtype=go.dtype)
+    _weight_cvec.conv2d_weight_grad_cvec(go_t, xp, sp_plane, sp_off, gw_t, packed_w,
+                                         geom.out_h, geom.out_w)
+    total = gw_t[0] if groups == 1 else gw_t.sum(axis=0)
+    # (block, c, tap, lane) -> (block * lanes + lane, c, tap): output channel first.
+    grad_weight[...] = total.transpose(0, 3, 1, 2).reshape(c_out, c_in, kh, kw)
+
+
+def _weight_groups(n, c_out, c_in, ob):
+    """Image groups for a grad-weight kernel whose tasks are (block of ``ob`` output
+    channels, input channel): 1, or enough for 2 tasks per thread when those are fewer."""
+    tasks = -(-c_out // ob) * c_in
     return max(1, min(n, -(-2 * _tuning.get_num_threads() // tasks)))
 
 

@@ -5,6 +5,9 @@ from hypothesis import strategies as st
 
 import fastnn.functional as F
 from fastnn import _checks, _conv, _tuning
+from fastnn.kernels import conv_direct_grad as _direct_grad
+from fastnn.kernels import conv_weight_cvec as _weight_cvec
+from fastnn.kernels import simd as _simd
 import fastnn.reference as R
 from helpers import DTYPES, assert_close, check_gradients
 
@@ -306,18 +309,54 @@ def test_chunked_batch_matches_reference(algorithm, dtype, rng, monkeypatch):
 def test_direct_weight_grad_image_groups(dtype, rng, monkeypatch):
     """Few channels: the direct grad-weight kernel sums groups of images separately, then adds
     the groups (fastnn/_conv._weight_groups). Every grouping gives the reference gradients."""
-    assert _conv._weight_groups(64, 6, 1) > 1       # LeNet-5's conv1: one channel block
-    assert _conv._weight_groups(32, 64, 64) == 1
-    assert _conv._weight_groups(1, 6, 1) == 1       # never more groups than images
+    ob = _direct_grad.WEIGHT_OB
+    assert _conv._weight_groups(64, 6, 1, ob) > 1       # LeNet-5's conv1: one channel block
+    assert _conv._weight_groups(32, 64, 64, ob) == 1
+    assert _conv._weight_groups(1, 6, 1, ob) == 1       # never more groups than images
     xs, ws, kw = (5, 1, 9, 8), (3, 1, 5, 5), dict(stride=(2, 1), padding=1)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
     go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(dtype)
     want = R.conv2d_backward(go, x, w, **kw)
     for groups in (1, 2, 3, 5):   # 3: uneven groups of 1 and 2 images
-        monkeypatch.setattr(_conv, "_weight_groups", lambda n, c_out, c_in: groups)
+        monkeypatch.setattr(_conv, "_weight_groups", lambda n, c_out, c_in, ob: groups)
         for got, ref in zip(F.conv2d_backward(go, x, w, algorithm="direct", **kw), want):
             assert_close(got, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_direct_weight_grad_channel_vectors(dtype, rng, monkeypatch):
+    """C_out a multiple of the lanes on a small output plane: the direct grad-weight runs
+    kernels/conv_weight_cvec.py (vectors along output channels, 9 taps a pass). 1x1, 3x3
+    (one pass), 2x4 and 5x5 (a partial last pass), strides, padding, dilation, 1-3 image
+    groups and 1 or 2 channel blocks give the reference gradients."""
+    lanes = _simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    ran = []
+    real = _weight_cvec.conv2d_weight_grad_cvec
+    monkeypatch.setattr(_weight_cvec, "conv2d_weight_grad_cvec",
+                        lambda *a: (ran.append(a[4].shape), real(*a)))
+    cases = [((3, 2, 9, 8), (lanes, 2, 3, 3), dict(padding=1)),
+             ((2, 3, 12, 11), (2 * lanes, 3, 5, 5), dict()),
+             ((1, 2, 9, 10), (lanes, 2, 2, 4), dict(stride=(2, 1), padding=(1, 2))),
+             ((2, 1, 10, 10), (lanes, 1, 3, 3), dict(dilation=2, padding=1)),
+             ((3, 4, 5, 5), (lanes, 4, 1, 1), dict())]
+    for xs, ws, kw in cases:
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        go = rng.standard_normal(R.conv2d(x, w, **kw).shape).astype(dtype)
+        want = R.conv2d_backward(go, x, w, **kw)
+        for groups in (1, 2, 3):
+            monkeypatch.setattr(_conv, "_weight_groups", lambda n, c_out, c_in, ob: min(groups, n))
+            for input_grad in (True, False):
+                got = F.conv2d_backward(go, x, w, algorithm="direct", input_grad=input_grad, **kw)
+                assert_close(got[1], want[1])
+                assert_close(got[2], want[2])
+                if input_grad:
+                    assert_close(got[0], want[0])
+    assert len(ran) == 2 * 3 * len(cases)
+    assert _conv._channel_vector_weight_grad(16, 64, np.float32)     # LeNet-5's conv2
+    assert not _conv._channel_vector_weight_grad(6, 576, np.float32)    # conv1: 6 channels
+    assert not _conv._channel_vector_weight_grad(64, 56 * 56, np.float32)   # a large plane
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
