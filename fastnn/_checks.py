@@ -73,6 +73,14 @@ MAX_GEOMETRY = 2**31 - 1  # bound on stride/padding/dilation/kernel_size entries
 
 def pair(op, name, value, minimum):
     """Parse an int or a pair of ints (height, width), each >= ``minimum``."""
+    # Fast path for what layers pass on every call (a plain int or a tuple of two): the
+    # checks below cost ~1.5 us, and a LeNet-5 training step makes ~24 of these calls.
+    if type(value) is int and minimum <= value <= MAX_GEOMETRY:
+        return (value, value)
+    if (type(value) is tuple and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is int and minimum <= value[0] <= MAX_GEOMETRY
+            and minimum <= value[1] <= MAX_GEOMETRY):
+        return value
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(
