@@ -214,8 +214,9 @@ def _wrap_forward(fn):
             else:
                 kwargs["training"] = training = self.training
         active = _calls.__dict__.setdefault("forward", [])
-        if any(layer is self for layer in active):  # e.g. Residual -> Sequential.forward
-            return fn(self, *args, **kwargs)
+        for layer in active:   # (a loop, not any(generator): ~0.5 us less per layer call)
+            if layer is self:  # e.g. Residual -> Sequential.forward
+                return fn(self, *args, **kwargs)
         active.append(self)
         try:
             out = fn(self, *args, **kwargs)

@@ -27,9 +27,9 @@ class Sequential(Layer):
     def forward(self, x, training=True):
         shapes = []
         for layer in self.layers:
-            in_shape = np.shape(x)
+            in_shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
             x = layer.forward(x, training)
-            shapes.append((in_shape, np.shape(x)))
+            shapes.append((in_shape, x.shape if isinstance(x, np.ndarray) else np.shape(x)))
         self._shapes = shapes
         return x
 
