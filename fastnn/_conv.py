@@ -339,7 +339,8 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
         # The NumPy re-layout before the first parallel region (see _direct_forward).
         wt = _blocked_input_weights(w, _direct_grad.INPUT_OB)
     xp = _pack_input(x, geom, packed_h, packed_w, "conv_xp")
-    channel_vectors = _channel_vector_weight_grad(c_out, geom.out_h * geom.out_w, x.dtype)
+    channel_vectors = _channel_vector_weight_grad(c_out, c_in * geom.kh * geom.kw,
+                                                  geom.out_h * geom.out_w, x.dtype)
     if grad_input is not None or not channel_vectors:
         go_wide = _workspace_with_slack("conv_go_wide",
                                         (x.shape[0], c_out, geom.out_h * packed_w), x.dtype)
@@ -358,12 +359,15 @@ def _direct_backward(go, x, w, grad_input, grad_weight, geom):
             _weight_groups(x.shape[0], c_out, c_in, _direct_grad.WEIGHT_OB))
 
 
-def _channel_vector_weight_grad(c_out, out_positions, dtype):
+def _channel_vector_weight_grad(c_out, taps, out_positions, dtype):
     """Whether the direct backward's grad-weight runs kernels/conv_weight_cvec.py (vectors
-    along output channels): C_out a multiple of the lanes per vector, and a grad_output
-    of at most ``_tuning.CONV_CVEC_WEIGHT_MAX_BYTES`` per image (it stays in L1)."""
+    along output channels): C_out a multiple of the lanes per vector, at least
+    ``_tuning.CONV_CVEC_WEIGHT_MIN_TAPS`` taps (C_in * kH * kW: the work per element of the
+    channels-last copy of grad_output it makes), and a grad_output of at most
+    ``_tuning.CONV_CVEC_WEIGHT_MAX_BYTES`` per image (it stays in L1)."""
     itemsize = np.dtype(dtype).itemsize
     return (c_out % (_simd.VECTOR_BYTES // itemsize) == 0
+            and taps >= _tuning.CONV_CVEC_WEIGHT_MIN_TAPS
             and out_positions * c_out * itemsize <= _tuning.CONV_CVEC_WEIGHT_MAX_BYTES)
 
 

@@ -84,6 +84,7 @@ CONV_COPY_PARALLEL_MIN = 65536         # direct conv's pack / unpack / widen, el
 GLOBAL_POOL_PARALLEL_MIN = 262144      # global average pooling, input elements
 # --- direct conv grad-weight with vectors along output channels (kernels/conv_weight_cvec.py)
 CONV_CVEC_WEIGHT_MAX_BYTES = 24576     # grad_output bytes per image, C_out a multiple of lanes
+CONV_CVEC_WEIGHT_MIN_TAPS = 48         # C_in * kH * kW
 
 # --- streaming (non-temporal) stores for outputs that do not fit in L3
 STREAMING_MIN_BYTES = 16 * 2**20     # activations but sigmoid / tanh forward (measured slower)

@@ -39,9 +39,9 @@ def _tiny_inputs(dtype):
         "w11": r(4, 3, 1, 1),         # 1x1 conv weight (its output has gy4's shape)
         "gy4": r(2, 4, 6, 6),         # grad of conv2d(x4, w4, padding=1)
         "gp4": r(2, 3, 3, 3),         # grad of max_pool2d(x4, 2)
-        # 16 output channels, a multiple of every vector's lanes: the direct grad-weight
-        # with vectors along output channels (kernels/conv_weight_cvec.py)
-        "w16": r(16, 3, 3, 3), "gy16": r(2, 16, 6, 6),
+        # 16 output channels (a multiple of every vector's lanes) and 3 x 5x5 = 75 taps: the
+        # direct grad-weight with vectors along output channels (kernels/conv_weight_cvec.py)
+        "w16": r(16, 3, 5, 5), "gy16": r(2, 16, 6, 6),
         "x2": r(5, 7),                # (N, features), (N, classes), matrix A
         "w2": r(3, 7),                # linear weight (out, in)
         "b2": r(3),                   # linear bias
@@ -75,7 +75,7 @@ WARMUP_CALLS = [
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "direct"}),
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "im2col"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "direct"}),
-    ("conv2d_backward", ("gy16", "x4", "w16"), {"padding": 1, "algorithm": "direct"}),
+    ("conv2d_backward", ("gy16", "x4", "w16"), {"padding": 2, "algorithm": "direct"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "im2col"}),
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "winograd"}),
     ("conv2d_backward", ("gy4", "x4", "w4"), {"padding": 1, "algorithm": "winograd"}),

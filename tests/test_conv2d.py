@@ -331,6 +331,7 @@ def test_direct_weight_grad_channel_vectors(dtype, rng, monkeypatch):
     (one pass), 2x4 and 5x5 (a partial last pass), strides, padding, dilation, 1-3 image
     groups and 1 or 2 channel blocks give the reference gradients."""
     lanes = _simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    monkeypatch.setattr(_tuning, "CONV_CVEC_WEIGHT_MIN_TAPS", 1)   # every case below takes it
     ran = []
     real = _weight_cvec.conv2d_weight_grad_cvec
     monkeypatch.setattr(_weight_cvec, "conv2d_weight_grad_cvec",
@@ -354,9 +355,12 @@ def test_direct_weight_grad_channel_vectors(dtype, rng, monkeypatch):
                 if input_grad:
                     assert_close(got[0], want[0])
     assert len(ran) == 2 * 3 * len(cases)
-    assert _conv._channel_vector_weight_grad(16, 64, np.float32)     # LeNet-5's conv2
-    assert not _conv._channel_vector_weight_grad(6, 576, np.float32)    # conv1: 6 channels
-    assert not _conv._channel_vector_weight_grad(64, 56 * 56, np.float32)   # a large plane
+    monkeypatch.undo()
+    choose = _conv._channel_vector_weight_grad
+    assert choose(16, 6 * 25, 64, np.float32)            # LeNet-5's conv2
+    assert not choose(6, 25, 576, np.float32)            # conv1: 6 channels
+    assert not choose(16, 9, 64, np.float32)             # the digits demo's conv1: 1 x 3x3 taps
+    assert not choose(64, 64 * 9, 56 * 56, np.float32)   # a large plane
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
