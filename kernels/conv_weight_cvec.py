@@ -34,6 +34,14 @@ from .simd import lanes, vbroadcast, vfma, vload, vstore, vzero
 TAPS = 9
 
 
+@njit(inline="always")
+def _tap_offset(sp_plane, sp_off, s, plane_len):
+    # Offset of tap s's run from its input channel's first plane; a slot past the last
+    # tap repeats the last one.
+    s = min(s, sp_plane.shape[0] - 1)
+    return sp_plane[s] * plane_len + sp_off[s]
+
+
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def conv2d_weight_grad_cvec(go_t, xp, sp_plane, sp_off, gw_t, packed_w, oh, ow):
     """Partial grad-weight sums per image group, vectors along output channels.
@@ -62,18 +70,17 @@ def conv2d_weight_grad_cvec(go_t, xp, sp_plane, sp_off, gw_t, packed_w, oh, ow):
         c = task % c_in
         out = ((g * n_kb + kb) * c_in + c) * n_sp
         for ps in range(n_pass):
-            # The pass's taps as offsets from the channel's first plane; slots past
-            # the last tap repeat it (computed, never stored).
+            # The pass's taps (slots past the last tap are computed, never stored).
             s = ps * TAPS
-            t0 = sp_plane[min(s, n_sp - 1)] * plane_len + sp_off[min(s, n_sp - 1)]
-            t1 = sp_plane[min(s + 1, n_sp - 1)] * plane_len + sp_off[min(s + 1, n_sp - 1)]
-            t2 = sp_plane[min(s + 2, n_sp - 1)] * plane_len + sp_off[min(s + 2, n_sp - 1)]
-            t3 = sp_plane[min(s + 3, n_sp - 1)] * plane_len + sp_off[min(s + 3, n_sp - 1)]
-            t4 = sp_plane[min(s + 4, n_sp - 1)] * plane_len + sp_off[min(s + 4, n_sp - 1)]
-            t5 = sp_plane[min(s + 5, n_sp - 1)] * plane_len + sp_off[min(s + 5, n_sp - 1)]
-            t6 = sp_plane[min(s + 6, n_sp - 1)] * plane_len + sp_off[min(s + 6, n_sp - 1)]
-            t7 = sp_plane[min(s + 7, n_sp - 1)] * plane_len + sp_off[min(s + 7, n_sp - 1)]
-            t8 = sp_plane[min(s + 8, n_sp - 1)] * plane_len + sp_off[min(s + 8, n_sp - 1)]
+            t0 = _tap_offset(sp_plane, sp_off, s, plane_len)
+            t1 = _tap_offset(sp_plane, sp_off, s + 1, plane_len)
+            t2 = _tap_offset(sp_plane, sp_off, s + 2, plane_len)
+            t3 = _tap_offset(sp_plane, sp_off, s + 3, plane_len)
+            t4 = _tap_offset(sp_plane, sp_off, s + 4, plane_len)
+            t5 = _tap_offset(sp_plane, sp_off, s + 5, plane_len)
+            t6 = _tap_offset(sp_plane, sp_off, s + 6, plane_len)
+            t7 = _tap_offset(sp_plane, sp_off, s + 7, plane_len)
+            t8 = _tap_offset(sp_plane, sp_off, s + 8, plane_len)
             a0 = vzero(go_t)
             a1 = vzero(go_t)
             a2 = vzero(go_t)
