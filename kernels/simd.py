@@ -177,20 +177,30 @@ def vstore(typingctx, arr, idx, vec):
     return types.none(arr, idx, vec), codegen
 
 
-def _first_lanes_mask(context, builder, count, n, nty):
-    # <count x i1>: lane k is on when k < n.
+def _lane_index(context, builder, value, valty, count):
+    # A lane bound as <count x i32>: clamped to [-1, count] in 64 bits first, so
+    # that the 32-bit compare below cannot wrap (any bound outside that range
+    # gives the same mask as the clamped one).
     i64 = ir.IntType(64)
-    iota = ir.Constant(ir.VectorType(i64, count), list(range(count)))
-    return builder.icmp_signed("<", iota, _splat(builder, context.cast(builder, n, nty, types.int64),
-                                                 ir.VectorType(i64, count)))
+    v = context.cast(builder, value, valty, types.int64)
+    lo, hi = ir.Constant(i64, -1), ir.Constant(i64, count)
+    v = builder.select(builder.icmp_signed("<", v, lo), lo, v)
+    v = builder.select(builder.icmp_signed(">", v, hi), hi, v)
+    return _splat(builder, builder.trunc(v, ir.IntType(32)), ir.VectorType(ir.IntType(32), count))
+
+
+def _first_lanes_mask(context, builder, count, n, nty):
+    # <count x i1>: lane k is on when k < n. 32-bit lane indices: with 16 lanes
+    # one vpcmpd into a mask register; 64-bit ones took two compares and a
+    # merge, which was most of the cost of a masked copy of a 7-wide row.
+    iota = ir.Constant(ir.VectorType(ir.IntType(32), count), list(range(count)))
+    return builder.icmp_signed("<", iota, _lane_index(context, builder, n, nty, count))
 
 
 def _lane_range_mask(context, builder, count, lo, loty, hi, hity):
     # <count x i1>: lane k is on when lo <= k < hi.
-    i64 = ir.IntType(64)
-    iota = ir.Constant(ir.VectorType(i64, count), list(range(count)))
-    vlo = _splat(builder, context.cast(builder, lo, loty, types.int64), ir.VectorType(i64, count))
-    return builder.and_(builder.icmp_signed(">=", iota, vlo),
+    iota = ir.Constant(ir.VectorType(ir.IntType(32), count), list(range(count)))
+    return builder.and_(builder.icmp_signed(">=", iota, _lane_index(context, builder, lo, loty, count)),
                         _first_lanes_mask(context, builder, count, hi, hity))
 
 

@@ -1,0 +1,67 @@
+"""The im2col kernel against a NumPy unfold, on rows longer and shorter than a SIMD vector.
+
+The conv2d tests reach im2col through small images (rows of at most 9 columns); the
+kernel copies each output row one vector of columns at a time with masked loads, so
+here the rows also span two and three vectors, with every column stride path (1, 2,
+and the element-by-element one), padding on either side and dilation.
+"""
+import numpy as np
+import pytest
+
+from fastnn.kernels import im2col as _im2col
+from fastnn.kernels import simd as _simd
+from helpers import DTYPES
+
+
+def numpy_im2col(x, kh, kw, stride, pad, dil):
+    """cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = padded x[n, c, oy*sh + ky*dh, ox*sw + kx*dw]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, pad, dil
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    rows = []
+    for ci in range(c):
+        for ky in range(kh):
+            for kx in range(kw):
+                win = xp[:, ci, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
+                         kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
+                rows.append(win.reshape(-1))
+    return np.stack(rows), oh, ow
+
+
+GEOMETRIES = {
+    # (N, C, H, W), (kh, kw), stride, padding, dilation
+    "wide_s1_pad": ((2, 2, 4, 45), (3, 3), (1, 1), (1, 2), (1, 1)),
+    "wide_s2_pad": ((2, 2, 5, 70), (3, 3), (2, 2), (1, 1), (1, 1)),
+    "wide_s2_odd_width": ((1, 3, 6, 33), (3, 5), (1, 2), (2, 2), (1, 1)),
+    "wide_s3": ((1, 2, 5, 50), (3, 3), (2, 3), (1, 1), (1, 1)),
+    "s2_dilated": ((2, 2, 9, 40), (3, 3), (2, 2), (2, 3), (2, 2)),
+    "resnet_7x7": ((2, 4, 7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
+    "resnet_s2_14": ((2, 4, 14, 14), (3, 3), (2, 2), (1, 1), (1, 1)),
+    "one_vector_exactly": ((1, 2, 3, 2 * 16 + 2), (3, 3), (1, 1), (0, 0), (1, 1)),
+    # A tap can see only padding (ox_lo > OW): kernel as large as the padded input.
+    "kernel_fills_padding": ((2, 1, 1, 1), (7, 7), (1, 1), (3, 3), (1, 1)),
+    "kernel_fills_padding_s2": ((1, 1, 2, 3), (5, 7), (2, 2), (2, 3), (1, 1)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", GEOMETRIES)
+def test_im2col_matches_numpy_unfold(case, dtype):
+    shape, (kh, kw), stride, pad, dil = GEOMETRIES[case]
+    x = np.random.default_rng(7).standard_normal(shape).astype(dtype)
+    want, oh, ow = numpy_im2col(x, kh, kw, stride, pad, dil)
+    # Poisoned output buffer: every element must be written, padding as 0.0.
+    cols = np.full(want.shape, np.nan, dtype=dtype)
+    _im2col.im2col(x, cols, kh, kw, *stride, *pad, *dil, oh, ow)
+    np.testing.assert_array_equal(cols, want)
+
+
+def test_rows_span_several_vectors():
+    """The wide cases really cover rows of 2-3 vectors at this machine's width."""
+    lanes32 = _simd.VECTOR_BYTES // 4
+    widths = [numpy_im2col(np.zeros(s, np.float32), *k, st, p, d)[2]
+              for s, k, st, p, d in GEOMETRIES.values()]
+    assert max(widths) > 2 * lanes32
+    assert any(w < lanes32 for w in widths)
