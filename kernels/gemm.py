@@ -25,14 +25,15 @@ the sliver sizes below double; the figures are the AVX2 ones):
   micro-kernel sweeps the A block (MC x KC = 144 KiB float32) held in L2; the
   B panel (KC x NC = 4 MiB float32) is shared by both threads from L3.
 * Threads (``gemm_parallel``): with at most MC rows (convolution-shaped
-  products such as 64 x 32768, batch-sized linear layers) each thread takes
-  its own share of the columns and runs the whole product on them with
-  private buffers: one parallel region per call. With more rows, each B panel
-  is packed by all threads together, then each thread takes one rectangle of
-  C, a balanced share of the row slivers (or of the column slivers if that
-  is better balanced), pipelined so that one parallel region packs the next
-  panel and computes with the current one. No two threads write the same
-  element of C.
+  products such as 64 x 32768, batch-sized linear layers), or at least
+  COLUMN_SPLIT_MIN columns per thread, each thread takes its own share of the
+  columns and runs the whole product on them with private buffers: one
+  parallel region per call, no barrier. Otherwise (many rows, few columns)
+  each B panel is packed by all threads together, then each thread takes one
+  rectangle of C, a balanced share of the row slivers (or of the column
+  slivers if that is better balanced), pipelined so that one parallel region
+  packs the next panel and computes with the current one: one region per K
+  block. No two threads write the same element of C.
 * Small products run serially (``gemm_serial``, no prange at all): the caller
   (fastnn/_linear.py ``gemm_into``) picks the serial or the parallel kernel
   (fastnn/_tuning.py GEMM_SERIAL_WORK) and hands the parallel one a reusable
@@ -68,6 +69,14 @@ MC = 144
 # use at once, see gemm_parallel), a share of the 32 MiB L3 that both cores
 # read. A multiple of NR (16 float32, 8 float64).
 NC = 2048
+# Columns of C per thread from which gemm_parallel splits C by columns with
+# nothing shared (each thread packs all of A) even when M > MC. Measured on 2
+# threads, AVX-512: level with the shared-panel pipeline (+-2%) from 128 columns
+# per thread up when the threads are awake, and 5-28% faster when they sleep
+# between parallel regions (OMP_WAIT_POLICY=PASSIVE, a stand-in for slow
+# wake-ups): 256 x 784 x 1152 (conv E's forward) 2.30 -> 1.80 ms, 512 x 4608 x
+# 392 7.67 -> 6.65 ms, since the pipeline has a region and a barrier per K block.
+COLUMN_SPLIT_MIN = 128
 # Products with m * n * k below this many multiply-adds run on one thread.
 
 
@@ -460,8 +469,8 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
         n_chunks, c.dtype)`` elements (the layout plus alignment slack). Requires
         m, n, k >= 1.
 
-    M <= MC: a column split with nothing shared (see ``_gemm_columns``).
-    Otherwise software-pipelined so that one parallel region does two things: in region
+    M <= MC or N >= COLUMN_SPLIT_MIN * n_chunks: a column split with nothing
+    shared (see ``_gemm_columns``). Otherwise software-pipelined so that one parallel region does two things: in region
     ``st`` every thread packs its share of B panel ``st`` (into buffer st % 2)
     and computes its rectangle of step ``st - 1`` (from the other buffer,
     packed by all threads in the previous region; the end of a region is the
@@ -479,23 +488,24 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
     pa_base = max(2, n_chunks) * panel
     ms = (m + MR - 1) // MR  # row slivers of C
     # Few rows (m <= MC: all of A fits one packed block; convolution-shaped
-    # products, batch-sized linear layers): give each thread its own columns
-    # and let it run the whole product on them with private buffers. One
-    # parallel region per call, no shared panel and no barrier; the price is
-    # that every thread packs all of A, which is at most MC rows.
+    # products, batch-sized linear layers) or enough columns for every thread:
+    # give each thread its own columns and let it run the whole product on
+    # them with private buffers. One parallel region per call, no shared panel
+    # and no barrier; the price is that every thread packs all of A (at most
+    # MC rows, or a small share of its work when it has many columns).
     # Both cases share the one prange loop below: each prange body is compiled
     # into a function of its own with every kernel it calls linked in and
     # optimised again, so a second loop would cost seconds of compile time.
-    few_rows = m <= MC
-    nst = (n + nr - 1) // nr  # column slivers of C (few_rows)
+    by_columns = m <= MC or n >= COLUMN_SPLIT_MIN * n_chunks
+    nst = (n + nr - 1) // nr  # column slivers of C (by_columns)
     nkb = (k + kcb - 1) // kcb
     nsteps = nkb * ((n + ncb - 1) // ncb)
-    for st in range(1 if few_rows else nsteps + 1):
+    for st in range(1 if by_columns else nsteps + 1):
         for t in prange(n_chunks):
             # prange indices are unsigned: cast, or the callees get compiled
             # a second time for uint64 arguments.
             t = np.int64(t)
-            if few_rows:
+            if by_columns:
                 col0 = t * nst // n_chunks * nr
                 col1 = min((t + 1) * nst // n_chunks * nr, n)
                 if col1 > col0:

@@ -63,12 +63,13 @@ def _expected(a, b, c0, alpha, beta, trans_a, trans_b, dtype):
 # (float32) / 6 x 8 (float64), K blocks are <= KC = 256 deep, B panels
 # NC = 2048 wide: these cover exact tiles, every kind of edge (1, primes, one
 # past a tile), several K blocks (K = 257, 600), several panels (N = 2053),
-# the independent column split of gemm_parallel (M <= MC = 144) and its
-# pipelined shared-panel path (M > MC; rows split, or columns when M is just
-# over MC and N is wide).
+# the independent column split of gemm_parallel (M <= MC = 144, or N >=
+# COLUMN_SPLIT_MIN = 128 columns per thread: (145, 300, 700), (200, 5, 2051)) and
+# its pipelined shared-panel path (M > MC and fewer columns; rows split, or
+# columns when M is just over MC; (160, 600, 100) with three K blocks).
 PATH_SHAPES = [(1, 1, 1), (6, 16, 16), (12, 256, 32), (7, 13, 17), (5, 257, 3),
                (13, 600, 29), (1, 31, 2053), (97, 11, 61), (150, 37, 45), (145, 300, 700),
-               (200, 5, 2051)]
+               (200, 5, 2051), (160, 600, 100)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
