@@ -37,6 +37,7 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
   to bring the cache line holding element ``i`` into L1 for writing. It
   changes no value and never faults (a hint for an address outside the array
   is dropped), so a caller may ask for a line it might not use.
+  ``prefetch_read(arr, i)``: the same for reading (``prefetcht0``).
 * ``vtranspose(src, i, si, dst, j, sj)``: a lanes x lanes block, transposed:
   reads row r (``lanes`` elements) at ``src[i + r*si]`` and writes it as
   column r of ``dst`` (row c at ``dst[j + c*sj]``), in registers: log2(lanes)
@@ -309,8 +310,7 @@ def store(typingctx, arr, idx, x):
     return types.none(arr, idx, x), codegen
 
 
-@intrinsic
-def prefetch(typingctx, arr, idx):
+def _prefetch(typingctx, arr, idx, rw):
     if not (_float_array(arr) and isinstance(idx, types.Integer)):
         return None
 
@@ -320,10 +320,20 @@ def prefetch(typingctx, arr, idx):
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
             "llvm.prefetch.p0")
-        # rw = 1 (the line will be written), locality = 3 (keep in all levels), data cache.
-        builder.call(fn, [ptr, ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        # rw (1: the line will be written), locality = 3 (keep in all levels), data cache.
+        builder.call(fn, [ptr, ir.Constant(i32, rw), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
     return types.none(arr, idx), codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    return _prefetch(typingctx, arr, idx, 1)
+
+
+@intrinsic
+def prefetch_read(typingctx, arr, idx):
+    return _prefetch(typingctx, arr, idx, 0)
 
 
 def _transpose_stage(builder, rows, block):
