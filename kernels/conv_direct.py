@@ -74,7 +74,7 @@ TILE_VECTORS = 3
 # The AVX-512 forward kernel prefetches the input vectors of the tap this many
 # taps ahead. A tile's inputs over all C_in*kH*kW taps outgrow L1 when C_in is
 # large, most of all at stride 2 (four phase planes per channel: ~80 KiB for
-# ResNet-18's layer2.0 at C_in = 64): serially +9-15% there (104-113 -> 119-123
+# ResNet-18's layer2.0 at C_in = 64): serially +9-15% there (104-118 -> 119-131
 # GFLOP/s), stride 1 within +-2.5%. 8 beat 2 and 4 and matched 16.
 PREFETCH_TAPS = 8
 

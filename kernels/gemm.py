@@ -470,11 +470,11 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
         m, n, k >= 1.
 
     M <= MC or N >= COLUMN_SPLIT_MIN * n_chunks: a column split with nothing
-    shared (see ``_gemm_columns``). Otherwise software-pipelined so that one parallel region does two things: in region
-    ``st`` every thread packs its share of B panel ``st`` (into buffer st % 2)
-    and computes its rectangle of step ``st - 1`` (from the other buffer,
-    packed by all threads in the previous region; the end of a region is the
-    barrier). One region per (K block, panel) step instead of two halves the
+    shared (see ``_gemm_columns``). Otherwise software-pipelined so that one
+    parallel region does two things: in region ``st`` every thread packs its
+    share of B panel ``st`` (into buffer st % 2) and computes its rectangle of
+    step ``st - 1`` (from the other buffer, packed by all threads in the
+    previous region; the end of a region is the barrier). One region per (K block, panel) step instead of two halves the
     thread synchronisations, and one prange instead of two shortens compile.
     """
     m, n = c.shape

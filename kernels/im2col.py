@@ -44,8 +44,9 @@ def im2col(x, cols, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, oh, 
         oy_lo, oy_hi = valid_range(ky * dil_h, pad_h, stride_h, h, oh)
         ox_lo, ox_hi = valid_range(kx * dil_w, pad_w, stride_w, wd, ow)
         for j in range(0, ow, w_vec):
-            # Input column of output column j (inside the padding when ox_lo > j:
-            # only lanes [ox_lo - j, ox_hi - j) are read).
+            # Offset in a plane of the input read by output (0, j) (it may lie in
+            # the padding, outside the plane: only lanes [ox_lo - j, ox_hi - j) are
+            # read, and only rows oy in [oy_lo, oy_hi)).
             x_off = (j * stride_w - pad_w + kx * dil_w) - pad_h * wd + ky * dil_h * wd
             for n in range(n_batch):
                 plane = (n * c_in + c) * h * wd + x_off
