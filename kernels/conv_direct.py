@@ -71,11 +71,13 @@ OB = 4
 # Vectors of wide output positions in the forward kernel's register tile:
 # OB x 3 = 12 accumulators + 3 input vectors + 1 weight = AVX2's 16 registers.
 TILE_VECTORS = 3
-# The AVX-512 forward kernel prefetches the input vectors of the tap this many
-# taps ahead. A tile's inputs over all C_in*kH*kW taps outgrow L1 when C_in is
+# The forward kernels prefetch the input vectors of the tap this many taps
+# ahead. A tile's inputs over all C_in*kH*kW taps outgrow L1 when C_in is
 # large, most of all at stride 2 (four phase planes per channel: ~80 KiB for
-# ResNet-18's layer2.0 at C_in = 64): serially +9-15% there (104-118 -> 119-131
-# GFLOP/s), stride 1 within +-2.5%. 8 beat 2 and 4 and matched 16.
+# ResNet-18's layer2.0 at C_in = 64 with AVX-512's 48-position tile): serially
+# +9-15% there (104-118 -> 119-131 GFLOP/s), stride 1 within +-2.5%; 8 beat 2
+# and 4 and matched 16. The AVX2 kernel (24-position tile) gained 3% there and
+# 0-1.4% elsewhere (measured with AVX-512 masked out).
 PREFETCH_TAPS = 8
 
 
@@ -312,6 +314,10 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
                 wo = w0
                 for t in range(n_taps):
                     src = src_off[t] + m0
+                    pf = src_off[min(t + PREFETCH_TAPS, n_taps - 1)] + m0
+                    prefetch_read(xp, pf)
+                    prefetch_read(xp, pf + w_vec)
+                    prefetch_read(xp, pf + 2 * w_vec)
                     x0 = vload(xp, src)
                     x1 = vload(xp, src + w_vec)
                     x2 = vload(xp, src + 2 * w_vec)
