@@ -314,10 +314,7 @@ def _forward_ob4(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
                 wo = w0
                 for t in range(n_taps):
                     src = src_off[t] + m0
-                    pf = src_off[min(t + PREFETCH_TAPS, n_taps - 1)] + m0
-                    prefetch_read(xp, pf)
-                    prefetch_read(xp, pf + w_vec)
-                    prefetch_read(xp, pf + 2 * w_vec)
+                    _prefetch_tap(xp, src_off, t, n_taps, m0, w_vec)
                     x0 = vload(xp, src)
                     x1 = vload(xp, src + w_vec)
                     x2 = vload(xp, src + 2 * w_vec)
@@ -417,10 +414,7 @@ def _forward_ob8(xp, wt, tap_plane, tap_off, bias, out, packed_w, n_bands):
                 wo = b * n_taps * 8
                 for t in range(n_taps):
                     src = src_off[t] + m0
-                    pf = src_off[min(t + PREFETCH_TAPS, n_taps - 1)] + m0
-                    prefetch_read(xp, pf)
-                    prefetch_read(xp, pf + w_vec)
-                    prefetch_read(xp, pf + 2 * w_vec)
+                    _prefetch_tap(xp, src_off, t, n_taps, m0, w_vec)
                     x0 = vload(xp, src)
                     x1 = vload(xp, src + w_vec)
                     x2 = vload(xp, src + 2 * w_vec)
@@ -524,6 +518,14 @@ def _store_segments(arr, d, seg, s0, s1, w_vec, v):
             vstore(arr, d + seg[q, 2], v)
         else:
             vstore_lanes(arr, d + seg[q, 2], v, lo, hi)
+
+
+@njit(inline="always")
+def _prefetch_tap(xp, src_off, t, n_taps, m0, w_vec):
+    """Prefetch the TILE_VECTORS input vectors of tap t + PREFETCH_TAPS (the last tap past the end)."""
+    pf = src_off[min(t + PREFETCH_TAPS, n_taps - 1)] + m0
+    for k in range(TILE_VECTORS):
+        prefetch_read(xp, pf + k * w_vec)
 
 
 @njit(inline="always")
