@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _tuning
 from . import _workspace
-from ._linear import gemm_into
+from .kernels import gemm as _gemm
 from .kernels import winograd as _wino
 
 TILE, ALPHA = _wino.TILE, _wino.ALPHA
@@ -50,7 +50,8 @@ def _chunks(n, bytes_per_image):
 
 
 def _slab(rows, cols, dtype, slot):
-    """A (36, >= rows*cols) workspace and the 36 (rows, cols) C-contiguous GEMM views of its rows.
+    """A (36, >= rows*cols) workspace: row xi starts with point xi's C-contiguous
+    (rows, cols) matrix.
 
     Each row is padded to an odd number of 64-byte lines so that the 36 rows
     do not share cache sets (see kernels/winograd.py, _SLABS).
@@ -58,8 +59,22 @@ def _slab(rows, cols, dtype, slot):
     per_line = 64 // dtype.itemsize
     lines = -(-rows * cols // per_line)
     lines += 1 - lines % 2
-    buf = _workspace.workspace(slot, (POINTS, lines * per_line), dtype)
-    return buf, [buf[xi, :rows * cols].reshape(rows, cols) for xi in range(POINTS)]
+    return _workspace.workspace(slot, (POINTS, lines * per_line), dtype)
+
+
+def _gemm36(a, b, c, m, n, k, trans_b=False, accumulate=False):
+    """c[xi] = a[xi] @ op(b[xi]) (+= with ``accumulate``) for the 36 points, on the slabs.
+
+    a : (m, k) matrices, b : (k, n), or (n, k) with ``trans_b``, c : (m, n), each
+    in a slab from :func:`_slab`. One parallel region, each thread running whole
+    products (kernels/gemm.py gemm_batched); serial below GEMM_SERIAL_WORK in all.
+    """
+    dtype = c.dtype
+    threads = _tuning.n_chunks(POINTS * m * n * k, _tuning.GEMM_SERIAL_WORK)
+    work = _workspace.workspace("gemm_pack", (_gemm.batched_workspace_size(k, n, threads, dtype),),
+                                dtype)
+    _gemm.gemm_batched(a, b, c, m, n, k, dtype.type(1), dtype.type(1 if accumulate else 0),
+                       False, trans_b, work, threads)
 
 
 def _transform(name, size, *args):
@@ -68,16 +83,16 @@ def _transform(name, size, *args):
 
 
 def _weight_transform(w, slot):
-    """The 36 (C_out, C_in) matrices U[xi] of w (C_out, C_in, 3, 3), in a workspace."""
-    u, u_mats = _slab(w.shape[0], w.shape[1], w.dtype, slot)
+    """The 36 (C_out, C_in) matrices U[xi] of w (C_out, C_in, 3, 3), in a slab workspace."""
+    u = _slab(w.shape[0], w.shape[1], w.dtype, slot)
     _transform("winograd_weight_transform", w.size * 4, w, u)
-    return u_mats
+    return u
 
 
 def _convolve(x, u, out, pad_h, pad_w):
     """out = the stride-1 3x3 convolution of x (N, C, H, W) whose filters have transform u.
 
-    u : (36, K, C); out : (N, K, H_out, W_out), overwritten; the input is read
+    u : the (K, C) matrices U[xi] in a slab (:func:`_weight_transform`); out : (N, K, H_out, W_out), overwritten; the input is read
     with pad_h / pad_w zero rows / columns before it (negative: cropped) and
     zeros past its bottom / right edge.
     """
@@ -87,11 +102,10 @@ def _convolve(x, u, out, pad_h, pad_w):
     per_image = th * tw
     for n0, n1 in _chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize):
         tiles = (n1 - n0) * per_image
-        v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
+        v = _slab(c, tiles, x.dtype, "wino_v")
         _transform("winograd_input_transform", v.size, x[n0:n1], v, pad_h, pad_w, th, tw)
-        m, m_mats = _slab(k, tiles, x.dtype, "wino_m")
-        for xi in range(POINTS):
-            gemm_into(u[xi], v_mats[xi], m_mats[xi])
+        m = _slab(k, tiles, x.dtype, "wino_m")
+        _gemm36(u, v, m, k, tiles, c)
         _transform("winograd_output_transform", m.size, m, out[n0:n1], th, tw)
 
 
@@ -116,13 +130,12 @@ def winograd_backward(go, x, w, grad_input, grad_weight, geom):
     per_image = th * tw
     # (the grad-input pass is done with its transformed weights: reuse their workspace, which
     # keeps two 36*C_out*C_in arrays from overflowing the 64 MiB workspace cache on deep layers)
-    du, du_mats = _slab(k, c, x.dtype, "wino_u")
+    du = _slab(k, c, x.dtype, "wino_u")
     for i, (n0, n1) in enumerate(_chunks(n, POINTS * (c + k) * per_image * x.dtype.itemsize)):
         tiles = (n1 - n0) * per_image
-        v, v_mats = _slab(c, tiles, x.dtype, "wino_v")
+        v = _slab(c, tiles, x.dtype, "wino_v")
         _transform("winograd_input_transform", v.size, x[n0:n1], v, geom.pad_h, geom.pad_w, th, tw)
-        mg, mg_mats = _slab(k, tiles, x.dtype, "wino_m")
+        mg = _slab(k, tiles, x.dtype, "wino_m")
         _transform("winograd_grad_output_transform", mg.size, go[n0:n1], mg, th, tw)
-        for xi in range(POINTS):
-            gemm_into(mg_mats[xi], v_mats[xi], du_mats[xi], trans_b=True, accumulate=i > 0)
+        _gemm36(mg, v, du, k, c, tiles, trans_b=True, accumulate=i > 0)
     _transform("winograd_weight_grad_transform", du.size, du, grad_weight)

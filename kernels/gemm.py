@@ -537,3 +537,47 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
                 pb = work[(st - 1) % 2 * panel:(st - 1) % 2 * panel + pb_size]
                 _block(a, trans_a, c, pb, k0, min(kcb, k - k0), j0, nc, r0, r1, s0, s1,
                        work, pa_base + t * per_thread, alpha, beta_k)
+
+
+def batched_workspace_size(k, n, threads, dtype):
+    """Elements of ``dtype`` in the scratch buffer that ``gemm_batched`` needs:
+    one private B panel and A block per thread (``_gemm_columns``), plus alignment slack."""
+    itemsize = np.dtype(dtype).itemsize
+    nr = 2 * VECTOR_BYTES // itemsize
+    panel, per_thread, _ = _workspace_layout(k, n, 1, nr)
+    return int(threads * (panel + per_thread)) + ALIGN_BYTES // itemsize
+
+
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
+def gemm_batched(a, b, c, m, n, k, alpha, beta, trans_a, trans_b, work, n_chunks):
+    """C[p] = alpha * op(A[p]) @ op(B[p]) + beta * C[p] for every p, each product on one thread.
+
+    a : (P, >= m*k), b : (P, >= k*n), c : (P, >= m*n), C-contiguous, one dtype:
+    row p of each starts with the C-contiguous matrix A[p] (m x k, or k x m
+    when ``trans_a``), B[p] (k x n, or n x k when ``trans_b``) and C[p] (m x n).
+    work : 1-D scratch of >= ``batched_workspace_size(k, n, n_chunks, dtype)``
+    elements. Requires m, n, k >= 1.
+
+    For many small products (Winograd's 36 GEMMs, fastnn/_winograd.py): thread
+    t runs products t*P/n_chunks .. (t+1)*P/n_chunks - 1 whole, each as
+    ``gemm_serial`` would, with its own packing buffers. One parallel region
+    for all P products; calling ``gemm_parallel`` once per product cost a
+    region per product and split each one (256 x 256 x 128 on ResNet-18's
+    layer3) too finely for two threads to gain much.
+    """
+    nr = 2 * lanes(c)
+    panel, per_thread, _ = _workspace_layout(k, n, np.int64(1), nr)
+    own = panel + per_thread
+    if work.size < n_chunks * own + ALIGN_BYTES // work.itemsize:
+        raise ValueError("gemm_batched: work is smaller than batched_workspace_size(k, n, n_chunks, dtype)")
+    work = _aligned(work, n_chunks * own)
+    n_batch = a.shape[0]
+    a_rows, a_cols = (k, m) if trans_a else (m, k)
+    b_rows, b_cols = (n, k) if trans_b else (k, n)
+    for t in prange(n_chunks):
+        t = np.int64(t)  # (see gemm_parallel: unsigned prange indices)
+        for p in range(t * n_batch // n_chunks, (t + 1) * n_batch // n_chunks):
+            _gemm_columns(a[p, :m * k].reshape(a_rows, a_cols),
+                          b[p, :k * n].reshape(b_rows, b_cols),
+                          c[p, :m * n].reshape(m, n), alpha, beta, trans_a, trans_b,
+                          np.int64(0), n, work, t * own, t * own + panel)

@@ -50,7 +50,7 @@ The functions below are ``numba.extending.intrinsic``: usable only inside
 * ``vzero(arr)``: a zero vector of ``arr``'s dtype.
 * ``vfma(a, b, c)``: ``a * b + c`` lane by lane, one rounding (``llvm.fma``,
   a single ``vfmadd`` instruction on FMA hardware).
-* ``vmul(a, b)``, ``vadd(a, b)``: lane-wise product, sum.
+* ``vmul(a, b)``, ``vadd(a, b)``, ``vsub(a, b)``: lane-wise product, sum, difference.
 * ``vsum(v)``: the sum of the lanes of ``v`` as a scalar
   (``llvm.vector.reduce.fadd`` with ``reassoc``: a log2(lanes)-step tree of
   shuffles and adds, not a lane-by-lane chain; the order of the additions is
@@ -437,6 +437,16 @@ def vadd(typingctx, a, b):
 
     def codegen(context, builder, sig, args):
         return builder.fadd(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vsub(typingctx, a, b):
+    if not (isinstance(a, Vector) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fsub(args[0], args[1])
     return a(a, b), codegen
 
 

@@ -53,6 +53,8 @@ from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
+from .simd import (lanes, vadd, vfma, vload, vload_first, vmul, vsplat, vstore, vstore_first,
+                   vsub)
 
 TILE = 4     # output tile side m
 ALPHA = 6    # input tile side m + r - 1
@@ -102,6 +104,40 @@ def _gt(u0, u1, u2, u3, u4, u5):
     return (u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0,
             (u2 - u1) / 6.0 + (u3 - u4) / 12.0,
             (u3 + u4 - u1 - u2) / 6.0 + u5)
+
+
+# The same 1-D transforms on SIMD vectors (kernels/simd.py), one tile per lane;
+# the constants come as vectors (vsplat), negated where a product is subtracted.
+
+@njit(inline="always")
+def _bt_v(d0, d1, d2, d3, d4, d5, c2, c4, m2, m4, m5):
+    """_bt on vectors; m2, m4, m5 are -2, -4, -5."""
+    t31 = vsub(d3, d1)
+    t42 = vsub(d4, d2)
+    return (vfma(c4, d0, vfma(m5, d2, d4)),
+            vfma(m4, vadd(d1, d2), vadd(d3, d4)),
+            vfma(c4, vsub(d1, d2), vsub(d4, d3)),
+            vfma(c2, t31, t42),
+            vfma(m2, t31, t42),
+            vfma(c4, d1, vfma(m5, d3, d5)))
+
+
+@njit(inline="always")
+def _at_v(m0, m1, m2, m3, m4, m5, c2, c4, c8):
+    """_at on vectors."""
+    s12, d12 = vadd(m1, m2), vsub(m1, m2)
+    s34, d34 = vadd(m3, m4), vsub(m3, m4)
+    return (vadd(vadd(m0, s12), s34), vfma(c2, d34, d12), vfma(c4, s34, s12),
+            vadd(vfma(c8, d34, d12), m5))
+
+
+@njit(inline="always")
+def _a_v(g0, g1, g2, g3, c2, c4, c8):
+    """_a on vectors."""
+    s02, s13 = vadd(g0, g2), vadd(g1, g3)
+    even = vfma(c4, g2, g0)
+    odd = vfma(c8, g3, vmul(c2, g1))
+    return (g0, vadd(s02, s13), vsub(s02, s13), vadd(even, odd), vsub(even, odd), g3)
 
 
 # How the hot loops are written (found by profiling earlier versions, whose
@@ -160,44 +196,53 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
     n_images = x.shape[0]
     n_tiles = n_images * tiles_h * tiles_w
     dt = x.dtype.type
-    c2, c4, c5 = dt(2), dt(4), dt(5)
+    c2, c4 = vsplat(dt(2)), vsplat(dt(4))
+    m2, m4, m5 = vsplat(dt(-2)), vsplat(dt(-4)), vsplat(dt(-5))
+    w_vec = lanes(x)
     slots = tiles_w + 1                              # tile tx reads slots tx and tx + 1
     xp = np.empty((tiles_h * TILE + 2, TILE, slots), x.dtype)
-    rows = np.empty((tiles_h, ALPHA, TILE, slots), x.dtype)   # B^T down each tile row's columns
+    xpf = xp.reshape(-1)
+    rows = np.empty(ALPHA * ALPHA * w_vec, x.dtype)  # B^T along each tile row (i) of d
+    vf = v.reshape(-1)
+    v_row = v.shape[1]
     for task in range(lo, hi):
         n = task % n_images
         c = task // n_images
         _fill_plane(x, n, c, pad_h, pad_w, xp)
-        # pass 1, element-wise along the rows: rows[ty, p] = sum_i B^T[p, i] xp[4 ty + i]
-        for ty in range(tiles_h):
-            y = ty * TILE
-            for s in range(TILE):
-                for t in range(slots):
-                    r = _bt(xp[y, s, t], xp[y + 1, s, t], xp[y + 2, s, t], xp[y + 3, s, t],
-                            xp[y + 4, s, t], xp[y + 5, s, t], c2, c4, c5)
-                    rows[ty, 0, s, t] = r[0]
-                    rows[ty, 1, s, t] = r[1]
-                    rows[ty, 2, s, t] = r[2]
-                    rows[ty, 3, s, t] = r[3]
-                    rows[ty, 4, s, t] = r[4]
-                    rows[ty, 5, s, t] = r[5]
-        # pass 2, along the tiles: V[6p + q] = sum_j rows[ty, p, column 4 tx + j] B^T[q, j]
         base = c * n_tiles + n * tiles_h * tiles_w   # v[:, c, first tile of image n]
-        for p in range(ALPHA):
-            b = p * ALPHA
-            for ty in range(tiles_h):
-                t0 = np.uint64(base + ty * tiles_w)
-                for tx in range(tiles_w):
-                    r = _bt(rows[ty, p, 0, tx], rows[ty, p, 1, tx], rows[ty, p, 2, tx],
-                            rows[ty, p, 3, tx], rows[ty, p, 0, tx + 1], rows[ty, p, 1, tx + 1],
-                            c2, c4, c5)
-                    t = t0 + np.uint64(tx)
-                    v[b, t] = r[0]
-                    v[b + 1, t] = r[1]
-                    v[b + 2, t] = r[2]
-                    v[b + 3, t] = r[3]
-                    v[b + 4, t] = r[4]
-                    v[b + 5, t] = r[5]
+        for ty in range(tiles_h):
+            for tx0 in range(0, tiles_w, w_vec):
+                cnt = min(w_vec, tiles_w - tx0)      # tiles tx0 .. tx0 + cnt - 1, one per lane
+                # pass 1: rows[i, q] = sum_j d[i, j] B^T[q, j]; d[i, j] of tile tx is
+                # xp[4 ty + i, j % 4, tx + j // 4]: one contiguous run over the tiles
+                for i in range(ALPHA):
+                    src = (TILE * ty + i) * TILE * slots + tx0
+                    r = _bt_v(vload_first(xpf, src, cnt), vload_first(xpf, src + slots, cnt),
+                              vload_first(xpf, src + 2 * slots, cnt),
+                              vload_first(xpf, src + 3 * slots, cnt),
+                              vload_first(xpf, src + 1, cnt),
+                              vload_first(xpf, src + slots + 1, cnt), c2, c4, m2, m4, m5)
+                    o = i * ALPHA * w_vec
+                    vstore(rows, o, r[0])
+                    vstore(rows, o + w_vec, r[1])
+                    vstore(rows, o + 2 * w_vec, r[2])
+                    vstore(rows, o + 3 * w_vec, r[3])
+                    vstore(rows, o + 4 * w_vec, r[4])
+                    vstore(rows, o + 5 * w_vec, r[5])
+                # pass 2: V[6 p + q] = sum_i B^T[p, i] rows[i, q]
+                t = base + ty * tiles_w + tx0
+                step = ALPHA * w_vec
+                for q in range(ALPHA):
+                    o = q * w_vec
+                    r = _bt_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                              vload(rows, o + 3 * step), vload(rows, o + 4 * step),
+                              vload(rows, o + 5 * step), c2, c4, m2, m4, m5)
+                    vstore_first(vf, q * v_row + t, r[0], cnt)
+                    vstore_first(vf, (ALPHA + q) * v_row + t, r[1], cnt)
+                    vstore_first(vf, (2 * ALPHA + q) * v_row + t, r[2], cnt)
+                    vstore_first(vf, (3 * ALPHA + q) * v_row + t, r[3], cnt)
+                    vstore_first(vf, (4 * ALPHA + q) * v_row + t, r[4], cnt)
+                    vstore_first(vf, (5 * ALPHA + q) * v_row + t, r[5], cnt)
 
 
 def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
@@ -228,42 +273,55 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
     n_images, _, oh, ow = out.shape
     n_tiles = n_images * tiles_h * tiles_w
     dt = out.dtype.type
-    c2, c4, c8 = dt(2), dt(4), dt(8)
-    rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), out.dtype)  # A^T along tile columns
-    band = np.empty((TILE, TILE * tiles_w), out.dtype)   # a tile row's 4 output rows, uncropped
+    c2, c4, c8 = vsplat(dt(2)), vsplat(dt(4)), vsplat(dt(8))
+    w_vec = lanes(out)
+    mf = m.reshape(-1)
+    m_row = m.shape[1]
+    rows = np.empty(ALPHA * TILE * w_vec, out.dtype)   # A^T along each point row (p) of M
+    # A tile row's 4 x 4 outputs, phase-split: band[a, b, tx] = Y[a, b] of tile tx,
+    # output row 4 ty + a, column 4 tx + b; whole vectors (rounded-up rows).
+    band_w = (tiles_w + w_vec - 1) // w_vec * w_vec
+    band = np.empty((TILE, TILE, band_w), out.dtype)
+    bandf = band.reshape(-1)
     for task in range(lo, hi):
         n = task % n_images
         k = task // n_images
-        # pass 1, along the tiles: rows[ty, p, s] = sum_q M[6p + q] A^T[s, q]
         base = k * n_tiles + n * tiles_h * tiles_w   # m[:, k, first tile of image n]
-        for p in range(ALPHA):
-            b = p * ALPHA
-            for ty in range(tiles_h):
-                t0 = np.uint64(base + ty * tiles_w)
-                for tx in range(tiles_w):
-                    t = t0 + np.uint64(tx)
-                    o = _at(m[b, t], m[b + 1, t], m[b + 2, t], m[b + 3, t], m[b + 4, t],
-                            m[b + 5, t], c2, c4, c8)
-                    rows[ty, p, 0, tx] = o[0]
-                    rows[ty, p, 1, tx] = o[1]
-                    rows[ty, p, 2, tx] = o[2]
-                    rows[ty, p, 3, tx] = o[3]
-        # pass 2: band[r, 4 tx + s] = sum_p A^T[r, p] rows[ty, p, s, tx], then crop
         for ty in range(tiles_h):
-            for s in range(TILE):
-                for tx in range(tiles_w):
-                    y = _at(rows[ty, 0, s, tx], rows[ty, 1, s, tx], rows[ty, 2, s, tx],
-                            rows[ty, 3, s, tx], rows[ty, 4, s, tx], rows[ty, 5, s, tx],
-                            c2, c4, c8)
-                    col = TILE * tx + s
-                    band[0, col] = y[0]
-                    band[1, col] = y[1]
-                    band[2, col] = y[2]
-                    band[3, col] = y[3]
+            for tx0 in range(0, tiles_w, w_vec):
+                cnt = min(w_vec, tiles_w - tx0)
+                t = base + ty * tiles_w + tx0
+                # pass 1: rows[p, b] = sum_q M[6 p + q] A^T[b, q]
+                for p in range(ALPHA):
+                    src = p * ALPHA * m_row + t
+                    y = _at_v(vload_first(mf, src, cnt), vload_first(mf, src + m_row, cnt),
+                              vload_first(mf, src + 2 * m_row, cnt),
+                              vload_first(mf, src + 3 * m_row, cnt),
+                              vload_first(mf, src + 4 * m_row, cnt),
+                              vload_first(mf, src + 5 * m_row, cnt), c2, c4, c8)
+                    o = p * TILE * w_vec
+                    vstore(rows, o, y[0])
+                    vstore(rows, o + w_vec, y[1])
+                    vstore(rows, o + 2 * w_vec, y[2])
+                    vstore(rows, o + 3 * w_vec, y[3])
+                # pass 2: Y[a, b] = sum_p A^T[a, p] rows[p, b]
+                step = TILE * w_vec
+                for b in range(TILE):
+                    o = b * w_vec
+                    y = _at_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                              vload(rows, o + 3 * step), vload(rows, o + 4 * step),
+                              vload(rows, o + 5 * step), c2, c4, c8)
+                    d = b * band_w + tx0
+                    vstore(bandf, d, y[0])
+                    vstore(bandf, d + TILE * band_w, y[1])
+                    vstore(bandf, d + 2 * TILE * band_w, y[2])
+                    vstore(bandf, d + 3 * TILE * band_w, y[3])
+            # interleave the phases into the output rows, cropped to the plane
             y0 = ty * TILE
-            for r in range(min(TILE, oh - y0)):
+            for a in range(min(TILE, oh - y0)):
                 for xx in range(ow):
-                    out[n, k, y0 + r, xx] = band[r, xx]
+                    col = np.uint64(xx)
+                    out[n, k, y0 + a, xx] = band[a, col & np.uint64(TILE - 1), col >> np.uint64(2)]
 
 
 def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
@@ -291,42 +349,48 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
     n_images = go.shape[0]
     n_tiles = n_images * tiles_h * tiles_w
     dt = go.dtype.type
-    c2, c4, c8 = dt(2), dt(4), dt(8)
+    c2, c4, c8 = vsplat(dt(2)), vsplat(dt(4)), vsplat(dt(8))
+    w_vec = lanes(go)
     gp = np.empty((tiles_h * TILE, TILE, tiles_w), go.dtype)  # the plane, zero-padded, phase-split
-    rows = np.empty((tiles_h, ALPHA, TILE, tiles_w), go.dtype)   # A down each tile row's columns
+    gpf = gp.reshape(-1)
+    rows = np.empty(TILE * ALPHA * w_vec, go.dtype)   # A along each tile row (r) of dY
+    mf = m.reshape(-1)
+    m_row = m.shape[1]
     for task in range(lo, hi):
         n = task % n_images
         k = task // n_images
         _fill_plane(go, n, k, np.int64(0), np.int64(0), gp)  # not literal 0s: one signature
-        # pass 1, element-wise along the rows: rows[ty, p] = sum_r A[p, r] gp[4 ty + r]
-        for ty in range(tiles_h):
-            y = ty * TILE
-            for s in range(TILE):
-                for t in range(tiles_w):
-                    a = _a(gp[y, s, t], gp[y + 1, s, t], gp[y + 2, s, t], gp[y + 3, s, t],
-                           c2, c4, c8)
-                    rows[ty, 0, s, t] = a[0]
-                    rows[ty, 1, s, t] = a[1]
-                    rows[ty, 2, s, t] = a[2]
-                    rows[ty, 3, s, t] = a[3]
-                    rows[ty, 4, s, t] = a[4]
-                    rows[ty, 5, s, t] = a[5]
-        # pass 2, along the tiles: M'[6p + q] = sum_s rows[ty, p, column 4 tx + s] A[q, s]
         base = k * n_tiles + n * tiles_h * tiles_w
-        for p in range(ALPHA):
-            b = p * ALPHA
-            for ty in range(tiles_h):
-                t0 = np.uint64(base + ty * tiles_w)
-                for tx in range(tiles_w):
-                    a = _a(rows[ty, p, 0, tx], rows[ty, p, 1, tx], rows[ty, p, 2, tx],
-                           rows[ty, p, 3, tx], c2, c4, c8)
-                    t = t0 + np.uint64(tx)
-                    m[b, t] = a[0]
-                    m[b + 1, t] = a[1]
-                    m[b + 2, t] = a[2]
-                    m[b + 3, t] = a[3]
-                    m[b + 4, t] = a[4]
-                    m[b + 5, t] = a[5]
+        for ty in range(tiles_h):
+            for tx0 in range(0, tiles_w, w_vec):
+                cnt = min(w_vec, tiles_w - tx0)
+                # pass 1: rows[r, q] = sum_s A[q, s] dY[r, s]; dY[r, s] of tile tx is
+                # gp[4 ty + r, s, tx]
+                for r in range(TILE):
+                    src = (TILE * ty + r) * TILE * tiles_w + tx0
+                    a = _a_v(vload_first(gpf, src, cnt), vload_first(gpf, src + tiles_w, cnt),
+                             vload_first(gpf, src + 2 * tiles_w, cnt),
+                             vload_first(gpf, src + 3 * tiles_w, cnt), c2, c4, c8)
+                    o = r * ALPHA * w_vec
+                    vstore(rows, o, a[0])
+                    vstore(rows, o + w_vec, a[1])
+                    vstore(rows, o + 2 * w_vec, a[2])
+                    vstore(rows, o + 3 * w_vec, a[3])
+                    vstore(rows, o + 4 * w_vec, a[4])
+                    vstore(rows, o + 5 * w_vec, a[5])
+                # pass 2: M'[6 p + q] = sum_r A[p, r] rows[r, q]
+                t = base + ty * tiles_w + tx0
+                step = ALPHA * w_vec
+                for q in range(ALPHA):
+                    o = q * w_vec
+                    a = _a_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                             vload(rows, o + 3 * step), c2, c4, c8)
+                    vstore_first(mf, q * m_row + t, a[0], cnt)
+                    vstore_first(mf, (ALPHA + q) * m_row + t, a[1], cnt)
+                    vstore_first(mf, (2 * ALPHA + q) * m_row + t, a[2], cnt)
+                    vstore_first(mf, (3 * ALPHA + q) * m_row + t, a[3], cnt)
+                    vstore_first(mf, (4 * ALPHA + q) * m_row + t, a[4], cnt)
+                    vstore_first(mf, (5 * ALPHA + q) * m_row + t, a[5], cnt)
 
 
 def winograd_grad_output_transform(go, m, tiles_h, tiles_w, n_chunks):

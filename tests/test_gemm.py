@@ -109,6 +109,43 @@ def test_gemm_alpha_beta_both_kernels(path, alpha, beta, dtype, rng):
     assert_close(c, _expected(a, b, c0, alpha, beta, False, True, dtype))
 
 
+# gemm_batched (Winograd's 36 products): operands in rows of padded 2-D "slabs",
+# products split over threads whole, so a batch of 5 leaves threads 1-3 with unequal shares.
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
+                                             (True, True)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 9, 8), (65, 300, 33), (150, 17, 257)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gemm_batched_matches_numpy(threads, m, k, n, trans_a, trans_b, dtype, rng):
+    batch = 5
+    a_mats = [_operands(m, k, n, trans_a, trans_b, dtype, rng) for _ in range(batch)]
+    a = np.full((batch, m * k + 3), np.nan, dtype)
+    b = np.full((batch, k * n + 5), np.nan, dtype)
+    for p, (ap, bp) in enumerate(a_mats):
+        a[p, :m * k] = ap.ravel()
+        b[p, :k * n] = bp.ravel()
+    c0 = rng.standard_normal((batch, m * n)).astype(dtype)
+    for alpha, beta in ((1.0, 0.0), (-2.0, 0.5)):
+        c = np.full((batch, m * n + 7), np.nan, dtype)
+        if beta != 0:
+            c[:, :m * n] = c0
+        work = np.empty(gemm_kernel.batched_workspace_size(k, n, threads, dtype), dtype)
+        gemm_kernel.gemm_batched(a, b, c, m, n, k, dtype(alpha), dtype(beta), trans_a, trans_b,
+                                 work, threads)
+        for p, (ap, bp) in enumerate(a_mats):
+            assert_close(c[p, :m * n].reshape(m, n),
+                         _expected(ap, bp, c0[p].reshape(m, n), alpha, beta, trans_a, trans_b,
+                                   dtype))
+        assert np.isnan(c[:, m * n:]).all()   # nothing written past each product
+
+
+def test_gemm_batched_rejects_a_short_workspace():
+    a = np.ones((2, 64), np.float32)
+    with pytest.raises(ValueError, match="batched_workspace_size"):
+        gemm_kernel.gemm_batched(a, a, a, 8, 8, 8, np.float32(1), np.float32(0), False, False,
+                                 np.empty(10, np.float32), 2)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("serial_work", [0, 10 ** 9], ids=["parallel", "serial"])
 def test_gemm_into_on_both_sides_of_threshold(serial_work, dtype, rng, monkeypatch):

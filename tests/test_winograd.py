@@ -9,8 +9,11 @@ from helpers import DTYPES, assert_close, check_gradients
 
 # (input shape, C_out, conv kwargs): planes that are not multiples of the 4x4
 # output tile, smaller than one tile, one pixel; every padding 0-3 (3 makes the
-# grad-input convolution crop: padding 2 - 3 = -1); C 1 and odd; batch 1 and 3.
+# grad-input convolution crop: padding 2 - 3 = -1); C 1 and odd; batch 1 and 3;
+# a row of 18 tiles, more than one SIMD vector of tiles (16 float32 lanes with
+# AVX-512, 8 float64; the transforms take a tile row a vector at a time).
 CASES = {
+    "6x70_pad1": ((2, 2, 6, 70), 3, dict(padding=1)),
     "9x11_pad1": ((3, 5, 9, 11), 3, dict(padding=1)),
     "8x8_pad1": ((1, 2, 8, 8), 4, dict(padding=1)),
     "5x7_pad0": ((1, 3, 5, 7), 1, dict(padding=0)),
