@@ -43,7 +43,7 @@ def select_conv2d_algorithm(input_shape, weight_shape, output_hw, dtype, stride=
         and T = get_num_threads() (constants in fastnn/_tuning.py):
 
         0. 3x3 kernel, stride 1, dilation 1, C_in and C_out >= ``WINOGRAD_MIN_CHANNELS``
-           (64), C_in * C_out >= ``WINOGRAD_MIN_CHANNEL_PRODUCT`` (8192), P >=
+           (64), C_in * C_out >= ``WINOGRAD_MIN_CHANNEL_PRODUCT`` (4096), P >=
            ``WINOGRAD_MIN_PLANE`` (196) and N * P >= ``WINOGRAD_MIN_POSITIONS`` (784):
            ``'winograd'``.
         1. 1x1 kernel, stride 1, padding 0 (when ``POINTWISE_GEMM``): ``'1x1'``, except

@@ -40,7 +40,7 @@ IM2COL_MIN_WORK_BACKWARD = 65536   # backward from a lower value (ResNet layer2:
 # (VGG conv3-4) Winograd is 1.5-2.2x im2col; with few positions in all (VGG conv7, N1 14x14)
 # each of the 36 GEMMs falls under GEMM_SERIAL_WORK and runs on one thread.
 WINOGRAD_MIN_CHANNELS = 64            # min(C_in, C_out)
-WINOGRAD_MIN_CHANNEL_PRODUCT = 8192   # C_in * C_out
+WINOGRAD_MIN_CHANNEL_PRODUCT = 4096   # C_in * C_out
 WINOGRAD_MIN_PLANE = 196              # P
 WINOGRAD_MIN_POSITIONS = 784          # N * P
 DIRECT_BACKWARD_MIN_TASKS = 2      # direct grad-input runs N*ceil(C_in/4) tasks; with fewer than

@@ -33,85 +33,45 @@ forward formula by the chain rule, dL/dU = (A dY A^T) (.) V summed over tiles
 adjoint of the output transform (``winograd_grad_output_transform``) and of the
 weight transform (``winograd_weight_grad_transform``).
 
-Each 2-D transform is done as two passes of a 1-D one: first down the columns,
-element-wise across a whole row of tiles (contiguous, so LLVM vectorises it),
-then along each tile's columns. Padding and partial edge tiles go through a
-zero-filled copy of the plane, so the inner loops test nothing.
+Each 2-D transform is done as two passes of a 1-D one on explicit SIMD vectors
+(kernels/simd.py) with one tile per lane: a vector holds the same point of up
+to ``lanes`` consecutive tiles of a tile row. Padding and partial edge tiles
+go through a zero-filled, phase-split copy of the plane, so the inner loops
+test nothing.
 
 Every transform is two kernels, ``winograd_*_transform`` (serial) and its
 ``_parallel`` twin (kernels/_chunks.serial_and_parallel), and takes the
 house's trailing ``n_chunks``: 1 on the calling thread; n > 1 splits the
 independent items ((image, channel) planes, or output channels of the weight)
 into n chunks, each written by one thread.
-The constants of B^T and A^T are small integers, exact in either dtype; they
-are made with ``dtype.type`` so that float32 arithmetic stays float32 (a bare
-``4 * x`` would promote to float64). The weight transforms, which run once per
-call on the small weight, compute in float64 and round once on store.
+All arithmetic is in the arrays' dtype. The constants of B^T and A^T are small
+integers, exact in either dtype; G's 1/6, 1/12 and 1/24 are rounded, so U
+differs from a float64 transform by a few units in the last place (measured
+max 3e-8 relative in float32; it computed in float64 before and was 1.6x
+slower, the weight-grad transform 2.4x).
 """
 import numpy as np
 from numba import njit, prange
 
 from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
-from .simd import (lanes, vadd, vfma, vload, vload_first, vmul, vsplat, vstore, vstore_first,
-                   vsub)
+from .simd import (lanes, vadd, vfma, vload, vload_first, vload_lanes, vmul, vsplat, vstore,
+                   vstore_first, vsub, vzero)
+from .simd_shuffle import veven, vodd, vzip_hi, vzip_lo
 
 TILE = 4     # output tile side m
 ALPHA = 6    # input tile side m + r - 1
 
 
 # --------------------------------------------------------------------------- 1-D transforms
-# Each returns a tuple of scalars; c2/c4/c5/c8 are 2, 4, 5, 8 in the arrays' dtype.
+# On SIMD vectors (kernels/simd.py), one tile per lane; each returns a tuple of
+# vectors. The constants come as vectors (vsplat) in the arrays' dtype: c2 = 2,
+# m2 = -2 and so on, negated where a product is subtracted.
 
 @njit(inline="always")
-def _bt(d0, d1, d2, d3, d4, d5, c2, c4, c5):
-    """B^T d for a 6-vector d."""
-    return (c4 * d0 - c5 * d2 + d4,
-            d3 + d4 - c4 * (d1 + d2),
-            d4 - d3 + c4 * (d1 - d2),
-            d4 - d2 + c2 * (d3 - d1),
-            d4 - d2 - c2 * (d3 - d1),
-            c4 * d1 - c5 * d3 + d5)
-
-
-@njit(inline="always")
-def _at(m0, m1, m2, m3, m4, m5, c2, c4, c8):
-    """A^T m for a 6-vector m: 4 values."""
-    s12, d12 = m1 + m2, m1 - m2
-    s34, d34 = m3 + m4, m3 - m4
-    return (m0 + s12 + s34, d12 + c2 * d34, s12 + c4 * s34, d12 + c8 * d34 + m5)
-
-
-@njit(inline="always")
-def _a(g0, g1, g2, g3, c2, c4, c8):
-    """A g for a 4-vector g (the adjoint of _at): 6 values."""
-    s02, s13 = g0 + g2, g1 + g3
-    return (g0, s02 + s13, s02 - s13, g0 + c2 * g1 + c4 * g2 + c8 * g3,
-            g0 - c2 * g1 + c4 * g2 - c8 * g3, g3)
-
-
-@njit(inline="always")
-def _g(g0, g1, g2):
-    """G g for a 3-vector g (float64): 6 values."""
-    s = g0 + g2
-    return (g0 / 4.0, -(s + g1) / 6.0, -(s - g1) / 6.0,
-            g0 / 24.0 + g1 / 12.0 + g2 / 6.0, g0 / 24.0 - g1 / 12.0 + g2 / 6.0, g2)
-
-
-@njit(inline="always")
-def _gt(u0, u1, u2, u3, u4, u5):
-    """G^T u for a 6-vector u (float64): 3 values (the adjoint of _g)."""
-    return (u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0,
-            (u2 - u1) / 6.0 + (u3 - u4) / 12.0,
-            (u3 + u4 - u1 - u2) / 6.0 + u5)
-
-
-# The same 1-D transforms on SIMD vectors (kernels/simd.py), one tile per lane;
-# the constants come as vectors (vsplat), negated where a product is subtracted.
-
-@njit(inline="always")
-def _bt_v(d0, d1, d2, d3, d4, d5, c2, c4, m2, m4, m5):
-    """_bt on vectors; m2, m4, m5 are -2, -4, -5."""
+def _bt(d0, d1, d2, d3, d4, d5, c2, c4, m2, m4, m5):
+    """B^T d for a 6-vector d: (4 d0 - 5 d2 + d4, d3 + d4 - 4 (d1 + d2),
+    d4 - d3 + 4 (d1 - d2), d4 - d2 + 2 (d3 - d1), d4 - d2 - 2 (d3 - d1), 4 d1 - 5 d3 + d5)."""
     t31 = vsub(d3, d1)
     t42 = vsub(d4, d2)
     return (vfma(c4, d0, vfma(m5, d2, d4)),
@@ -123,8 +83,9 @@ def _bt_v(d0, d1, d2, d3, d4, d5, c2, c4, m2, m4, m5):
 
 
 @njit(inline="always")
-def _at_v(m0, m1, m2, m3, m4, m5, c2, c4, c8):
-    """_at on vectors."""
+def _at(m0, m1, m2, m3, m4, m5, c2, c4, c8):
+    """A^T m for a 6-vector m: 4 values, (m0 + s12 + s34, d12 + 2 d34, s12 + 4 s34,
+    d12 + 8 d34 + m5) with s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4."""
     s12, d12 = vadd(m1, m2), vsub(m1, m2)
     s34, d34 = vadd(m3, m4), vsub(m3, m4)
     return (vadd(vadd(m0, s12), s34), vfma(c2, d34, d12), vfma(c4, s34, s12),
@@ -132,29 +93,57 @@ def _at_v(m0, m1, m2, m3, m4, m5, c2, c4, c8):
 
 
 @njit(inline="always")
-def _a_v(g0, g1, g2, g3, c2, c4, c8):
-    """_a on vectors."""
+def _a(g0, g1, g2, g3, c2, c4, c8):
+    """A g for a 4-vector g (the adjoint of _at): 6 values, (g0, s02 + s13, s02 - s13,
+    g0 + 2 g1 + 4 g2 + 8 g3, g0 - 2 g1 + 4 g2 - 8 g3, g3) with s02 = g0 + g2, s13 = g1 + g3."""
     s02, s13 = vadd(g0, g2), vadd(g1, g3)
     even = vfma(c4, g2, g0)
     odd = vfma(c8, g3, vmul(c2, g1))
     return (g0, vadd(s02, s13), vsub(s02, s13), vadd(even, odd), vsub(even, odd), g3)
 
 
-# How the hot loops are written (found by profiling earlier versions, whose
-# transforms took longer than the 36 GEMMs; the rules were not timed one by one):
-# * a task is a whole (image, channel) plane, and the tile-order loops write
-#   (or read) the (36, channels*tiles) arrays point row by point row: 6 runs
-#   of a plane's tiles at a time, not 36 short runs per tile row (that made the
-#   input transform of bench shape A ~2x slower);
+@njit(inline="always")
+def _g(g0, g1, g2, q4, q6, q12, q24, m6):
+    """G g for a 3-vector g: 6 values, (g0 / 4, -(s + g1) / 6, -(s - g1) / 6,
+    g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2) with s = g0 + g2;
+    q4 .. q24 are 1/4, 1/6, 1/12, 1/24 and m6 is -1/6."""
+    s = vadd(g0, g2)
+    even = vfma(g0, q24, vmul(g2, q6))
+    odd = vmul(g1, q12)
+    return (vmul(g0, q4), vmul(vadd(s, g1), m6), vmul(vsub(s, g1), m6), vadd(even, odd),
+            vsub(even, odd), g2)
+
+
+@njit(inline="always")
+def _gt(u0, u1, u2, u3, u4, u5, q4, q6, q12, q24, m6):
+    """G^T u for a 6-vector u (the adjoint of _g): 3 values, (u0 / 4 - s12 / 6 + s34 / 24,
+    (u2 - u1) / 6 + (u3 - u4) / 12, (s34 - s12) / 6 + u5) with s12 = u1 + u2, s34 = u3 + u4."""
+    s12, s34 = vadd(u1, u2), vadd(u3, u4)
+    return (vfma(u0, q4, vfma(s34, q24, vmul(s12, m6))),
+            vfma(vsub(u2, u1), q6, vmul(vsub(u3, u4), q12)),
+            vfma(vsub(s34, s12), q6, u5))
+
+
+# How the hot loops are written:
+# * a task is a whole (image, channel) plane. Its tiles are taken a tile row at
+#   a time, in vectors of consecutive tiles (one tile per lane, the last vector
+#   of a row masked): pass 1 transforms each tile row of the 6x6 (or 4x4) tiles
+#   from 6 masked loads of the phase-split plane into a small scratch of 36
+#   vectors (L1), pass 2 transforms down the columns from there and stores 36
+#   vectors, each to its point's row of the (36, channels*tiles) slab (see
+#   _SLABS). The scalar loops before, which LLVM vectorised only over the tiles
+#   of one row (14 on ResNet-18's 56x56 layer, mostly the scalar remainder
+#   loop), were 1.5-2.3x slower serially;
 # * the plane is first copied into a zero-padded, phase-split buffer (column
-#   4 t + s at [s, t]), so padding needs no test and every pass reads
-#   contiguous runs over tiles, which LLVM vectorises;
+#   4 t + s at [s, t]), so padding needs no test and every load is a
+#   contiguous run over tiles: 4 vectors of a row at a time, split into the 4
+#   phases by two rounds of even / odd shuffles (_fill_plane); the output side
+#   interleaves the phases back with zips;
 # * no array views inside the task loop (a view costs an atomic reference
-#   count increment and decrement); the tile offset is unsigned (np.uint64),
-#   since Numba's wraparound test for a negative signed index stops
-#   vectorisation; no tuple indexed by a loop variable (it compiles to a switch);
-#   the serial branches pass np.int64(0), not a literal 0, which would compile
-#   every helper a second time for a Literal[int](0) argument.
+#   count increment and decrement); flat offsets through the simd intrinsics,
+#   not 2-D indexing; no tuple indexed by a loop variable (it compiles to a
+#   switch); the serial branches pass np.int64(0), not a literal 0, which would
+#   compile every helper a second time for a Literal[int](0) argument.
 #
 # _SLABS: the transformed tiles (and the GEMM results) are 2-D (36, slab): row
 # xi holds the (channels, tiles) matrix of point xi, and the caller pads each
@@ -172,20 +161,42 @@ def _a_v(g0, g1, g2, g3, c2, c4, c8):
 def _fill_plane(x, n, c, pad_h, pad_w, xp):
     """xp[y, s, t] = x[n, c, y - pad_h, 4 t + s - pad_w], zero outside the plane.
 
-    xp : (rows, 4, slots), overwritten.
+    xp : (rows, 4, slots), overwritten; x C-contiguous. Each row is done 4
+    vectors of the padded row at a time: masked loads (zero in the padding and
+    past the plane), then two rounds of even / odd shuffles split them into
+    the 4 column phases, stored as one vector each.
     """
     h, wd = x.shape[2], x.shape[3]
     hp, slots = xp.shape[0], xp.shape[2]
-    flat = xp.reshape(-1)
-    zero = xp.dtype.type(0)
-    for e in range(flat.size):
-        flat[e] = zero
-    ix_lo, ix_hi = max(0, -pad_w), min(wd, TILE * slots - pad_w)
-    for iy in range(max(0, -pad_h), min(h, hp - pad_h)):
-        y = iy + pad_h
-        for ix in range(ix_lo, ix_hi):
-            xx = np.uint64(ix + pad_w)     # >= 0: unsigned, so % and // are a mask and a shift
-            xp[y, xx & np.uint64(TILE - 1), xx >> np.uint64(2)] = x[n, c, iy, ix]
+    w_vec = lanes(x)
+    xpf = xp.reshape(-1)
+    zero = vzero(x)
+    row0 = (n * x.shape[1] + c) * h * wd        # flat offset of x[n, c, 0, 0]
+    for y in range(hp):
+        iy = y - pad_h
+        dst = y * TILE * slots
+        inside = 0 <= iy < h
+        src = row0 + iy * wd - pad_w             # padded column P of this row is x[src + P]
+        for t0 in range(0, slots, w_vec):
+            cnt = min(w_vec, slots - t0)
+            if inside:
+                # padded columns P0 .. P0 + 4 w_vec - 1; lanes with pad_w <= P < pad_w + wd are read
+                p0 = TILE * t0
+                lo = pad_w - p0
+                hi = pad_w + wd - p0
+                v0 = vload_lanes(x, src + p0, lo, hi)
+                v1 = vload_lanes(x, src + p0 + w_vec, lo - w_vec, hi - w_vec)
+                v2 = vload_lanes(x, src + p0 + 2 * w_vec, lo - 2 * w_vec, hi - 2 * w_vec)
+                v3 = vload_lanes(x, src + p0 + 3 * w_vec, lo - 3 * w_vec, hi - 3 * w_vec)
+                even = (veven(v0, v1), veven(v2, v3))    # columns 0, 2 (mod 4) ...
+                odd = (vodd(v0, v1), vodd(v2, v3))       # ... and 1, 3
+                vstore_first(xpf, dst + t0, veven(even[0], even[1]), cnt)
+                vstore_first(xpf, dst + slots + t0, veven(odd[0], odd[1]), cnt)
+                vstore_first(xpf, dst + 2 * slots + t0, vodd(even[0], even[1]), cnt)
+                vstore_first(xpf, dst + 3 * slots + t0, vodd(odd[0], odd[1]), cnt)
+            else:
+                for s in range(TILE):
+                    vstore_first(xpf, dst + s * slots + t0, zero, cnt)
 
 
 # --------------------------------------------------------------------------- input transform
@@ -217,7 +228,7 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
                 # xp[4 ty + i, j % 4, tx + j // 4]: one contiguous run over the tiles
                 for i in range(ALPHA):
                     src = (TILE * ty + i) * TILE * slots + tx0
-                    r = _bt_v(vload_first(xpf, src, cnt), vload_first(xpf, src + slots, cnt),
+                    r = _bt(vload_first(xpf, src, cnt), vload_first(xpf, src + slots, cnt),
                               vload_first(xpf, src + 2 * slots, cnt),
                               vload_first(xpf, src + 3 * slots, cnt),
                               vload_first(xpf, src + 1, cnt),
@@ -234,7 +245,7 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
                 step = ALPHA * w_vec
                 for q in range(ALPHA):
                     o = q * w_vec
-                    r = _bt_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                    r = _bt(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
                               vload(rows, o + 3 * step), vload(rows, o + 4 * step),
                               vload(rows, o + 5 * step), c2, c4, m2, m4, m5)
                     vstore_first(vf, q * v_row + t, r[0], cnt)
@@ -294,7 +305,7 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                 # pass 1: rows[p, b] = sum_q M[6 p + q] A^T[b, q]
                 for p in range(ALPHA):
                     src = p * ALPHA * m_row + t
-                    y = _at_v(vload_first(mf, src, cnt), vload_first(mf, src + m_row, cnt),
+                    y = _at(vload_first(mf, src, cnt), vload_first(mf, src + m_row, cnt),
                               vload_first(mf, src + 2 * m_row, cnt),
                               vload_first(mf, src + 3 * m_row, cnt),
                               vload_first(mf, src + 4 * m_row, cnt),
@@ -308,7 +319,7 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                 step = TILE * w_vec
                 for b in range(TILE):
                     o = b * w_vec
-                    y = _at_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                    y = _at(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
                               vload(rows, o + 3 * step), vload(rows, o + 4 * step),
                               vload(rows, o + 5 * step), c2, c4, c8)
                     d = b * band_w + tx0
@@ -316,12 +327,26 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                     vstore(bandf, d + TILE * band_w, y[1])
                     vstore(bandf, d + 2 * TILE * band_w, y[2])
                     vstore(bandf, d + 3 * TILE * band_w, y[3])
-            # interleave the phases into the output rows, cropped to the plane
+            # interleave the phases into the output rows (two rounds of zips: 4 vectors
+            # of band[a, b] -> 4 vectors of consecutive columns), cropped to the plane
             y0 = ty * TILE
             for a in range(min(TILE, oh - y0)):
-                for xx in range(ow):
-                    col = np.uint64(xx)
-                    out[n, k, y0 + a, xx] = band[a, col & np.uint64(TILE - 1), col >> np.uint64(2)]
+                dst = ((n * out.shape[1] + k) * oh + y0 + a) * ow
+                for tx0 in range(0, tiles_w, w_vec):
+                    src = a * TILE * band_w + tx0
+                    b0 = vload(bandf, src)
+                    b1 = vload(bandf, src + band_w)
+                    b2 = vload(bandf, src + 2 * band_w)
+                    b3 = vload(bandf, src + 3 * band_w)
+                    lo = (vzip_lo(b0, b2), vzip_lo(b1, b3))   # tiles tx0 .. + w_vec/2 - 1
+                    hi = (vzip_hi(b0, b2), vzip_hi(b1, b3))   # and the rest
+                    col = TILE * tx0
+                    vstore_first(out, dst + col, vzip_lo(lo[0], lo[1]), ow - col)
+                    vstore_first(out, dst + col + w_vec, vzip_hi(lo[0], lo[1]), ow - col - w_vec)
+                    vstore_first(out, dst + col + 2 * w_vec, vzip_lo(hi[0], hi[1]),
+                                 ow - col - 2 * w_vec)
+                    vstore_first(out, dst + col + 3 * w_vec, vzip_hi(hi[0], hi[1]),
+                                 ow - col - 3 * w_vec)
 
 
 def winograd_output_transform(m, out, tiles_h, tiles_w, n_chunks):
@@ -368,7 +393,7 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
                 # gp[4 ty + r, s, tx]
                 for r in range(TILE):
                     src = (TILE * ty + r) * TILE * tiles_w + tx0
-                    a = _a_v(vload_first(gpf, src, cnt), vload_first(gpf, src + tiles_w, cnt),
+                    a = _a(vload_first(gpf, src, cnt), vload_first(gpf, src + tiles_w, cnt),
                              vload_first(gpf, src + 2 * tiles_w, cnt),
                              vload_first(gpf, src + 3 * tiles_w, cnt), c2, c4, c8)
                     o = r * ALPHA * w_vec
@@ -383,7 +408,7 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
                 step = ALPHA * w_vec
                 for q in range(ALPHA):
                     o = q * w_vec
-                    a = _a_v(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
+                    a = _a(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
                              vload(rows, o + 3 * step), c2, c4, c8)
                     vstore_first(mf, q * m_row + t, a[0], cnt)
                     vstore_first(mf, (ALPHA + q) * m_row + t, a[1], cnt)
@@ -411,35 +436,67 @@ winograd_grad_output_transform, winograd_grad_output_transform_parallel = serial
 
 @njit(fastmath=FASTMATH)
 def _weight_rows(w, u, lo, hi):
-    """U[:, k, :] = G w[k, c] G^T for the output channels k in [lo, hi), in float64.
+    """U[:, k, :] = G w[k, c] G^T for the output channels k in [lo, hi).
 
-    The innermost loops run over the input channel c, the contiguous axis of u.
+    Vectors along the input channels c, the contiguous axis of u: each k's
+    filters are first transposed, element by element, to taps[t, c] (the
+    9 taps of a filter are adjacent in w, 9 apart across filters); then each
+    vector of channels needs 9 loads, two rounds of _g and 36 stores.
     """
     chans = w.shape[1]
-    cols = np.empty((3, ALPHA, chans), np.float64)   # G applied down each filter column j
+    dt = u.dtype.type
+    q4, q6, q12, q24 = vsplat(dt(0.25)), vsplat(dt(1 / 6)), vsplat(dt(1 / 12)), vsplat(dt(1 / 24))
+    m6 = vsplat(dt(-1 / 6))
+    w_vec = lanes(u)
+    row = (chans + w_vec - 1) // w_vec * w_vec
+    # zeros: the lanes past C_in of the last vector are loaded (and dropped at the store);
+    # left uninitialised they could hold denormals, which cost microcode assists
+    taps = np.zeros(9 * row, u.dtype)
+    wf = w.reshape(-1)
+    uf = u.reshape(-1)
+    u_row = u.shape[1]
     for k in range(lo, hi):
-        for j in range(3):
-            for c in range(chans):
-                g = _g(np.float64(w[k, c, 0, j]), np.float64(w[k, c, 1, j]),
-                       np.float64(w[k, c, 2, j]))
-                cols[j, 0, c] = g[0]
-                cols[j, 1, c] = g[1]
-                cols[j, 2, c] = g[2]
-                cols[j, 3, c] = g[3]
-                cols[j, 4, c] = g[4]
-                cols[j, 5, c] = g[5]
-        k0 = np.uint64(k * chans)
-        for p in range(ALPHA):
-            b = p * ALPHA
-            for c in range(chans):
-                g = _g(cols[0, p, c], cols[1, p, c], cols[2, p, c])
-                i = k0 + np.uint64(c)
-                u[b, i] = g[0]
-                u[b + 1, i] = g[1]
-                u[b + 2, i] = g[2]
-                u[b + 3, i] = g[3]
-                u[b + 4, i] = g[4]
-                u[b + 5, i] = g[5]
+        src = k * chans * 9
+        for c in range(chans):
+            for t in range(9):
+                taps[t * row + c] = wf[src + c * 9 + t]
+        for c0 in range(0, chans, w_vec):
+            cnt = min(w_vec, chans - c0)
+            g00, g01, g02 = vload(taps, c0), vload(taps, row + c0), vload(taps, 2 * row + c0)
+            g10, g11, g12 = (vload(taps, 3 * row + c0), vload(taps, 4 * row + c0),
+                             vload(taps, 5 * row + c0))
+            g20, g21, g22 = (vload(taps, 6 * row + c0), vload(taps, 7 * row + c0),
+                             vload(taps, 8 * row + c0))
+            # G down each of the filter's 3 columns j: cols[j][p] = sum_i G[p, i] g[i, j]
+            cols0 = _g(g00, g10, g20, q4, q6, q12, q24, m6)
+            cols1 = _g(g01, g11, g21, q4, q6, q12, q24, m6)
+            cols2 = _g(g02, g12, g22, q4, q6, q12, q24, m6)
+            # U[6 p + q] = sum_j cols[j][p] G[q, j], one point row p at a time
+            dst = k * chans + c0
+            _store_row6(uf, dst, u_row, 0,
+                        _g(cols0[0], cols1[0], cols2[0], q4, q6, q12, q24, m6), cnt)
+            _store_row6(uf, dst, u_row, 1,
+                        _g(cols0[1], cols1[1], cols2[1], q4, q6, q12, q24, m6), cnt)
+            _store_row6(uf, dst, u_row, 2,
+                        _g(cols0[2], cols1[2], cols2[2], q4, q6, q12, q24, m6), cnt)
+            _store_row6(uf, dst, u_row, 3,
+                        _g(cols0[3], cols1[3], cols2[3], q4, q6, q12, q24, m6), cnt)
+            _store_row6(uf, dst, u_row, 4,
+                        _g(cols0[4], cols1[4], cols2[4], q4, q6, q12, q24, m6), cnt)
+            _store_row6(uf, dst, u_row, 5,
+                        _g(cols0[5], cols1[5], cols2[5], q4, q6, q12, q24, m6), cnt)
+
+
+@njit(inline="always")
+def _store_row6(uf, dst, u_row, p, r, cnt):
+    """The 6 vectors r to points 6 p .. 6 p + 5 (rows of u_row elements), offset dst, cnt lanes."""
+    b = p * ALPHA * u_row + dst
+    vstore_first(uf, b, r[0], cnt)
+    vstore_first(uf, b + u_row, r[1], cnt)
+    vstore_first(uf, b + 2 * u_row, r[2], cnt)
+    vstore_first(uf, b + 3 * u_row, r[3], cnt)
+    vstore_first(uf, b + 4 * u_row, r[4], cnt)
+    vstore_first(uf, b + 5 * u_row, r[5], cnt)
 
 
 def winograd_weight_transform(w, u, n_chunks):
@@ -453,33 +510,66 @@ winograd_weight_transform, winograd_weight_transform_parallel = serial_and_paral
     winograd_weight_transform, fastmath=FASTMATH)
 
 
+@njit(inline="always")
+def _load_row6(duf, src, du_row, p, cnt):
+    """Points 6 p .. 6 p + 5 of du at offset src (rows of du_row elements), cnt lanes."""
+    b = p * ALPHA * du_row + src
+    return (vload_first(duf, b, cnt), vload_first(duf, b + du_row, cnt),
+            vload_first(duf, b + 2 * du_row, cnt), vload_first(duf, b + 3 * du_row, cnt),
+            vload_first(duf, b + 4 * du_row, cnt), vload_first(duf, b + 5 * du_row, cnt))
+
+
 @njit(fastmath=FASTMATH)
 def _weight_grad_rows(du, gw, lo, hi):
-    """gw[k, c] = G^T dU[:, k, c] G for the output channels k in [lo, hi), in float64.
+    """gw[k, c] = G^T dU[:, k, c] G for the output channels k in [lo, hi).
 
-    Innermost loops over c (contiguous in du), as in _weight_rows.
+    The transpose of _weight_rows: vectors along c (contiguous in du), the 9
+    results per vector to taps[t, c], then element by element to gw.
     """
     chans = gw.shape[1]
-    rows = np.empty((ALPHA, 3, chans), np.float64)   # G^T applied along each row p of dU
+    dt = gw.dtype.type
+    q4, q6, q12, q24 = vsplat(dt(0.25)), vsplat(dt(1 / 6)), vsplat(dt(1 / 12)), vsplat(dt(1 / 24))
+    m6 = vsplat(dt(-1 / 6))
+    w_vec = lanes(gw)
+    row = (chans + w_vec - 1) // w_vec * w_vec
+    taps = np.empty(9 * row, gw.dtype)
+    duf = du.reshape(-1)
+    gwf = gw.reshape(-1)
+    du_row = du.shape[1]
     for k in range(lo, hi):
-        k0 = np.uint64(k * chans)
-        for p in range(ALPHA):
-            b = p * ALPHA
-            for c in range(chans):
-                i = k0 + np.uint64(c)
-                r = _gt(np.float64(du[b, i]), np.float64(du[b + 1, i]),
-                        np.float64(du[b + 2, i]), np.float64(du[b + 3, i]),
-                        np.float64(du[b + 4, i]), np.float64(du[b + 5, i]))
-                rows[p, 0, c] = r[0]
-                rows[p, 1, c] = r[1]
-                rows[p, 2, c] = r[2]
-        for j in range(3):
-            for c in range(chans):
-                y = _gt(rows[0, j, c], rows[1, j, c], rows[2, j, c], rows[3, j, c],
-                        rows[4, j, c], rows[5, j, c])
-                gw[k, c, 0, j] = y[0]
-                gw[k, c, 1, j] = y[1]
-                gw[k, c, 2, j] = y[2]
+        for c0 in range(0, chans, w_vec):
+            cnt = min(w_vec, chans - c0)
+            src = k * chans + c0
+            # G^T along each point row p: rows_p[j] = sum_q dU[6 p + q] G[q, j]
+            d = _load_row6(duf, src, du_row, 0, cnt)
+            r0 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            d = _load_row6(duf, src, du_row, 1, cnt)
+            r1 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            d = _load_row6(duf, src, du_row, 2, cnt)
+            r2 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            d = _load_row6(duf, src, du_row, 3, cnt)
+            r3 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            d = _load_row6(duf, src, du_row, 4, cnt)
+            r4 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            d = _load_row6(duf, src, du_row, 5, cnt)
+            r5 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
+            # G^T down each column j: gw[., ., i, j] = sum_p G[p, i] rows_p[j], to taps[3 i + j]
+            y = _gt(r0[0], r1[0], r2[0], r3[0], r4[0], r5[0], q4, q6, q12, q24, m6)
+            vstore(taps, c0, y[0])
+            vstore(taps, 3 * row + c0, y[1])
+            vstore(taps, 6 * row + c0, y[2])
+            y = _gt(r0[1], r1[1], r2[1], r3[1], r4[1], r5[1], q4, q6, q12, q24, m6)
+            vstore(taps, row + c0, y[0])
+            vstore(taps, 4 * row + c0, y[1])
+            vstore(taps, 7 * row + c0, y[2])
+            y = _gt(r0[2], r1[2], r2[2], r3[2], r4[2], r5[2], q4, q6, q12, q24, m6)
+            vstore(taps, 2 * row + c0, y[0])
+            vstore(taps, 5 * row + c0, y[1])
+            vstore(taps, 8 * row + c0, y[2])
+        dst = k * chans * 9
+        for c in range(chans):
+            for t in range(9):
+                gwf[dst + c * 9 + t] = taps[t * row + c]
 
 
 def winograd_weight_grad_transform(du, gw, n_chunks):

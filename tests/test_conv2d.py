@@ -190,10 +190,10 @@ def test_auto_rule(monkeypatch):
     assert sel((8, 8, 8, 8), (32, 8, 1, 1), (10, 10), np.float32, padding=(1, 1),
                pass_name="backward") == "im2col"
     # Winograd for 3x3 / stride 1 / dilation 1 with >= 64 channels each and C_in * C_out >=
-    # 8192, >= 14x14 planes, >= 784 positions in all (ResNet-18's 28x28 and 14x14 3x3 layers,
-    # VGG's one-image 56x56 and 28x28 layers), not for a dilated, narrow, 64 x 64-channel
-    # (shape A: direct), 7x7 or small one-image call ...
-    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    # 4096, >= 14x14 planes, >= 784 positions in all (shape A, ResNet-18's 56x56, 28x28 and
+    # 14x14 3x3 layers, VGG's one-image 56x56 and 28x28 layers), not for a dilated, narrow,
+    # 7x7 or small one-image call ...
+    assert sel((32, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "winograd"
     assert sel((8, 256, 14, 14), (256, 256, 3, 3), (14, 14), np.float32,
                pass_name="backward") == "winograd"
     assert sel((1, 64, 112, 112), (128, 64, 3, 3), (112, 112), np.float32) == "winograd"
@@ -201,7 +201,8 @@ def test_auto_rule(monkeypatch):
     assert sel((32, 64, 32, 32), (64, 64, 3, 3), (28, 28), np.float32,
                dilation=(2, 2)) == "direct"
     assert sel((32, 64, 32, 32), (32, 64, 3, 3), (32, 32), np.float32) == "direct"
-    assert sel((1, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "direct"
+    assert sel((1, 64, 32, 32), (64, 64, 3, 3), (32, 32), np.float32) == "winograd"
+    assert sel((1, 64, 16, 16), (64, 64, 3, 3), (16, 16), np.float32) == "direct"
     # Direct for the other issue shapes (few or many taps, big planes, stride 2) ...
     assert sel((1, 192, 28, 28), (32, 192, 3, 3), (28, 28), np.float32) == "direct"
     assert sel((64, 1, 28, 28), (6, 1, 5, 5), (24, 24), np.float32) == "direct"
