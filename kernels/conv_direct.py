@@ -64,6 +64,7 @@ from ._chunks import chunk_bounds, serial_and_parallel
 from ._config import CACHE, FASTMATH
 from .simd import (VECTOR_BYTES, lanes, load, prefetch_read, store, vadd, vbroadcast, vfma,
                    vload, vload_first, vload_lanes, vstore, vstore_first, vstore_lanes, vzero)
+from .simd_shuffle import veven, vodd
 
 # Channels per register block (see module docstring; the forward kernel uses
 # FORWARD_OB, below, which is 8 with AVX-512).
@@ -111,10 +112,12 @@ def _pack_plane(x, xp, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
     w_vec = lanes(xp)
     for py in range(stride_h):
         for px in range(stride_w):
+            if stride_w == 2 and px == 1:
+                continue  # written together with phase 0 (below)
             dst = xp[n, c * ss + py * stride_w + px]
             # Columns j0 <= j < j1 of every packed row hold input (ix = j*sw + px - pad_w
             # in [0, W)); the rest is padding. Bounds once per phase plane, not a
-            # test per element: masked vectors when stride_w is 1 (below), else a
+            # test per element: masked vectors when stride_w is 1 or 2 (below), else a
             # strided copy loop between two zero runs.
             # (load/store: pointer addressing, no negative-index wraparound code.)
             j0, j1 = _phase_columns(px, stride_w, pad_w, wd, packed_w)
@@ -124,6 +127,24 @@ def _pack_plane(x, xp, n, c, stride_h, stride_w, pad_h, pad_w, packed_w):
                 if iy < 0 or iy >= h:
                     for j in range(packed_w):
                         store(dst, o + j, zero)
+                    if stride_w == 2:
+                        for j in range(packed_w):
+                            store(dst, o + ph * packed_w + j, zero)   # phase 1's row
+                    continue
+                if stride_w == 2:
+                    # Both column phases from one pass over the row: 2 vectors of the
+                    # padded row (padded column q at row + q; lanes outside the input
+                    # zero), split into even (phase 0) and odd (phase 1) columns.
+                    # Phase 1's plane follows phase 0's in xp (offset ph * packed_w).
+                    # Serial, ResNet-18's layer2.0 input (8, 64, 56, 56): 1.5 -> 0.9 ms.
+                    row = ((n * x.shape[1] + c) * h + iy) * wd - pad_w
+                    for j in range(0, packed_w, w_vec):
+                        q = 2 * j
+                        v0 = vload_lanes(x, row + q, pad_w - q, pad_w + wd - q)
+                        v1 = vload_lanes(x, row + q + w_vec, pad_w - q - w_vec,
+                                         pad_w + wd - q - w_vec)
+                        vstore_first(dst, o + j, veven(v0, v1), packed_w - j)
+                        vstore_first(dst, o + ph * packed_w + j, vodd(v0, v1), packed_w - j)
                     continue
                 if stride_w == 1:
                     # Whole vectors: lanes j0 <= j < j1 loaded from the row (the
