@@ -92,9 +92,9 @@ def _weight_transform(w, slot):
 def _convolve(x, u, out, pad_h, pad_w):
     """out = the stride-1 3x3 convolution of x (N, C, H, W) whose filters have transform u.
 
-    u : the (K, C) matrices U[xi] in a slab (:func:`_weight_transform`); out : (N, K, H_out, W_out), overwritten; the input is read
-    with pad_h / pad_w zero rows / columns before it (negative: cropped) and
-    zeros past its bottom / right edge.
+    u : the (K, C) matrices U[xi] in a slab (:func:`_weight_transform`); out : (N, K,
+    H_out, W_out), overwritten; the input is read with pad_h / pad_w zero rows /
+    columns before it (negative: cropped) and zeros past its bottom / right edge.
     """
     n, c = x.shape[:2]
     k, oh, ow = out.shape[1:]

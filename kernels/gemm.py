@@ -34,6 +34,9 @@ the sliver sizes below double; the figures are the AVX2 ones):
   slivers if that is better balanced), pipelined so that one parallel region
   packs the next panel and computes with the current one: one region per K
   block. No two threads write the same element of C.
+* Many small products of one shape (Winograd's 36, fastnn/_winograd.py) go to
+  ``gemm_batched``: one parallel region, each thread running whole products on
+  private buffers, as ``_gemm_columns`` does for a column split.
 * Small products run serially (``gemm_serial``, no prange at all): the caller
   (fastnn/_linear.py ``gemm_into``) picks the serial or the parallel kernel
   (fastnn/_tuning.py GEMM_SERIAL_WORK) and hands the parallel one a reusable
@@ -569,7 +572,8 @@ def gemm_batched(a, b, c, m, n, k, alpha, beta, trans_a, trans_b, work, n_chunks
     panel, per_thread, _ = _workspace_layout(k, n, np.int64(1), nr)
     own = panel + per_thread
     if work.size < n_chunks * own + ALIGN_BYTES // work.itemsize:
-        raise ValueError("gemm_batched: work is smaller than batched_workspace_size(k, n, n_chunks, dtype)")
+        raise ValueError("gemm_batched: work is smaller than "
+                         "batched_workspace_size(k, n, n_chunks, dtype)")
     work = _aligned(work, n_chunks * own)
     n_batch = a.shape[0]
     a_rows, a_cols = (k, m) if trans_a else (m, k)

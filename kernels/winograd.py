@@ -124,6 +124,37 @@ def _gt(u0, u1, u2, u3, u4, u5, q4, q6, q12, q24, m6):
             vfma(vsub(s34, s12), q6, u5))
 
 
+@njit(inline="always")
+def _load6_first(arr, o, step, cnt):
+    """The first cnt lanes at o, o + step, ..., o + 5 step (zero in the others): 6 vectors."""
+    return (vload_first(arr, o, cnt), vload_first(arr, o + step, cnt),
+            vload_first(arr, o + 2 * step, cnt), vload_first(arr, o + 3 * step, cnt),
+            vload_first(arr, o + 4 * step, cnt), vload_first(arr, o + 5 * step, cnt))
+
+
+@njit(inline="always")
+def _store6(arr, o, step, r):
+    """The 6 vectors r to arr at o, o + step, ..., o + 5 step."""
+    vstore(arr, o, r[0])
+    vstore(arr, o + step, r[1])
+    vstore(arr, o + 2 * step, r[2])
+    vstore(arr, o + 3 * step, r[3])
+    vstore(arr, o + 4 * step, r[4])
+    vstore(arr, o + 5 * step, r[5])
+
+
+@njit(inline="always")
+def _store6_first(arr, o, step, r, cnt):
+    """_store6 with the first cnt lanes of each vector only (a slab's rows, 6 points apart
+    or adjacent)."""
+    vstore_first(arr, o, r[0], cnt)
+    vstore_first(arr, o + step, r[1], cnt)
+    vstore_first(arr, o + 2 * step, r[2], cnt)
+    vstore_first(arr, o + 3 * step, r[3], cnt)
+    vstore_first(arr, o + 4 * step, r[4], cnt)
+    vstore_first(arr, o + 5 * step, r[5], cnt)
+
+
 # How the hot loops are written:
 # * a task is a whole (image, channel) plane. Its tiles are taken a tile row at
 #   a time, in vectors of consecutive tiles (one tile per lane, the last vector
@@ -229,31 +260,20 @@ def _input_planes(x, v, pad_h, pad_w, tiles_h, tiles_w, lo, hi):
                 for i in range(ALPHA):
                     src = (TILE * ty + i) * TILE * slots + tx0
                     r = _bt(vload_first(xpf, src, cnt), vload_first(xpf, src + slots, cnt),
-                              vload_first(xpf, src + 2 * slots, cnt),
-                              vload_first(xpf, src + 3 * slots, cnt),
-                              vload_first(xpf, src + 1, cnt),
-                              vload_first(xpf, src + slots + 1, cnt), c2, c4, m2, m4, m5)
-                    o = i * ALPHA * w_vec
-                    vstore(rows, o, r[0])
-                    vstore(rows, o + w_vec, r[1])
-                    vstore(rows, o + 2 * w_vec, r[2])
-                    vstore(rows, o + 3 * w_vec, r[3])
-                    vstore(rows, o + 4 * w_vec, r[4])
-                    vstore(rows, o + 5 * w_vec, r[5])
+                            vload_first(xpf, src + 2 * slots, cnt),
+                            vload_first(xpf, src + 3 * slots, cnt),
+                            vload_first(xpf, src + 1, cnt),
+                            vload_first(xpf, src + slots + 1, cnt), c2, c4, m2, m4, m5)
+                    _store6(rows, i * ALPHA * w_vec, w_vec, r)
                 # pass 2: V[6 p + q] = sum_i B^T[p, i] rows[i, q]
                 t = base + ty * tiles_w + tx0
                 step = ALPHA * w_vec
                 for q in range(ALPHA):
                     o = q * w_vec
                     r = _bt(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
-                              vload(rows, o + 3 * step), vload(rows, o + 4 * step),
-                              vload(rows, o + 5 * step), c2, c4, m2, m4, m5)
-                    vstore_first(vf, q * v_row + t, r[0], cnt)
-                    vstore_first(vf, (ALPHA + q) * v_row + t, r[1], cnt)
-                    vstore_first(vf, (2 * ALPHA + q) * v_row + t, r[2], cnt)
-                    vstore_first(vf, (3 * ALPHA + q) * v_row + t, r[3], cnt)
-                    vstore_first(vf, (4 * ALPHA + q) * v_row + t, r[4], cnt)
-                    vstore_first(vf, (5 * ALPHA + q) * v_row + t, r[5], cnt)
+                            vload(rows, o + 3 * step), vload(rows, o + 4 * step),
+                            vload(rows, o + 5 * step), c2, c4, m2, m4, m5)
+                    _store6_first(vf, q * v_row + t, ALPHA * v_row, r, cnt)
 
 
 def winograd_input_transform(x, v, pad_h, pad_w, tiles_h, tiles_w, n_chunks):
@@ -305,11 +325,8 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                 # pass 1: rows[p, b] = sum_q M[6 p + q] A^T[b, q]
                 for p in range(ALPHA):
                     src = p * ALPHA * m_row + t
-                    y = _at(vload_first(mf, src, cnt), vload_first(mf, src + m_row, cnt),
-                              vload_first(mf, src + 2 * m_row, cnt),
-                              vload_first(mf, src + 3 * m_row, cnt),
-                              vload_first(mf, src + 4 * m_row, cnt),
-                              vload_first(mf, src + 5 * m_row, cnt), c2, c4, c8)
+                    d = _load6_first(mf, src, m_row, cnt)
+                    y = _at(d[0], d[1], d[2], d[3], d[4], d[5], c2, c4, c8)
                     o = p * TILE * w_vec
                     vstore(rows, o, y[0])
                     vstore(rows, o + w_vec, y[1])
@@ -320,8 +337,8 @@ def _output_planes(m, out, tiles_h, tiles_w, lo, hi):
                 for b in range(TILE):
                     o = b * w_vec
                     y = _at(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
-                              vload(rows, o + 3 * step), vload(rows, o + 4 * step),
-                              vload(rows, o + 5 * step), c2, c4, c8)
+                            vload(rows, o + 3 * step), vload(rows, o + 4 * step),
+                            vload(rows, o + 5 * step), c2, c4, c8)
                     d = b * band_w + tx0
                     vstore(bandf, d, y[0])
                     vstore(bandf, d + TILE * band_w, y[1])
@@ -394,28 +411,17 @@ def _grad_output_planes(go, m, tiles_h, tiles_w, lo, hi):
                 for r in range(TILE):
                     src = (TILE * ty + r) * TILE * tiles_w + tx0
                     a = _a(vload_first(gpf, src, cnt), vload_first(gpf, src + tiles_w, cnt),
-                             vload_first(gpf, src + 2 * tiles_w, cnt),
-                             vload_first(gpf, src + 3 * tiles_w, cnt), c2, c4, c8)
-                    o = r * ALPHA * w_vec
-                    vstore(rows, o, a[0])
-                    vstore(rows, o + w_vec, a[1])
-                    vstore(rows, o + 2 * w_vec, a[2])
-                    vstore(rows, o + 3 * w_vec, a[3])
-                    vstore(rows, o + 4 * w_vec, a[4])
-                    vstore(rows, o + 5 * w_vec, a[5])
+                           vload_first(gpf, src + 2 * tiles_w, cnt),
+                           vload_first(gpf, src + 3 * tiles_w, cnt), c2, c4, c8)
+                    _store6(rows, r * ALPHA * w_vec, w_vec, a)
                 # pass 2: M'[6 p + q] = sum_r A[p, r] rows[r, q]
                 t = base + ty * tiles_w + tx0
                 step = ALPHA * w_vec
                 for q in range(ALPHA):
                     o = q * w_vec
                     a = _a(vload(rows, o), vload(rows, o + step), vload(rows, o + 2 * step),
-                             vload(rows, o + 3 * step), c2, c4, c8)
-                    vstore_first(mf, q * m_row + t, a[0], cnt)
-                    vstore_first(mf, (ALPHA + q) * m_row + t, a[1], cnt)
-                    vstore_first(mf, (2 * ALPHA + q) * m_row + t, a[2], cnt)
-                    vstore_first(mf, (3 * ALPHA + q) * m_row + t, a[3], cnt)
-                    vstore_first(mf, (4 * ALPHA + q) * m_row + t, a[4], cnt)
-                    vstore_first(mf, (5 * ALPHA + q) * m_row + t, a[5], cnt)
+                           vload(rows, o + 3 * step), c2, c4, c8)
+                    _store6_first(mf, q * m_row + t, ALPHA * m_row, a, cnt)
 
 
 def winograd_grad_output_transform(go, m, tiles_h, tiles_w, n_chunks):
@@ -473,30 +479,18 @@ def _weight_rows(w, u, lo, hi):
             cols2 = _g(g02, g12, g22, q4, q6, q12, q24, m6)
             # U[6 p + q] = sum_j cols[j][p] G[q, j], one point row p at a time
             dst = k * chans + c0
-            _store_row6(uf, dst, u_row, 0,
-                        _g(cols0[0], cols1[0], cols2[0], q4, q6, q12, q24, m6), cnt)
-            _store_row6(uf, dst, u_row, 1,
-                        _g(cols0[1], cols1[1], cols2[1], q4, q6, q12, q24, m6), cnt)
-            _store_row6(uf, dst, u_row, 2,
-                        _g(cols0[2], cols1[2], cols2[2], q4, q6, q12, q24, m6), cnt)
-            _store_row6(uf, dst, u_row, 3,
-                        _g(cols0[3], cols1[3], cols2[3], q4, q6, q12, q24, m6), cnt)
-            _store_row6(uf, dst, u_row, 4,
-                        _g(cols0[4], cols1[4], cols2[4], q4, q6, q12, q24, m6), cnt)
-            _store_row6(uf, dst, u_row, 5,
-                        _g(cols0[5], cols1[5], cols2[5], q4, q6, q12, q24, m6), cnt)
-
-
-@njit(inline="always")
-def _store_row6(uf, dst, u_row, p, r, cnt):
-    """The 6 vectors r to points 6 p .. 6 p + 5 (rows of u_row elements), offset dst, cnt lanes."""
-    b = p * ALPHA * u_row + dst
-    vstore_first(uf, b, r[0], cnt)
-    vstore_first(uf, b + u_row, r[1], cnt)
-    vstore_first(uf, b + 2 * u_row, r[2], cnt)
-    vstore_first(uf, b + 3 * u_row, r[3], cnt)
-    vstore_first(uf, b + 4 * u_row, r[4], cnt)
-    vstore_first(uf, b + 5 * u_row, r[5], cnt)
+            _store6_first(uf, dst, u_row,
+                          _g(cols0[0], cols1[0], cols2[0], q4, q6, q12, q24, m6), cnt)
+            _store6_first(uf, ALPHA * u_row + dst, u_row,
+                          _g(cols0[1], cols1[1], cols2[1], q4, q6, q12, q24, m6), cnt)
+            _store6_first(uf, 2 * ALPHA * u_row + dst, u_row,
+                          _g(cols0[2], cols1[2], cols2[2], q4, q6, q12, q24, m6), cnt)
+            _store6_first(uf, 3 * ALPHA * u_row + dst, u_row,
+                          _g(cols0[3], cols1[3], cols2[3], q4, q6, q12, q24, m6), cnt)
+            _store6_first(uf, 4 * ALPHA * u_row + dst, u_row,
+                          _g(cols0[4], cols1[4], cols2[4], q4, q6, q12, q24, m6), cnt)
+            _store6_first(uf, 5 * ALPHA * u_row + dst, u_row,
+                          _g(cols0[5], cols1[5], cols2[5], q4, q6, q12, q24, m6), cnt)
 
 
 def winograd_weight_transform(w, u, n_chunks):
@@ -508,15 +502,6 @@ def winograd_weight_transform(w, u, n_chunks):
 
 winograd_weight_transform, winograd_weight_transform_parallel = serial_and_parallel(
     winograd_weight_transform, fastmath=FASTMATH)
-
-
-@njit(inline="always")
-def _load_row6(duf, src, du_row, p, cnt):
-    """Points 6 p .. 6 p + 5 of du at offset src (rows of du_row elements), cnt lanes."""
-    b = p * ALPHA * du_row + src
-    return (vload_first(duf, b, cnt), vload_first(duf, b + du_row, cnt),
-            vload_first(duf, b + 2 * du_row, cnt), vload_first(duf, b + 3 * du_row, cnt),
-            vload_first(duf, b + 4 * du_row, cnt), vload_first(duf, b + 5 * du_row, cnt))
 
 
 @njit(fastmath=FASTMATH)
@@ -541,17 +526,17 @@ def _weight_grad_rows(du, gw, lo, hi):
             cnt = min(w_vec, chans - c0)
             src = k * chans + c0
             # G^T along each point row p: rows_p[j] = sum_q dU[6 p + q] G[q, j]
-            d = _load_row6(duf, src, du_row, 0, cnt)
+            d = _load6_first(duf, src, du_row, cnt)
             r0 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
-            d = _load_row6(duf, src, du_row, 1, cnt)
+            d = _load6_first(duf, ALPHA * du_row + src, du_row, cnt)
             r1 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
-            d = _load_row6(duf, src, du_row, 2, cnt)
+            d = _load6_first(duf, 2 * ALPHA * du_row + src, du_row, cnt)
             r2 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
-            d = _load_row6(duf, src, du_row, 3, cnt)
+            d = _load6_first(duf, 3 * ALPHA * du_row + src, du_row, cnt)
             r3 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
-            d = _load_row6(duf, src, du_row, 4, cnt)
+            d = _load6_first(duf, 4 * ALPHA * du_row + src, du_row, cnt)
             r4 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
-            d = _load_row6(duf, src, du_row, 5, cnt)
+            d = _load6_first(duf, 5 * ALPHA * du_row + src, du_row, cnt)
             r5 = _gt(d[0], d[1], d[2], d[3], d[4], d[5], q4, q6, q12, q24, m6)
             # G^T down each column j: gw[., ., i, j] = sum_p G[p, i] rows_p[j], to taps[3 i + j]
             y = _gt(r0[0], r1[0], r2[0], r3[0], r4[0], r5[0], q4, q6, q12, q24, m6)

@@ -3,7 +3,9 @@
 The conv2d tests reach im2col through small images (rows of at most 9 columns); the
 kernel copies each output row one vector of columns at a time with masked loads, so
 here the rows also span two and three vectors, with every column stride path (1, 2,
-and the element-by-element one), padding on either side and dilation.
+and the element-by-element one), padding on either side and dilation. The direct conv's
+input packing, the other row copy in front of a conv kernel, is checked the same way
+against a NumPy reference (test_direct_pack_matches_numpy).
 """
 import numpy as np
 import pytest
@@ -65,3 +67,45 @@ def test_rows_span_several_vectors():
               for s, k, st, p, d in GEOMETRIES.values()]
     assert max(widths) > 2 * lanes32
     assert any(w < lanes32 for w in widths)
+
+
+# The direct conv's input packing (kernels/conv_direct.py conv2d_pack_input), the other
+# copy that feeds a conv kernel: stride-phase planes of the zero-padded input. Stride 2
+# splits each row into its two column phases with masked loads and even/odd shuffles, a
+# vector of packed columns (two of input) at a time: rows of one to several vectors, odd
+# widths, padding 0-3 on either side, rows cropped at the bottom.
+def numpy_pack(x, stride, pad, packed_h, packed_w):
+    n, c, h, w = x.shape
+    sh, sw = stride
+    ph, pw = pad
+    big = np.zeros((n, c, packed_h * sh + sh, packed_w * sw + sw), x.dtype)
+    rows, cols = min(h, big.shape[2] - ph), min(w, big.shape[3] - pw)
+    big[:, :, ph:ph + rows, pw:pw + cols] = x[:, :, :rows, :cols]
+    out = np.empty((n, c * sh * sw, packed_h * packed_w), x.dtype)
+    for py in range(sh):
+        for px in range(sw):
+            phase = big[:, :, py::sh, px::sw][:, :, :packed_h, :packed_w]
+            out[:, py * sw + px::sh * sw] = phase.reshape(n, c, -1)
+    return out
+
+
+PACKS = [((2, 3, 9, 70), (2, 2), (1, 1)),    # 35 packed columns: 3 float32 vectors, 5 float64
+         ((1, 2, 7, 37), (2, 2), (3, 0)),
+         ((1, 1, 6, 64), (2, 2), (0, 3)),
+         ((2, 2, 5, 33), (2, 1), (2, 2)),
+         ((1, 2, 8, 50), (1, 1), (1, 1)),
+         ((1, 2, 7, 40), (3, 3), (1, 2))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,stride,pad", PACKS)
+def test_direct_pack_matches_numpy(shape, stride, pad, dtype):
+    from fastnn.kernels import conv_direct
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(dtype)
+    # packed rows / columns as the direct conv's layout would have them for a 3x3 window
+    packed_h = -(-(shape[2] + 2 * pad[0]) // stride[0])
+    packed_w = -(-(shape[3] + 2 * pad[1]) // stride[1])
+    xp = np.full((shape[0], shape[1] * stride[0] * stride[1], packed_h * packed_w), np.nan, dtype)
+    conv_direct.conv2d_pack_input(x, xp, stride[0], stride[1], pad[0], pad[1], packed_w, 1)
+    np.testing.assert_array_equal(xp, numpy_pack(x, stride, pad, packed_h, packed_w))
