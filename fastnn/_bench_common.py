@@ -26,8 +26,8 @@ import numpy as np
 
 # --------------------------------------------------------------------------- shapes
 
-GEMM_SIZES = (64, 256, 512, 1024, 2048)
-GEMM_SIZES_QUICK = (64, 256, 512)
+GEMM_SIZES = (64, 128, 256, 512, 1024, 2048)
+GEMM_SIZES_QUICK = (64, 128, 256, 512)
 GEMM_TRANSPOSE_SIZE = 1024
 GEMM_TRANSPOSE_SIZE_QUICK = 512
 GEMM_LAYOUTS = ("A@B", "A@B^T", "A^T@B")

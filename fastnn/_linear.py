@@ -18,26 +18,40 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
 
     a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
     Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds run on the
-    calling thread (``gemm_serial``, or ``gemm_small_m`` without packing when C has at
-    most ``_tuning.GEMM_SMALL_M`` rows); larger ones on every thread
-    (``gemm_parallel``) with a packing workspace (up to ~4.3 MiB float32,
-    ~8.6 MiB float64) from this thread's workspace cache.
+    calling thread without packing: ``gemm_small_m`` (one dot product or row
+    of C at a time) for C of at most ``_tuning.GEMM_SMALL_M`` rows, or with B
+    transposed and at most ``GEMM_SMALL_M_NT`` rows or ``GEMM_SMALL_N_NT`` columns,
+    else ``gemm_small`` (6-row register tiles read from the operands). Larger
+    ones run on every thread (``gemm_parallel``) with a packing workspace (up to
+    ~4.3 MiB float32, ~8.6 MiB float64) from this thread's workspace cache.
     """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    one = c.dtype.type(1)
-    beta = one if accumulate else c.dtype.type(0)
+    one = _ONE[c.dtype]
+    beta = one if accumulate else _ZERO[c.dtype]
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
-        if 0 < m <= _tuning.GEMM_SMALL_M and n > 0 and k > 0:
-            _gemm_small.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)  # no packing
+        if m == 0 or n == 0:
+            return c
+        if k == 0:
+            if not accumulate:
+                c[...] = 0  # an empty sum
+        elif m <= _tuning.GEMM_SMALL_M or trans_b and (m <= _tuning.GEMM_SMALL_M_NT
+                                                         or n <= _tuning.GEMM_SMALL_N_NT):
+            _gemm_small.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)
         else:
-            _gemm.gemm_serial(a, b, c, one, beta, trans_a, trans_b)
+            _gemm_small.gemm_small(a, b, c, one, beta, trans_a, trans_b)
         return c
     threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
     work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, c.dtype),),
                                 c.dtype)
     _gemm.gemm_parallel(a, b, c, one, beta, trans_a, trans_b, work, threads)
     return c
+
+
+# alpha = 1 and beta = 0 / 1 as scalars of the arrays' dtype: a Python float
+# would make Numba compile a second signature of each kernel.
+_ONE = {np.dtype(np.float32): np.float32(1), np.dtype(np.float64): np.float64(1)}
+_ZERO = {np.dtype(np.float32): np.float32(0), np.dtype(np.float64): np.float64(0)}
 
 
 def linear(input, weight, bias=None):

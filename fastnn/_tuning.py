@@ -68,10 +68,18 @@ IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image
 
 # --- GEMM: products of fewer multiply-adds run on the calling thread
 GEMM_SERIAL_WORK = 96 * 96 * 96
-# ... and those with at most this many rows of C skip packing (kernels/gemm_small.py gemm_small_m):
-# 1 x 256 @ 256 x 120 (LeNet-5's fc1 at batch 1) 15 -> 4 us, 2 rows 13 -> 7 us, 4 rows level,
-# 6 rows 19 -> 23 us (the packed 6-row tile wins from there; AVX-512 machine, 2026-12-03)
+# ... without packing (kernels/gemm_small.py): gemm_small_m, a row of C (or with B transposed
+# one dot product) at a time, for C of at most GEMM_SMALL_M rows; with B transposed also up to
+# GEMM_SMALL_M_NT rows or GEMM_SMALL_N_NT columns, where gemm_small would first pack B into
+# 2-vector slivers, mostly padding when n is small (serial us, AVX-512 VM, 2026-12-04,
+# gemm_small_m / gemm_small): m x 120 x 400 (LeNet-5's fc1) m=2 6.2/17, 4 11.6/17.7, 6
+# 17.1/18.0, 8 22.4/21.7; m x 84 x 120 m=6 3.6/3.7, 8 4.5/5.2, 12 6.4/4.6; 64 x 3 x 2000 26/91;
+# 64 x 10 x 84 6.0/3.9. Everything else below GEMM_SERIAL_WORK goes to gemm_small (6-row
+# tiles read in place): 64^3 6.1 -> 4.5 us, 96^3 14.9 -> 12.3 us against the packed
+# gemm_serial it replaced.
 GEMM_SMALL_M = 2
+GEMM_SMALL_M_NT = 6
+GEMM_SMALL_N_NT = 8
 
 # --- serial below, parallel from: elements of the output (or input) per call
 BIAS_PARALLEL_MIN = 262144             # bias add / bias-gradient reduction

@@ -37,14 +37,11 @@ the sliver sizes below double; the figures are the AVX2 ones):
 * Many small products of one shape (Winograd's 36, fastnn/_winograd.py) go to
   ``gemm_batched``: one parallel region, each thread running whole products on
   private buffers, as ``_gemm_columns`` does for a column split.
-* Small products run serially (``gemm_serial``, no prange at all): the caller
-  (fastnn/_linear.py ``gemm_into``) picks the serial or the parallel kernel
-  (fastnn/_tuning.py GEMM_SERIAL_WORK) and hands the parallel one a reusable
-  workspace of ``workspace_size(k, n, threads, dtype)`` elements. Keeping the two
-kernels apart (instead of one ``@njit(parallel=True)`` function with an
-``if``) also keeps compile time down: Numba re-optimises every callee inside
-every function that calls it, so each extra layer or call site of the
-micro-kernel costs seconds of LLVM time.
+* Small products (fastnn/_tuning.py GEMM_SERIAL_WORK) run on the calling
+  thread without packing, in :mod:`fastnn.kernels.gemm_small`: the caller
+  (fastnn/_linear.py ``gemm_into``) picks that or ``gemm_parallel`` and hands
+  the parallel one a reusable workspace of ``workspace_size(k, n, threads,
+  dtype)`` elements.
 
 Indices into arrays in the hot loops go through the ``simd`` intrinsics, which
 address memory from the data pointer: plain ``arr[i]`` indexing with a signed
@@ -433,37 +430,6 @@ def _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, col0, col1, work, pb0,
                    alpha, beta_k)
 
 
-@njit(cache=CACHE, fastmath=FASTMATH)
-def gemm_serial(a, b, c, alpha, beta, trans_a, trans_b):
-    """C = alpha * op(A) @ op(B) + beta * C, in place in ``c``, on the calling thread.
-
-    a : (M, K), or (K, M) when ``trans_a``; b : (K, N), or (N, K) when
-    ``trans_b``; c : (M, N); all C-contiguous, one dtype (float32/float64).
-    alpha, beta : scalars of that dtype; with beta == 0 the old content of
-    ``c`` is ignored (as in BLAS), so ``c`` may be uninitialised memory.
-
-    Allocates its own packing buffers: it is meant for products below
-    GEMM_SERIAL_WORK, where they are a few KiB.
-    """
-    m, n = c.shape
-    k = a.shape[0] if trans_a else a.shape[1]
-    if m == 0 or n == 0:
-        return
-    if k == 0:
-        for i in range(m):
-            for j in range(n):
-                if beta == 0:
-                    c[i, j] = 0
-                else:
-                    c[i, j] *= beta
-        return
-    panel, per_thread, total = _workspace_layout(k, n, np.int64(1), 2 * lanes(c))
-    work = _aligned(np.empty(panel + per_thread + ALIGN_BYTES // c.itemsize, dtype=c.dtype),
-                    panel + per_thread)
-    _gemm_columns(a, b, c, alpha, beta, trans_a, trans_b, np.int64(0), n, work,
-                  np.int64(0), panel)
-
-
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
     """C = alpha * op(A) @ op(B) + beta * C on ``n_chunks`` threads; ``work`` is scratch.
@@ -563,7 +529,8 @@ def gemm_batched(a, b, c, m, n, k, alpha, beta, trans_a, trans_b, work, n_chunks
 
     For many small products (Winograd's 36 GEMMs, fastnn/_winograd.py): thread
     t runs products t*P/n_chunks .. (t+1)*P/n_chunks - 1 whole, each as
-    ``gemm_serial`` would, with its own packing buffers. One parallel region
+    one thread of ``gemm_parallel``'s column split would, with its own
+    packing buffers. One parallel region
     for all P products; calling ``gemm_parallel`` once per product cost a
     region per product and split each one (256 x 256 x 128 on ResNet-18's
     layer3) too finely for two threads to gain much.

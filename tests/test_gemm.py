@@ -23,7 +23,7 @@ def _gemm_alpha_beta(a, b, c, alpha, beta, trans_a, trans_b):
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     if m * n * k < _tuning.GEMM_SERIAL_WORK:
-        gemm_kernel.gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
+        gemm_small.gemm_small(a, b, c, alpha, beta, trans_a, trans_b)
     else:
         work = np.empty(gemm_kernel.workspace_size(k, n, 2, c.dtype), c.dtype)
         gemm_kernel.gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, 2)
@@ -76,14 +76,14 @@ PATH_SHAPES = [(1, 1, 1), (6, 16, 16), (12, 256, 32), (7, 13, 17), (5, 257, 3),
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
                                              (True, True)], ids=["nn", "nt", "tn", "tt"])
 @pytest.mark.parametrize("m,k,n", PATH_SHAPES)
-@pytest.mark.parametrize("path", ["serial", "threads1", "threads2", "threads3"])
+@pytest.mark.parametrize("path", ["small", "threads1", "threads2", "threads3"])
 def test_gemm_paths_match_numpy(path, m, k, n, trans_a, trans_b, dtype, rng):
     a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
     c0 = rng.standard_normal((m, n)).astype(dtype)
     c = c0.copy()
     alpha, beta = dtype(1.25), dtype(0.5)
-    if path == "serial":
-        gemm_kernel.gemm_serial(a, b, c, alpha, beta, trans_a, trans_b)
+    if path == "small":
+        gemm_small.gemm_small(a, b, c, alpha, beta, trans_a, trans_b)
     else:
         # More threads than Numba runs (3 on a 2-core CI machine) must still
         # be correct: the split is by share index, not by the thread running it.
@@ -95,13 +95,13 @@ def test_gemm_paths_match_numpy(path, m, k, n, trans_a, trans_b, dtype, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-2.0, 1.0), (0.5, -3.0), (0.0, 2.0)])
-@pytest.mark.parametrize("path", ["serial", "parallel"])
+@pytest.mark.parametrize("path", ["small", "parallel"])
 def test_gemm_alpha_beta_both_kernels(path, alpha, beta, dtype, rng):
     a, b = _operands(19, 300, 23, False, True, dtype, rng)
     c0 = rng.standard_normal((19, 23)).astype(dtype)
     c = np.full_like(c0, np.nan) if beta == 0 else c0.copy()
-    if path == "serial":
-        gemm_kernel.gemm_serial(a, b, c, dtype(alpha), dtype(beta), False, True)
+    if path == "small":
+        gemm_small.gemm_small(a, b, c, dtype(alpha), dtype(beta), False, True)
     else:
         work = np.empty(gemm_kernel.workspace_size(300, 23, 2, dtype),
                         dtype)
@@ -179,16 +179,49 @@ def test_gemm_small_m_matches_numpy(trans_a, trans_b, dtype, rng):
                 assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
 
 
-def test_gemm_into_takes_the_small_m_kernel_for_few_rows(rng, monkeypatch):
+# gemm_small, the 6-row register tile read in place: one to three row tiles, the
+# last partial, against every edge size of k and n.
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
+                                             (True, True)])
+def test_gemm_small_matches_numpy(trans_a, trans_b, dtype, rng):
+    for m in (3, 6, 7, 13):
+        for k in SMALL_M_SIZES:
+            for n in SMALL_M_SIZES:
+                a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
+                c = np.full((m, n), np.nan, dtype)   # beta = 0 never reads C
+                gemm_small.gemm_small(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
+                assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, trans_a, trans_b, dtype))
+                c0 = rng.standard_normal((m, n)).astype(dtype)
+                c = c0.copy()
+                gemm_small.gemm_small(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
+                assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
+
+
+def test_gemm_into_picks_the_small_kernels_as_documented(rng, monkeypatch):
     calls = []
-    for module, name in ((gemm_small, "gemm_small_m"), (gemm_kernel, "gemm_serial"),
+    for module, name in ((gemm_small, "gemm_small_m"), (gemm_small, "gemm_small"),
                          (gemm_kernel, "gemm_parallel")):
         monkeypatch.setattr(module, name, lambda *args, _n=name: calls.append(_n))
-    for m, k in ((1, 30), (_tuning.GEMM_SMALL_M, 30), (_tuning.GEMM_SMALL_M + 1, 30), (1, 0)):
-        _linear.gemm_into(np.zeros((m, k)), np.zeros((k, 20)), np.zeros((m, 20)))
+    small_m, m_nt, n_nt = _tuning.GEMM_SMALL_M, _tuning.GEMM_SMALL_M_NT, _tuning.GEMM_SMALL_N_NT
+    for m, n, trans_b in ((1, 20, False), (small_m, 20, False), (small_m + 1, 20, False),
+                          (m_nt, 20, True), (m_nt + 1, n_nt, True), (m_nt + 1, n_nt + 1, True)):
+        b = np.zeros((n, 30) if trans_b else (30, n))
+        _linear.gemm_into(np.zeros((m, 30)), b, np.zeros((m, n)), trans_b=trans_b)
     _linear.gemm_into(np.zeros((1, 2000)), np.zeros((2000, 1000)), np.zeros((1, 1000)))
-    assert calls == ["gemm_small_m", "gemm_small_m", "gemm_serial", "gemm_serial",
-                     "gemm_parallel"]
+    assert calls == ["gemm_small_m", "gemm_small_m", "gemm_small", "gemm_small_m",
+                     "gemm_small_m", "gemm_small", "gemm_parallel"]
+
+
+def test_gemm_into_empty_sum(rng):
+    # k = 0: C = 0, or C unchanged when accumulating; no kernel runs.
+    c = np.full((3, 4), np.nan, np.float32)
+    assert np.array_equal(_linear.gemm_into(np.zeros((3, 0), np.float32),
+                                            np.zeros((0, 4), np.float32), c), np.zeros((3, 4)))
+    c0 = rng.standard_normal((3, 4))
+    c = c0.copy()
+    _linear.gemm_into(np.zeros((3, 0)), np.zeros((0, 4)), c, accumulate=True)
+    assert np.array_equal(c, c0)
 
 
 def test_linear_batch_one_matches_numpy(rng):
@@ -205,9 +238,9 @@ def test_linear_batch_one_matches_numpy(rng):
 
 
 def test_gemm_threshold_splits_as_documented(rng, monkeypatch):
-    # Just below GEMM_SERIAL_WORK multiply-adds runs gemm_serial, at it gemm_parallel.
+    # Just below GEMM_SERIAL_WORK multiply-adds runs gemm_small, at it gemm_parallel.
     calls = []
-    monkeypatch.setattr(gemm_kernel, "gemm_serial", lambda *args: calls.append("serial"))
+    monkeypatch.setattr(gemm_small, "gemm_small", lambda *args: calls.append("serial"))
     monkeypatch.setattr(gemm_kernel, "gemm_parallel", lambda *args: calls.append("parallel"))
     side = round(_tuning.GEMM_SERIAL_WORK ** (1 / 3))
     assert side ** 3 == _tuning.GEMM_SERIAL_WORK
