@@ -10,6 +10,7 @@ every parallel kernel takes (kernels/_chunks.py): 1 = serial on the calling
 thread, else one chunk per thread; :func:`variant` also picks the serial or
 the parallel kernel.
 """
+from . import _placement
 from ._numba import get_num_threads  # imports Numba, sets its threading layer
 
 # --- conv2d algorithm='auto' (static rule; fastnn._conv.select_conv2d_algorithm)
@@ -102,8 +103,17 @@ STREAMING_MIN_BYTES = 16 * 2**20     # activations but sigmoid / tanh forward (m
 
 
 def n_chunks(size, threshold):
-    """The ``n_chunks`` argument for a kernel call on ``size`` items: 1 below ``threshold``."""
-    return get_num_threads() if size >= threshold else 1
+    """The ``n_chunks`` argument for a kernel call on ``size`` items: 1 below ``threshold``.
+
+    Before a parallel call it also lets fastnn/_placement.py check, at most every
+    50 ms, that no pool thread shares the calling thread's CPU.
+    """
+    if size < threshold:
+        return 1
+    threads = get_num_threads()
+    if threads > 1:
+        _placement.maybe_check()
+    return threads
 
 
 def variant(kernels, name, size, threshold):

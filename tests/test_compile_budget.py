@@ -18,6 +18,9 @@ import pytest
 # compiled for them) of fastnn.warmup(dtypes=("float32",)) from an empty cache,
 # recorded from the code when this budget was set (see README "First run").
 # Raise it only together with a measurement of what the new compiles cost.
+# 2026-12-04 (tenth session): 295 with kernels/threads.py thread_cpus (fastnn/_placement.py's
+# probe, which the warm-up's first parallel kernel runs): its cold compile took 0.48 / 0.49 s
+# in two fresh processes. gemm_small replaced gemm_serial one for one (cold 1.66 / 1.69 s).
 # 2026-12-03 (seventh session): 294 with conv2d_weight_grad_cvec (the direct grad-weight with
 # vectors along output channels, kernels/conv_weight_cvec.py; the warm-up now runs a 16-channel
 # direct backward for it): its cold compile took 2.73 / 2.42 s in two fresh processes. It takes
@@ -32,7 +35,7 @@ import pytest
 # inline SIMD helpers); their first fwd+bwd call from an empty cache took 20.3 / 22.8 s
 # against 20.2 / 17.3 s before (alternating fresh processes). 282 with the Winograd
 # kernels and their serial twins (263 before them).
-COMPILE_BUDGET = 294
+COMPILE_BUDGET = 295
 
 COUNT = """
     import collections, json, warnings

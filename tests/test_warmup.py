@@ -22,9 +22,10 @@ def _dispatchers():
             and v.py_func.__module__ == m.__name__ and name not in NOT_OPS}
 
 
-# Kernels no public op calls: helpers inlined into other kernels, and the bench's FMA roof
-# (compiled only by `python -m fastnn bench`; this test passed only when test_bench ran first).
-NOT_OPS = {"valid_range", "chunk_bounds", "row_logsumexp", "fma_peak"}
+# Kernels no public op calls: helpers inlined into other kernels, the bench's FMA roof
+# (compiled only by `python -m fastnn bench`; this test passed only when test_bench ran first),
+# and fastnn/_placement.py's probe (int64 thread ids and CPU numbers, no float dtype).
+NOT_OPS = {"valid_range", "chunk_bounds", "row_logsumexp", "fma_peak", "thread_cpus"}
 
 
 def test_warmup_compiles_every_kernel_for_float32():
