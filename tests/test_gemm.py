@@ -157,44 +157,30 @@ def test_gemm_into_on_both_sides_of_threshold(serial_work, dtype, rng, monkeypat
     assert_close(c, _expected(a, b, np.zeros((19, 23)), 1, 0, False, True, dtype))
 
 
-# The no-packing kernel for C with at most GEMM_SMALL_M rows: edge sizes around the
-# vector width (8 / 16 float32 lanes, 4 / 8 float64) and its four-column / four-vector groups.
+# The no-packing kernels' edge sizes: around the vector width (8 / 16 float32 lanes, 4 / 8
+# float64), gemm_small_m's four-column / four-vector groups and gemm_small's two-vector tiles.
 SMALL_M_SIZES = (1, 7, 8, 9, 63, 65, 257)
 
 
+# gemm_small_m (C of 1-3 rows) and gemm_small (the 6-row register tile read in place: one to
+# three row tiles, the last partial) against every edge size of k and n.
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
                                              (True, True)])
-def test_gemm_small_m_matches_numpy(trans_a, trans_b, dtype, rng):
-    for m in (1, 2, 3):
+@pytest.mark.parametrize("kernel,rows", [("gemm_small_m", (1, 2, 3)),
+                                         ("gemm_small", (3, 6, 7, 13))])
+def test_gemm_small_kernels_match_numpy(kernel, rows, trans_a, trans_b, dtype, rng):
+    gemm = getattr(gemm_small, kernel)
+    for m in rows:
         for k in SMALL_M_SIZES:
             for n in SMALL_M_SIZES:
                 a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
                 c = np.full((m, n), np.nan, dtype)   # beta = 0 never reads C
-                gemm_small.gemm_small_m(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
+                gemm(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
                 assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, trans_a, trans_b, dtype))
                 c0 = rng.standard_normal((m, n)).astype(dtype)
                 c = c0.copy()
-                gemm_small.gemm_small_m(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
-                assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
-
-
-# gemm_small, the 6-row register tile read in place: one to three row tiles, the
-# last partial, against every edge size of k and n.
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
-                                             (True, True)])
-def test_gemm_small_matches_numpy(trans_a, trans_b, dtype, rng):
-    for m in (3, 6, 7, 13):
-        for k in SMALL_M_SIZES:
-            for n in SMALL_M_SIZES:
-                a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
-                c = np.full((m, n), np.nan, dtype)   # beta = 0 never reads C
-                gemm_small.gemm_small(a, b, c, dtype(1), dtype(0), trans_a, trans_b)
-                assert_close(c, _expected(a, b, np.zeros((m, n)), 1, 0, trans_a, trans_b, dtype))
-                c0 = rng.standard_normal((m, n)).astype(dtype)
-                c = c0.copy()
-                gemm_small.gemm_small(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
+                gemm(a, b, c, dtype(-0.5), dtype(2), trans_a, trans_b)
                 assert_close(c, _expected(a, b, c0, -0.5, 2, trans_a, trans_b, dtype))
 
 
