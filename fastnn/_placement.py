@@ -38,6 +38,7 @@ import platform
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -72,15 +73,25 @@ enabled = _supported()
 
 
 def maybe_check():
-    """:func:`check`, when enabled, on the main thread, at most every ``CHECK_INTERVAL_S``."""
-    global _last
+    """:func:`check`, when enabled, on the main thread, at most every ``CHECK_INTERVAL_S``.
+
+    Placement only ever affects speed: should the check fail in an unforeseen way
+    (the probe kernel not compiling on some system, say), it warns once and turns
+    itself off instead of failing the op that called it.
+    """
+    global _last, enabled
     if not enabled:
         return
     now = time.perf_counter()
     if now - _last < CHECK_INTERVAL_S or threading.current_thread() is not threading.main_thread():
         return
     _last = now
-    check()
+    try:
+        check()
+    except Exception as exc:  # any failure: see the docstring
+        enabled = False
+        warnings.warn(f"fastnn: worker thread placement turned off after an error: {exc!r}",
+                      RuntimeWarning, stacklevel=2)
 
 
 def thread_cpus():

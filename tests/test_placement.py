@@ -131,6 +131,17 @@ def test_maybe_check_is_throttled_and_main_thread_only(monkeypatch):
     assert calls == [1]
 
 
+def test_maybe_check_turns_itself_off_on_an_unexpected_error(monkeypatch):
+    def broken():
+        raise RuntimeError("probe failed")
+    monkeypatch.setattr(P, "check", broken)
+    monkeypatch.setattr(P, "enabled", True)
+    monkeypatch.setattr(P, "_last", 0.0)
+    with pytest.warns(RuntimeWarning, match="placement turned off.*probe failed"):
+        P.maybe_check()
+    assert P.enabled is False
+
+
 def test_environment_variable_turns_it_off():
     code = "import fastnn._placement as P; print(P.enabled)"
     env = dict(os.environ, FASTNN_THREAD_PLACEMENT="0")
