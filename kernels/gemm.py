@@ -41,7 +41,11 @@ the sliver sizes below double; the figures are the AVX2 ones):
   thread without packing, in :mod:`fastnn.kernels.gemm_small`: the caller
   (fastnn/_linear.py ``gemm_into``) picks that or ``gemm_parallel`` and hands
   the parallel one a reusable workspace of ``workspace_size(k, n, threads,
-  dtype)`` elements.
+  dtype)`` elements. Keeping the serial and the parallel kernels apart
+  (instead of one ``@njit(parallel=True)`` function with an ``if``) also
+  keeps compile time down: Numba re-optimises every callee inside every
+  function that calls it, so each extra layer or call site of the
+  micro-kernel costs seconds of LLVM time.
 
 Indices into arrays in the hot loops go through the ``simd`` intrinsics, which
 address memory from the data pointer: plain ``arr[i]`` indexing with a signed
