@@ -15,9 +15,13 @@ at the next kernel the worker was woken onto its new CPU. This was the "slow
 mode" of the bench's 2-thread rows (README "Fast and slow modes on this VM").
 
 What. :func:`maybe_check` runs before a parallel kernel (fastnn/_tuning.py
-``n_chunks``), at most every ``CHECK_INTERVAL_S``, on the main Python thread:
-:func:`check` starts one parallel region in which every thread reads its
-thread id and CPU (kernels/threads.py), then restricts each worker to the
+``n_chunks``), on the main Python thread: whenever that thread is on another
+CPU than at the last check (read with ``rdtscp``, ~50 ns), and otherwise at
+most every ``CHECK_INTERVAL_S``. (With the interval alone, a calling thread
+that the scheduler had moved onto its worker's CPU, as it may after a sleep,
+ran in the slow mode until the next check: 128^3 matmuls at 130 us instead of
+25 us for up to 50 ms.) :func:`check` starts one parallel region in which
+every thread reads its thread id and CPU (kernels/threads.py), then restricts each worker to the
 calling thread's CPU set minus the CPU it is on (``os.sched_setaffinity`` on
 the worker's thread id; a worker on that CPU is migrated at once). Workers
 keep every other allowed CPU, and the scheduler places them freely among
@@ -42,12 +46,16 @@ import warnings
 
 import numpy as np
 
-#: Seconds between two checks (the cost of one: a parallel region, ~5 us).
+from .kernels import threads as _threads
+
+#: Seconds between two checks while the calling thread stays on one CPU (the
+#: cost of one: a parallel region, ~5 us).
 CHECK_INTERVAL_S = 0.05
 #: How many times :func:`check` changed a worker's CPU set (for tests and diagnostics).
 moves = 0
 
 _last = 0.0
+_checked_cpu = -1  # the calling thread's CPU at the last check
 _applied = {}  # worker thread id -> the CPU set check() gave it
 
 
@@ -73,7 +81,8 @@ enabled = _supported()
 
 
 def maybe_check():
-    """:func:`check`, when enabled, on the main thread, at most every ``CHECK_INTERVAL_S``.
+    """:func:`check`, when enabled, on the main thread: when that thread has changed
+    CPU since the last check, else at most every ``CHECK_INTERVAL_S``.
 
     Placement only ever affects speed: should the check fail in an unforeseen way
     (the probe kernel not compiling on some system, say), it warns once and turns
@@ -82,11 +91,13 @@ def maybe_check():
     global _last, enabled
     if not enabled:
         return
-    now = time.perf_counter()
-    if now - _last < CHECK_INTERVAL_S or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         return
-    _last = now
+    now = time.perf_counter()
     try:
+        if now - _last < CHECK_INTERVAL_S and _threads.current_cpu() == _checked_cpu:
+            return
+        _last = now
         check()
     except Exception as exc:  # any failure: see the docstring
         enabled = False
@@ -102,7 +113,6 @@ def thread_cpus():
     """
     from numba import get_num_threads
 
-    from .kernels import threads as _threads
     out = np.empty((get_num_threads() + 1, 2), dtype=np.int64)
     _threads.thread_cpus(out)
     return (int(out[0, 0]), int(out[0, 1])), [(int(t), int(c)) for t, c in out[1:]]
@@ -113,9 +123,10 @@ def check():
 
     Returns the number of workers whose CPU set changed.
     """
-    global enabled, moves
+    global enabled, moves, _checked_cpu
     import numba
     (me, mine), pool = thread_cpus()
+    _checked_cpu = mine
     if numba.threading_layer() not in ("omp", "tbb"):
         enabled = False
         return 0

@@ -19,8 +19,10 @@ def test_thread_cpus_reports_thread_ids_and_cpus():
     os.sched_setaffinity(0, {cpu})  # the calling thread can only be on this CPU
     try:
         (me, mine), pool = P.thread_cpus()
+        now = P._threads.current_cpu()
     finally:
         os.sched_setaffinity(0, allowed)
+    assert now == cpu
     assert (me, mine) == (threading.get_native_id(), cpu)
     assert len(pool) == numba.get_num_threads()
     tasks = {int(t) for t in os.listdir("/proc/self/task")}
@@ -68,6 +70,7 @@ class _Fake:
         self.probe = None
         monkeypatch.setattr(P, "thread_cpus", lambda: self.probe)
         monkeypatch.setattr(P, "_applied", {})
+        monkeypatch.setattr(P, "_checked_cpu", -1)
         monkeypatch.setattr(P, "enabled", True)
         monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(self.allowed))
@@ -80,6 +83,7 @@ def test_check_follows_the_calling_thread(monkeypatch):
     fake.probe = ((10, 1), [(10, 1), (11, 1)])     # worker 11 woken on the caller's CPU
     assert P.check() == 1
     assert fake.calls == [(11, {0})]
+    assert P._checked_cpu == 1                     # maybe_check compares the caller's CPU with it
     fake.probe = ((10, 1), [(10, 1), (11, 0)])
     assert P.check() == 0                           # already restricted: no system call
     fake.probe = ((10, 0), [(10, 0), (11, 0)])     # the caller moved to CPU 0
@@ -114,21 +118,31 @@ def test_check_turns_itself_off_when_not_permitted(monkeypatch):
 
 def test_maybe_check_is_throttled_and_main_thread_only(monkeypatch):
     calls = []
+    cpu = [0]
     monkeypatch.setattr(P, "check", lambda: calls.append(1))
+    monkeypatch.setattr(P._threads, "current_cpu", lambda: cpu[0])
+    monkeypatch.setattr(P, "_checked_cpu", 0)
     monkeypatch.setattr(P, "enabled", True)
     monkeypatch.setattr(P, "_last", 0.0)
     P.maybe_check()
-    P.maybe_check()  # within CHECK_INTERVAL_S of the first
+    P.maybe_check()  # within CHECK_INTERVAL_S of the first, on the same CPU
     assert calls == [1]
+    cpu[0] = 1       # the calling thread moved: checked again at once
+    P.maybe_check()
+    assert calls == [1, 1]
+    monkeypatch.setattr(P, "_checked_cpu", 1)
+    P.maybe_check()
+    assert calls == [1, 1]
+    calls.clear()
     monkeypatch.setattr(P, "_last", 0.0)
     worker = threading.Thread(target=P.maybe_check)
     worker.start()
     worker.join()
-    assert calls == [1]
+    assert calls == []
     monkeypatch.setattr(P, "enabled", False)
     monkeypatch.setattr(P, "_last", 0.0)
     P.maybe_check()
-    assert calls == [1]
+    assert calls == []
 
 
 def test_maybe_check_turns_itself_off_on_an_unexpected_error(monkeypatch):

@@ -24,8 +24,9 @@ def _dispatchers():
 
 # Kernels no public op calls: helpers inlined into other kernels, the bench's FMA roof
 # (compiled only by `python -m fastnn bench`; this test passed only when test_bench ran first),
-# and fastnn/_placement.py's probe (int64 thread ids and CPU numbers, no float dtype).
-NOT_OPS = {"valid_range", "chunk_bounds", "row_logsumexp", "fma_peak", "thread_cpus"}
+# and fastnn/_placement.py's probes (int64 thread ids and CPU numbers, no float dtype).
+NOT_OPS = {"valid_range", "chunk_bounds", "row_logsumexp", "fma_peak", "thread_cpus",
+           "current_cpu"}
 
 
 def test_warmup_compiles_every_kernel_for_float32():
