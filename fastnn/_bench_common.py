@@ -281,8 +281,9 @@ def time_interleaved(impls, repeat, min_sample_s=0.005, settle=True):
     """Median seconds per call of each callable in ``impls`` (dict name -> callable or None).
 
     Each callable is called once untimed (compile, cache load, page faults),
-    once more to size its samples (a sample loops the call enough times to
-    last ``min_sample_s``, 1 to 1000 calls), then ``repeat`` rounds take one
+    then repeatedly for ``min_sample_s`` to size its samples (a sample loops
+    the call as many times as fitted in that time, 1 to 1000 calls), then
+    ``repeat`` rounds take one
     sample of each, in an order that rotates by one each round. With
     ``settle`` every call starts only after :func:`wait_until_idle`, so no
     implementation is timed while another one's threads still spin.
@@ -295,10 +296,16 @@ def time_interleaved(impls, repeat, min_sample_s=0.005, settle=True):
         pause()
         f()  # warm-up
         pause()
+        # Count the calls that fit in min_sample_s rather than scale up one call:
+        # a single slow call (the first after an idle pause wakes sleeping
+        # threads: 0.3-1.9 ms for a 30 us 128^3 matmul on the 2-vCPU VM) made
+        # 2-call samples that timed mostly that wake-up.
         t0 = time.perf_counter()
-        f()
-        once = time.perf_counter() - t0
-        loops[name] = max(1, min(1000, int(min_sample_s / max(once, 1e-7))))
+        calls = 0
+        while calls < 1000 and (calls == 0 or time.perf_counter() - t0 < min_sample_s):
+            f()
+            calls += 1
+        loops[name] = calls
     samples = {name: [] for name, _ in live}
     for r in range(repeat):
         k = r % len(live) if live else 0

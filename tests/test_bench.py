@@ -61,6 +61,21 @@ def test_time_interleaved_returns_median_per_impl_and_keeps_none():
     assert calls["a"] == 2 + 3   # warm-up, calibration, then one call per sample
 
 
+def test_time_interleaved_sizes_samples_by_counting_calls():
+    # One slow call (a wake-up after an idle pause) must not shrink every sample
+    # to a call or two: the calibration counts the calls that fit in min_sample_s.
+    calls = {"a": 0}
+
+    def a():
+        calls["a"] += 1
+        if calls["a"] <= 2:          # the warm-up and the first calibration call
+            time.sleep(0.004)
+
+    C.time_interleaved({"a": a}, repeat=2, min_sample_s=0.005, settle=False)
+    loops = (calls["a"] - 1) // 3    # calibration + 2 samples of that many calls each
+    assert loops >= 20
+
+
 def test_time_interleaved_rotates_the_order():
     order = []
     impls = {name: (lambda name=name: order.append(name)) for name in "abc"}
