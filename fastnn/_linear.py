@@ -11,14 +11,16 @@ from . import _workspace
 from .kernels import bias as _bias
 from .kernels import gemm as _gemm
 from .kernels import gemm_small as _gemm_small
+from .kernels import simd as _simd
 
 
 def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     """c = op(a) @ op(b) (or c += op(a) @ op(b) with ``accumulate``) with the Numba GEMM; returns c.
 
     a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
-    Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds run on the
-    calling thread without packing: ``gemm_small_m`` (one dot product or row
+    Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds (or whose
+    column split would give one thread all the work) run on the calling thread
+    without packing: ``gemm_small_m`` (one dot product or row
     of C at a time) for C of at most ``_tuning.GEMM_SMALL_M`` rows, or with B
     transposed and at most ``GEMM_SMALL_M_NT`` rows or ``GEMM_SMALL_N_NT`` columns,
     else ``gemm_small`` (6-row register tiles read from the operands). Larger
@@ -29,7 +31,13 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     k = a.shape[0] if trans_a else a.shape[1]
     one = _ONE[c.dtype]
     beta = one if accumulate else _ZERO[c.dtype]
-    if m * n * k < _tuning.GEMM_SERIAL_WORK:
+    threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
+    if threads > 1 and (m <= _gemm.MC or n >= _gemm.COLUMN_SPLIT_MIN * threads):
+        # gemm_parallel's column split deals out whole NR-column slivers: with
+        # fewer slivers than threads the rest would only wake up and wait
+        # (128 x 32 x 512 float32, one sliver: 35 us on one thread, 60-250 us on two).
+        threads = min(threads, -(-n // (2 * _simd.VECTOR_BYTES // c.itemsize)))
+    if threads == 1:
         if m == 0 or n == 0:
             return c
         if k == 0:
@@ -41,7 +49,6 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
         else:
             _gemm_small.gemm_small(a, b, c, one, beta, trans_a, trans_b)
         return c
-    threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
     work = _workspace.workspace("gemm_pack", (_gemm.workspace_size(k, n, threads, c.dtype),),
                                 c.dtype)
     _gemm.gemm_parallel(a, b, c, one, beta, trans_a, trans_b, work, threads)

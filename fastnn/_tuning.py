@@ -67,8 +67,12 @@ WINOGRAD_PARALLEL_MIN = 65536
 # --- memory
 IM2COL_CHUNK_BYTES = 32 * 2**20   # im2col columns per batch chunk (>= one image)
 
-# --- GEMM: products of fewer multiply-adds run on the calling thread
-GEMM_SERIAL_WORK = 96 * 96 * 96
+# --- GEMM: products of fewer multiply-adds run on the calling thread. Re-measured 2026-12-04
+# (eleventh session) once worker placement kept the 2-thread figures steady, one thread
+# (gemm_small) / two (gemm_parallel), us, interleaved: 96^3 14/21 and 22/40, 104^3 33/34,
+# 112^3 24/31 and 30/33, 120^3 44/40, 128^3 41/33 and 58/44; 64 x 256 x 64 35/32,
+# 256 x 64 x 64 27/36, 64 x 64 x 256 32/32 (96^3 before).
+GEMM_SERIAL_WORK = 112 * 112 * 112
 # ... without packing (kernels/gemm_small.py): gemm_small_m, a row of C (or with B transposed
 # one dot product) at a time, for C of at most GEMM_SMALL_M rows; with B transposed also up to
 # GEMM_SMALL_M_NT rows or GEMM_SMALL_N_NT columns, where gemm_small would first pack B into

@@ -151,10 +151,10 @@ def test_gemm_batched_rejects_a_short_workspace():
 def test_gemm_into_on_both_sides_of_threshold(serial_work, dtype, rng, monkeypatch):
     # fastnn._linear.gemm_into picks the kernel from GEMM_SERIAL_WORK: force each side.
     monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", serial_work)
-    a, b = _operands(19, 300, 23, False, True, dtype, rng)
-    c = np.full((19, 23), np.nan, dtype)
+    a, b = _operands(19, 300, 70, False, True, dtype, rng)   # 70 columns: 3+ slivers
+    c = np.full((19, 70), np.nan, dtype)
     _linear.gemm_into(a, b, c, False, True)
-    assert_close(c, _expected(a, b, np.zeros((19, 23)), 1, 0, False, True, dtype))
+    assert_close(c, _expected(a, b, np.zeros((19, 70)), 1, 0, False, True, dtype))
 
 
 # The no-packing kernels' edge sizes: around the vector width (8 / 16 float32 lanes, 4 / 8
@@ -235,6 +235,21 @@ def test_gemm_threshold_splits_as_documented(rng, monkeypatch):
         b = np.zeros((side, side), np.float32)
         _linear.gemm_into(a, b, np.zeros((m, side), np.float32))
     assert calls == ["serial", "parallel"]
+
+
+def test_gemm_column_split_uses_no_more_threads_than_slivers(monkeypatch):
+    # gemm_parallel's column split (m <= MC) deals out NR-column slivers: a product
+    # of one sliver runs on the calling thread, one of two slivers on two threads.
+    calls = []
+    monkeypatch.setattr(gemm_small, "gemm_small", lambda *args: calls.append("serial"))
+    monkeypatch.setattr(gemm_kernel, "gemm_parallel", lambda *args: calls.append(args[-1]))
+    monkeypatch.setattr(_tuning, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", 0)
+    nr = 2 * simd.VECTOR_BYTES // 4     # float32 columns per sliver
+    for n in (nr, nr + 1, 5 * nr):
+        _linear.gemm_into(np.zeros((gemm_kernel.MC, 64), np.float32),
+                          np.zeros((64, n), np.float32), np.zeros((gemm_kernel.MC, n), np.float32))
+    assert calls == ["serial", 2, 4]
 
 
 def test_gemm_workspace_reused_across_sizes_and_dtypes(rng, monkeypatch):
