@@ -109,14 +109,14 @@ STREAMING_MIN_BYTES = 16 * 2**20     # activations but sigmoid / tanh forward (m
 def n_chunks(size, threshold):
     """The ``n_chunks`` argument for a kernel call on ``size`` items: 1 below ``threshold``.
 
-    Before a parallel call it also lets fastnn/_placement.py check, at most every
-    50 ms, that no pool thread shares the calling thread's CPU.
+    Before a parallel call it also lets fastnn/_placement.py keep the pool's
+    workers off the calling thread's CPU (a ~50 ns test when nothing moved).
     """
     if size < threshold:
         return 1
     threads = get_num_threads()
     if threads > 1:
-        _placement.maybe_check()
+        _placement.maybe_check(threads)
     return threads
 
 

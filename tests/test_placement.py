@@ -71,6 +71,8 @@ class _Fake:
         monkeypatch.setattr(P, "thread_cpus", lambda: self.probe)
         monkeypatch.setattr(P, "_applied", {})
         monkeypatch.setattr(P, "_checked_cpu", -1)
+        monkeypatch.setattr(P, "_workers", ())
+        monkeypatch.setattr(P, "_pool_size", 0)
         monkeypatch.setattr(P, "enabled", True)
         monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(self.allowed))
@@ -116,33 +118,51 @@ def test_check_turns_itself_off_when_not_permitted(monkeypatch):
     assert P.check() == 0 and P.enabled is False
 
 
-def test_maybe_check_is_throttled_and_main_thread_only(monkeypatch):
+def test_maybe_check_probes_rarely_and_follows_the_caller_at_once(monkeypatch):
     calls = []
     cpu = [0]
-    monkeypatch.setattr(P, "check", lambda: calls.append(1))
+    monkeypatch.setattr(P, "check", lambda: calls.append("probe"))
+    monkeypatch.setattr(P, "restrict", lambda c: calls.append(("restrict", c)))
     monkeypatch.setattr(P._threads, "current_cpu", lambda: cpu[0])
     monkeypatch.setattr(P, "_checked_cpu", 0)
+    monkeypatch.setattr(P, "_pool_size", 2)
     monkeypatch.setattr(P, "enabled", True)
     monkeypatch.setattr(P, "_last", 0.0)
-    P.maybe_check()
-    P.maybe_check()  # within CHECK_INTERVAL_S of the first, on the same CPU
-    assert calls == [1]
-    cpu[0] = 1       # the calling thread moved: checked again at once
-    P.maybe_check()
-    assert calls == [1, 1]
-    monkeypatch.setattr(P, "_checked_cpu", 1)
-    P.maybe_check()
-    assert calls == [1, 1]
+    P.maybe_check(2)
+    P.maybe_check(2)  # within PROBE_INTERVAL_S of the probe, on the same CPU: nothing
+    assert calls == ["probe"]
+    cpu[0] = 1        # the calling thread moved: the known workers follow, no probe
+    P.maybe_check(2)
+    assert calls == ["probe", ("restrict", 1)]
+    P.maybe_check(4)  # more threads than the probe saw: probe again
+    assert calls == ["probe", ("restrict", 1), "probe"]
     calls.clear()
     monkeypatch.setattr(P, "_last", 0.0)
-    worker = threading.Thread(target=P.maybe_check)
+    worker = threading.Thread(target=P.maybe_check, args=(2,))
     worker.start()
     worker.join()
-    assert calls == []
+    assert calls == []  # main thread only
     monkeypatch.setattr(P, "enabled", False)
-    monkeypatch.setattr(P, "_last", 0.0)
-    P.maybe_check()
+    P.maybe_check(2)
     assert calls == []
+
+
+def test_restrict_uses_the_known_workers_without_a_probe(monkeypatch):
+    fake = _Fake(monkeypatch)
+    monkeypatch.setattr(P, "thread_cpus", lambda: pytest.fail("restrict must not probe"))
+    monkeypatch.setattr(P, "_workers", (11,))
+    monkeypatch.setattr(P, "_pool_size", 2)
+    assert P.restrict(0) == 1 and fake.calls == [(11, {1})]
+    assert P.restrict(0) == 0                       # unchanged: no system call
+    assert P.restrict(1) == 1 and fake.calls[-1] == (11, {0})
+    assert P._checked_cpu == 1
+
+    def gone(pid, cpus):
+        raise ProcessLookupError(3, "No such process")
+    monkeypatch.setattr(os, "sched_setaffinity", gone)
+    monkeypatch.setattr(P, "_last", 123.0)
+    assert P.restrict(0) == 0
+    assert P.enabled and P._last == 0.0             # an exited thread: probe again next time
 
 
 def test_maybe_check_turns_itself_off_on_an_unexpected_error(monkeypatch):
