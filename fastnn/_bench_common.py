@@ -283,8 +283,8 @@ def time_interleaved(impls, repeat, min_sample_s=0.005, settle=True):
     Each callable is called once untimed (compile, cache load, page faults),
     then repeatedly for ``min_sample_s`` to size its samples (a sample loops
     the call as many times as fitted in that time, 1 to 1000 calls), then
-    ``repeat`` rounds take one
-    sample of each, in an order that rotates by one each round. With
+    ``repeat`` rounds take one sample of each, in an order that rotates by one
+    each round. With
     ``settle`` every call starts only after :func:`wait_until_idle`, so no
     implementation is timed while another one's threads still spin.
     None entries give None.

@@ -11,7 +11,6 @@ from . import _workspace
 from .kernels import bias as _bias
 from .kernels import gemm as _gemm
 from .kernels import gemm_small as _gemm_small
-from .kernels import simd as _simd
 
 
 def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
@@ -36,7 +35,7 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
         # gemm_parallel's column split deals out whole NR-column slivers: with
         # fewer slivers than threads the rest would only wake up and wait
         # (128 x 32 x 512 float32, one sliver: 35 us on one thread, 60-250 us on two).
-        threads = min(threads, -(-n // (2 * _simd.VECTOR_BYTES // c.itemsize)))
+        threads = min(threads, -(-n // _gemm.sliver_columns(c.dtype)))
     if threads == 1:
         if m == 0 or n == 0:
             return c

@@ -98,14 +98,19 @@ def _blocking(k, n, nr):
     return kcb, ncb, kcb * ((ncb + nr - 1) // nr) * nr
 
 
+def sliver_columns(dtype):
+    """NR, the columns of C in one register tile and one packed B sliver: two SIMD
+    vectors of ``dtype`` (plain Python, for the dispatch in fastnn/_linear.py)."""
+    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
 def workspace_size(k, n, threads, dtype):
     """Elements of ``dtype`` in the scratch buffer that ``gemm_parallel`` needs.
 
     Plain Python (called by the dispatch in fastnn/_linear.py) over the jitted
     layout, plus the slack that ``_aligned`` may skip."""
-    itemsize = np.dtype(dtype).itemsize
-    nr = 2 * VECTOR_BYTES // itemsize  # NR: two SIMD vectors
-    return int(_workspace_layout(k, n, threads, nr)[2]) + ALIGN_BYTES // itemsize
+    nr = sliver_columns(dtype)
+    return int(_workspace_layout(k, n, threads, nr)[2]) + ALIGN_BYTES // np.dtype(dtype).itemsize
 
 
 # Packed panels start on a cache-line boundary. Every B sliver is then aligned
@@ -515,10 +520,8 @@ def gemm_parallel(a, b, c, alpha, beta, trans_a, trans_b, work, n_chunks):
 def batched_workspace_size(k, n, threads, dtype):
     """Elements of ``dtype`` in the scratch buffer that ``gemm_batched`` needs:
     one private B panel and A block per thread (``_gemm_columns``), plus alignment slack."""
-    itemsize = np.dtype(dtype).itemsize
-    nr = 2 * VECTOR_BYTES // itemsize
-    panel, per_thread, _ = _workspace_layout(k, n, 1, nr)
-    return int(threads * (panel + per_thread)) + ALIGN_BYTES // itemsize
+    panel, per_thread, _ = _workspace_layout(k, n, 1, sliver_columns(dtype))
+    return int(threads * (panel + per_thread)) + ALIGN_BYTES // np.dtype(dtype).itemsize
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
