@@ -17,33 +17,40 @@ def gemm_into(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     """c = op(a) @ op(b) (or c += op(a) @ op(b) with ``accumulate``) with the Numba GEMM; returns c.
 
     a, b, c : C-contiguous 2-D arrays of one dtype (op(x) = x.T when trans_x).
-    Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds (or whose
-    column split would give one thread all the work) run on the calling thread
-    without packing: ``gemm_small_m`` (one dot product or row
-    of C at a time) for C of at most ``_tuning.GEMM_SMALL_M`` rows, or with B
-    transposed and at most ``GEMM_SMALL_M_NT`` rows or ``GEMM_SMALL_N_NT`` columns,
-    else ``gemm_small`` (6-row register tiles read from the operands). Larger
-    ones run on every thread (``gemm_parallel``) with a packing workspace (up to
-    ~4.3 MiB float32, ~8.6 MiB float64) from this thread's workspace cache.
+    Products of fewer than ``_tuning.GEMM_SERIAL_WORK`` multiply-adds, C of at
+    most one NR-column sliver (``gemm.sliver_columns``) and matrix-vector-like
+    shapes run on the calling thread without packing: ``gemm_small_m`` (one dot
+    product or row of C at a time) for C of at most ``_tuning.GEMM_SMALL_M``
+    rows, or with B transposed and at most ``GEMM_SMALL_M_NT`` rows or
+    ``GEMM_SMALL_N_NT`` columns, else ``gemm_small`` (6-row register tiles read
+    from the operands). Everything else runs packed (``gemm_parallel``) on every
+    thread, or on one when ``fastnn.get_num_threads()`` is 1, with a packing
+    workspace (up to ~4.3 MiB float32, ~8.6 MiB float64) from this thread's
+    workspace cache.
     """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     one = _ONE[c.dtype]
     beta = one if accumulate else _ZERO[c.dtype]
+    nr = _gemm.sliver_columns(c.dtype)
     threads = _tuning.n_chunks(m * n * k, _tuning.GEMM_SERIAL_WORK)
     if threads > 1 and (m <= _gemm.MC or n >= _gemm.COLUMN_SPLIT_MIN * threads):
         # gemm_parallel's column split deals out whole NR-column slivers: with
         # fewer slivers than threads the rest would only wake up and wait
         # (128 x 32 x 512 float32, one sliver: 35 us on one thread, 60-250 us on two).
-        threads = min(threads, -(-n // _gemm.sliver_columns(c.dtype)))
-    if threads == 1:
+        threads = min(threads, -(-n // nr))
+    small_m = m <= _tuning.GEMM_SMALL_M or trans_b and (m <= _tuning.GEMM_SMALL_M_NT
+                                                        or n <= _tuning.GEMM_SMALL_N_NT)
+    # On one thread, packing pays from GEMM_SERIAL_WORK up except for one-sliver
+    # C (float32, one Numba thread, unpacked / packed: 128^3 40/33 us, 1024^3
+    # 52/14 ms, 256 x 784 x 1152 5.4/3.3 ms; 1024 x 32 x 1024 0.54/0.74 ms).
+    if threads <= 1 and (m * n * k < _tuning.GEMM_SERIAL_WORK or n <= nr or small_m):
         if m == 0 or n == 0:
             return c
         if k == 0:
             if not accumulate:
                 c[...] = 0  # an empty sum
-        elif m <= _tuning.GEMM_SMALL_M or trans_b and (m <= _tuning.GEMM_SMALL_M_NT
-                                                         or n <= _tuning.GEMM_SMALL_N_NT):
+        elif small_m:
             _gemm_small.gemm_small_m(a, b, c, one, beta, trans_a, trans_b)
         else:
             _gemm_small.gemm_small(a, b, c, one, beta, trans_a, trans_b)

@@ -252,6 +252,26 @@ def test_gemm_column_split_uses_no_more_threads_than_slivers(monkeypatch):
     assert calls == ["serial", 2, 4]
 
 
+def test_gemm_on_one_thread_packs_large_products(monkeypatch):
+    # With one Numba thread, products from GEMM_SERIAL_WORK up still run packed
+    # (gemm_parallel with n_chunks=1: 1024^3 went 3.7x slower through
+    # gemm_small), except C of one sliver and matrix-vector-like shapes.
+    calls = []
+    monkeypatch.setattr(gemm_small, "gemm_small", lambda *args: calls.append("small"))
+    monkeypatch.setattr(gemm_small, "gemm_small_m", lambda *args: calls.append("small_m"))
+    monkeypatch.setattr(gemm_kernel, "gemm_parallel", lambda *args: calls.append(args[-1]))
+    monkeypatch.setattr(_tuning, "get_num_threads", lambda: 1)
+    nr = 2 * simd.VECTOR_BYTES // 4     # float32 columns per sliver
+    side = round(_tuning.GEMM_SERIAL_WORK ** (1 / 3))
+    for m, k, n, trans_b in [(side, side, side, False), (side - 1, side, side, False),
+                             (4 * side, side, nr, False), (4 * side, side, nr + 1, False),
+                             (2, 4 * side, 4 * side, False), (6, 4 * side, 4 * side, True)]:
+        b = np.zeros((n, k) if trans_b else (k, n), np.float32)
+        _linear.gemm_into(np.zeros((m, k), np.float32), b, np.zeros((m, n), np.float32),
+                          trans_b=trans_b)
+    assert calls == [1, "small", "small", 1, "small_m", "small_m"]
+
+
 def test_gemm_workspace_reused_across_sizes_and_dtypes(rng, monkeypatch):
     monkeypatch.setattr(_tuning, "GEMM_SERIAL_WORK", 0)
     for m, k, n, dtype in [(40, 300, 50, np.float32), (8, 20, 9, np.float32),
