@@ -38,7 +38,7 @@ import time
 import warnings
 
 from numba import config as _numba_config
-from numba import get_num_threads
+from ._numba import get_num_threads  # the lock-free getter (fastnn/_numba.py)
 
 from . import _checks
 from . import _tuning

@@ -114,6 +114,14 @@ def n_chunks(size, threshold):
     """
     if size < threshold:
         return 1
+    return before_parallel()
+
+
+def before_parallel():
+    """Numba's thread count, once fastnn/_placement.py has kept the pool's workers off the
+    calling thread's CPU. Call it before a parallel kernel that takes no ``n_chunks``
+    (kernels/im2col.py's always run on every thread); ``n_chunks`` calls it for the rest.
+    """
     threads = get_num_threads()
     if threads > 1:
         _placement.maybe_check(threads)

@@ -188,6 +188,30 @@ def test_set_num_threads_is_bounded_by_numba_num_threads():
     assert "NUMBA_NUM_THREADS" in lines[1] and "[1, 1]" in lines[1] and "got 2" in lines[1]
 
 
+def test_fastnn_thread_count_getter_agrees_with_numba(monkeypatch):
+    # fastnn/_numba.py reads the count from the threading layer without Numba's locks:
+    # it must give numba.get_num_threads()'s answer after set_num_threads, in the
+    # main thread and in a new Python thread (Numba's count is per thread), and fall
+    # back to the public function without the internals.
+    from fastnn import _numba
+    assert _numba._parallel is not None   # the fast path is exercised on this Numba
+    saved = numba.get_num_threads()
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            fastnn.set_num_threads(threads)
+            assert _numba.get_num_threads() == numba.get_num_threads() == threads
+            seen = []
+            worker = threading.Thread(target=lambda: seen.append(
+                (_numba.get_num_threads(), numba.get_num_threads())))
+            worker.start()
+            worker.join()
+            assert seen[0][0] == seen[0][1]
+        monkeypatch.setattr(_numba, "_parallel", None)
+        assert _numba.get_num_threads() == numba.get_num_threads()
+    finally:
+        fastnn.set_num_threads(saved)
+
+
 # --------------------------------------------------------------------------- determinism
 
 def _train(seed, n_images=192, epochs=2):

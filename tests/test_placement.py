@@ -182,3 +182,28 @@ def test_environment_variable_turns_it_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_im2col_path_places_workers_before_its_first_kernel(monkeypatch, backward):
+    # kernels/im2col.py's kernels take no n_chunks: the im2col forward (unfold first) and
+    # backward (axis swap first) place the workers before them, not only at the GEMM.
+    import numpy as np
+    from fastnn import _conv, _tuning, functional as F
+    from fastnn.kernels import im2col
+    events = []
+    monkeypatch.setattr(_tuning, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(P, "maybe_check", lambda threads=0: events.append("check"))
+    for name in ("im2col", "swap_nc"):
+        kernel = getattr(im2col, name)
+        monkeypatch.setattr(_conv._im2col, name,
+                            lambda *a, _k=kernel, _n=name: (events.append(_n), _k(*a)))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    if backward:
+        go = rng.standard_normal((2, 4, 6, 6)).astype(np.float32)
+        F.conv2d_backward(go, x, w, padding=1, algorithm="im2col")
+    else:
+        F.conv2d(x, w, padding=1, algorithm="im2col")
+    assert events[0] == "check" and events[1] == ("swap_nc" if backward else "im2col")
