@@ -70,7 +70,7 @@ def _tiny_inputs(dtype):
 # One row per call: (function name in fastnn.functional, names of its
 # positional arguments in _tiny_inputs, keyword arguments). Every kernel of
 # every public op (forward and backward, every conv2d algorithm) runs at least
-# once. Append a row for a new op.
+# once, and SGD.step's kernel (_EXTRA_CALLS). Append a row for a new op.
 WARMUP_CALLS = [
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "direct"}),
     ("conv2d", ("x4", "w4", "b4"), {"padding": 1, "algorithm": "im2col"}),
@@ -145,7 +145,20 @@ WARMUP_CALLS = [
     ("group_norm_backward", ("x4", "x4", 3, "c3", "c3"), {}),
     ("multi_margin_loss", ("x2", "t1"), {}),
     ("multi_margin_loss_backward", (1.0, "x2", "t1"), {}),
+    ("sgd_update", ("x2",), {}),     # not an op: SGD.step's kernel (_EXTRA_CALLS)
 ]
+
+
+def _sgd_update(x):
+    """One SGD.step update with momentum on a copy of x: compiles kernels/optim.py."""
+    from .kernels import optim
+    t = x.dtype.type
+    p = x.reshape(-1).copy()
+    optim.sgd_update(p, p.copy(), p.copy(), t(0.1), t(0.9), t(1), t(0), False)
+
+
+# Rows of WARMUP_CALLS that name a kernel no fastnn.functional op runs.
+_EXTRA_CALLS = {"sgd_update": _sgd_update}
 
 
 # Each row runs once per pass. Every kernel that has serial and parallel
@@ -192,8 +205,8 @@ def _run_tasks(tasks):
             inputs[dtype] = _tiny_inputs(np.dtype(dtype))
         name, args, kwargs = WARMUP_CALLS[i]
         with _forced(mode):
-            getattr(functional, name)(*(inputs[dtype][a] if isinstance(a, str) else a
-                                        for a in args), **kwargs)
+            fn = _EXTRA_CALLS[name] if name in _EXTRA_CALLS else getattr(functional, name)
+            fn(*(inputs[dtype][a] if isinstance(a, str) else a for a in args), **kwargs)
     return len(tasks)
 
 
@@ -261,7 +274,7 @@ def warmup(dtypes=("float32",), processes=None, progress=False):
     """Compile, or load from Numba's on-disk cache, every fastnn kernel for ``dtypes``.
 
     Calls every public op of :mod:`fastnn.functional` and its backward on
-    tiny inputs (every conv2d algorithm), in three passes: with every size
+    tiny inputs (every conv2d algorithm), and SGD's update kernel, in three passes: with every size
     threshold of fastnn/_tuning.py forced to the serial kernels, to the
     parallel ones, and to the streaming activation kernels, so that no later
     call of those dtypes pauses to compile, whatever its size. Importing fastnn

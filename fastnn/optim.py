@@ -1,7 +1,7 @@
 """Optimizers: update a model's parameters in place from the gradients its backward left."""
 import numpy as np
 
-from . import _checks
+from . import _backend, _checks
 
 __all__ = ["SGD", "Adam", "RMSprop"]
 
@@ -64,11 +64,29 @@ class SGD:
         self._velocity = {}
 
     def step(self):
-        """Apply one update to every parameter of the model."""
+        """Apply one update to every parameter of the model.
+
+        On the Numba backend each update after the first is one pass of
+        kernels/optim.py's ``sgd_update`` (C-contiguous float parameters with
+        gradients of their dtype); it rounds every operation as the NumPy form
+        below does, so both backends give the same bits.
+        """
+        update = _sgd_kernel()
+        scalars = {}   # the kernel's scalar arguments, per dtype
         for layer, name in self.model.parameters():
             p = layer.params[name]
             g = _grad("SGD", layer, name)
             t = p.dtype.type
+            v = self._velocity.get((id(layer), name)) if self.momentum else p
+            if (update is not None and v is not None and g.dtype == p.dtype
+                    and g.shape == p.shape and p.flags.c_contiguous and g.flags.c_contiguous
+                    and p.dtype in _checks.FLOAT_DTYPES):
+                s = scalars.get(t)
+                if s is None:
+                    s = scalars[t] = (t(self.lr), t(self.momentum), t(1.0 - self.dampening),
+                                      t(self.weight_decay), self.nesterov)
+                update(p.reshape(-1), g.reshape(-1), v.reshape(-1), *s)
+                continue
             if self.weight_decay:
                 g = g + t(self.weight_decay) * p
             if self.momentum:
@@ -84,6 +102,20 @@ class SGD:
                         np.add(v, g, out=v)
                 g = g + t(self.momentum) * v if self.nesterov else v
             p -= t(self.lr) * g
+
+
+_SGD_UPDATE = []
+
+
+def _sgd_kernel():
+    """kernels/optim.py's sgd_update on the Numba backend (imported on first use, so that
+    the NumPy backend never imports Numba), else None."""
+    if _backend.get_backend() != "numba":
+        return None
+    if not _SGD_UPDATE:
+        from .kernels import optim
+        _SGD_UPDATE.append(optim.sgd_update)
+    return _SGD_UPDATE[0]
 
 
 class Adam:

@@ -18,6 +18,9 @@ import pytest
 # compiled for them) of fastnn.warmup(dtypes=("float32",)) from an empty cache,
 # recorded from the code when this budget was set (see README "First run").
 # Raise it only together with a measurement of what the new compiles cost.
+# 2026-12-04 (twelfth session): 297 with kernels/optim.py sgd_update (SGD.step's update in
+# one pass; warm-up row "sgd_update"): its cold compile took 0.59 / 0.58 s in two fresh
+# processes. It takes LeNet-5's SGD step from 57 to 39 us.
 # 2026-12-04 (eleventh session): 296 with kernels/threads.py current_cpu (the calling thread's
 # CPU, read by fastnn/_placement.py before every parallel kernel): its cold compile took
 # 0.29 / 0.29 s in two fresh processes.
@@ -38,7 +41,7 @@ import pytest
 # inline SIMD helpers); their first fwd+bwd call from an empty cache took 20.3 / 22.8 s
 # against 20.2 / 17.3 s before (alternating fresh processes). 282 with the Winograd
 # kernels and their serial twins (263 before them).
-COMPILE_BUDGET = 296
+COMPILE_BUDGET = 297
 
 COUNT = """
     import collections, json, warnings

@@ -140,3 +140,58 @@ def test_bad_arguments():
     with pytest.raises(RuntimeError, match="call backward"):
         Adam(model).step()
     assert fastnn.Adam is Adam
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kw", [
+    dict(lr=0.1),
+    dict(lr=0.1, weight_decay=0.01),
+    dict(lr=0.1, momentum=0.9),
+    dict(lr=0.05, momentum=0.8, weight_decay=0.01),
+    dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1),
+    dict(lr=0.05, momentum=0.5, dampening=0.3),
+], ids=["plain", "wd", "momentum", "momentum-wd", "nesterov-wd", "dampening"])
+def test_sgd_kernel_gives_the_numpy_backends_bits(kw, dtype, rng, monkeypatch):
+    # On the Numba backend SGD.step runs kernels/optim.py's sgd_update (after the first
+    # step with momentum); it must round as the NumPy form does: equal bits.
+    from fastnn import optim
+    from fastnn.kernels import optim as kernel
+    calls = []
+    monkeypatch.setattr(optim, "_SGD_UPDATE", [lambda *a: (calls.append(1), kernel.sgd_update(*a))])
+    grads = rng.standard_normal((4, 37, 5)).astype(dtype)
+    p0 = rng.standard_normal((37, 5)).astype(dtype)
+
+    def train(backend):
+        layer = Params(w=p0)
+        layer.params["w"] = layer.params["w"].astype(dtype)
+        opt = SGD(layer, **kw)
+        with fastnn.backend(backend):
+            for g in grads:
+                layer.grads = {"w": g}
+                opt.step()
+        return layer.params["w"]
+
+    reference = train("numpy")
+    assert calls == []
+    ours = train("numba")
+    assert len(calls) == (3 if kw.get("momentum") else 4)
+    assert ours.dtype == dtype and np.array_equal(ours, reference)
+    assert not np.array_equal(ours, p0)
+
+
+def test_sgd_kernel_skips_gradients_it_cannot_take(rng):
+    # A non-contiguous gradient, or one of another dtype, takes the NumPy form (same result).
+    p0 = rng.standard_normal((6, 4))
+    g = rng.standard_normal((4, 6)).T          # Fortran-ordered view
+    results = []
+    for backend in ("numpy", "numba"):
+        for grad in (g, g.astype(np.float32)):
+            layer = Params(w=p0)
+            opt = SGD(layer, lr=0.1, momentum=0.9)
+            with fastnn.backend(backend):
+                for _ in range(3):
+                    layer.grads = {"w": grad}
+                    opt.step()
+            results.append(layer.params["w"])
+    np.testing.assert_array_equal(results[0], results[2])
+    np.testing.assert_array_equal(results[1], results[3])
