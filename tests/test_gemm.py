@@ -263,8 +263,9 @@ def test_gemm_on_one_thread_packs_large_products(monkeypatch):
     monkeypatch.setattr(_tuning, "get_num_threads", lambda: 1)
     nr = 2 * simd.VECTOR_BYTES // 4     # float32 columns per sliver
     side = round(_tuning.GEMM_SERIAL_WORK ** (1 / 3))
+    # 16 * side rows: C of nr + 1 columns is past GEMM_SERIAL_WORK for AVX2's nr = 16 too
     for m, k, n, trans_b in [(side, side, side, False), (side - 1, side, side, False),
-                             (4 * side, side, nr, False), (4 * side, side, nr + 1, False),
+                             (16 * side, side, nr, False), (16 * side, side, nr + 1, False),
                              (2, 4 * side, 4 * side, False), (6, 4 * side, 4 * side, True)]:
         b = np.zeros((n, k) if trans_b else (k, n), np.float32)
         _linear.gemm_into(np.zeros((m, k), np.float32), b, np.zeros((m, n), np.float32),
