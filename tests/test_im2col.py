@@ -60,6 +60,37 @@ def test_im2col_matches_numpy_unfold(case, dtype):
     np.testing.assert_array_equal(cols, want)
 
 
+def numpy_col2im(cols, x_shape, kh, kw, stride, pad, dil, oh, ow):
+    """The adjoint of numpy_im2col: each column entry added back where it was read, tap by
+    tap in im2col's row order (the kernel's order, so the sums round alike)."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, pad, dil
+    n, c, h, w = x_shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), cols.dtype)
+    row = 0
+    for ci in range(c):
+        for ky in range(kh):
+            for kx in range(kw):
+                xp[:, ci, ky * dh:ky * dh + (oh - 1) * sh + 1:sh,
+                   kx * dw:kx * dw + (ow - 1) * sw + 1:sw] += cols[row].reshape(n, oh, ow)
+                row += 1
+    return xp[:, :, ph:ph + h, pw:pw + w]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", GEOMETRIES)
+def test_col2im_matches_numpy_fold(case, dtype):
+    # col2im adds runs of stride 1 and 2 a vector at a time (the skipped positions of a
+    # stride-2 run get -0.0): the same sums as the element loop, so equal bits.
+    shape, (kh, kw), stride, pad, dil = GEOMETRIES[case]
+    x = np.zeros(shape, dtype)
+    _, oh, ow = numpy_im2col(x, kh, kw, stride, pad, dil)
+    cols = np.random.default_rng(3).standard_normal((shape[1] * kh * kw, shape[0] * oh * ow))
+    cols = cols.astype(dtype)
+    got = np.full(shape, np.nan, dtype)    # overwritten, not accumulated into
+    _im2col.col2im(cols, got, kh, kw, *stride, *pad, *dil, oh, ow)
+    np.testing.assert_array_equal(got, numpy_col2im(cols, shape, kh, kw, stride, pad, dil, oh, ow))
+
+
 def test_rows_span_several_vectors():
     """The wide cases really cover rows of 2-3 vectors at this machine's width."""
     lanes32 = _simd.VECTOR_BYTES // 4
