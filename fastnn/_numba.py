@@ -31,7 +31,7 @@ def get_num_threads():
     the public function, which first makes sure the pool is launched under a
     process lock and a thread lock, took 1.38 us a call; the threading layer's
     own getter, once ``_is_initialized`` says the pool runs, ~0.2 us. LeNet-5's
-    training step asks ~40 times.
+    training step asks ~20 times.
     """
     if _parallel is not None and _parallel._is_initialized:
         threads = _parallel._get_num_threads()

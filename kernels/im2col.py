@@ -126,24 +126,19 @@ def _fold_run(cols, src, x, dst, count, stride_w, skip):
     Stride 1: a vector of x at a time. Stride 2: a vector of cols is
     interleaved with ``skip`` (-0.0) into two vectors covering 2 * lanes
     positions of x, the last partial one masked so that nothing past
-    x[dst + 2 * (count - 1)] is read or written. Serial, against the element loop
-    (ResNet-18's layer2.0 3x3 s2 backward, col2im of 8 x 64 x 56 x 56 from 576 x 6272
-    columns): see README "twelfth session". Other strides go element by element.
+    x[dst + 2 * (count - 1)] is read or written. Other strides, and runs shorter
+    than half a vector (7 columns: E, ResNet-18's layer4), element by element:
+    there the next tap's run overlaps this one's, and a masked load right after an
+    overlapping masked store stalls (store forwarding fails; E's col2im took 0.47 ms
+    vectorised, 0.43 ms this way). Measured in README "twelfth session".
     """
     w_vec = lanes(x)
-    if 2 * count < w_vec:
-        # Short runs (7 columns: E, ResNet-18's layer4) element by element: the next tap's
-        # run overlaps this one's, and a masked store followed by an overlapping masked load
-        # stalls (store forwarding fails); E's col2im took 0.47 ms that way, 0.43 ms this way.
-        for t in range(count):
-            o = dst + t * stride_w
-            store(x, o, load(x, o) + load(cols, src + t))
-    elif stride_w == 1:
+    if stride_w == 1 and 2 * count >= w_vec:
         for t in range(0, count, w_vec):
             left = count - t
             vstore_first(x, dst + t, vadd(vload_first(x, dst + t, left),
                                           vload_first(cols, src + t, left)), left)
-    elif stride_w == 2:
+    elif stride_w == 2 and 2 * count >= w_vec:
         for t in range(0, count, w_vec):
             c = vload_first(cols, src + t, count - t)
             span = 2 * (count - t) - 1    # positions of x from dst + 2t to the run's last
