@@ -33,8 +33,13 @@ def get_num_threads():
     own getter, once ``_is_initialized`` says the pool runs, ~0.2 us. LeNet-5's
     training step asks ~20 times.
     """
+    global _parallel
     if _parallel is not None and _parallel._is_initialized:
-        threads = _parallel._get_num_threads()
-        if threads > 0:
-            return threads
+        try:
+            threads = _parallel._get_num_threads()
+        except (AttributeError, TypeError):   # internals changed: the public function from now on
+            _parallel = None
+        else:
+            if threads > 0:
+                return threads
     return numba.get_num_threads()

@@ -208,6 +208,11 @@ def test_fastnn_thread_count_getter_agrees_with_numba(monkeypatch):
             assert seen[0][0] == seen[0][1]
         monkeypatch.setattr(_numba, "_parallel", None)
         assert _numba.get_num_threads() == numba.get_num_threads()
+        class Changed:   # initialised, but no longer has the getter
+            _is_initialized = True
+        monkeypatch.setattr(_numba, "_parallel", Changed())
+        assert _numba.get_num_threads() == numba.get_num_threads()
+        assert _numba._parallel is None
     finally:
         fastnn.set_num_threads(saved)
 
