@@ -78,9 +78,11 @@ class SGD:
             g = _grad("SGD", layer, name)
             t = p.dtype.type
             v = self._velocity.get((id(layer), name)) if self.momentum else p
+            # (v's shape too: a parameter replaced by one of another shape keeps its old
+            # momentum buffer, which the NumPy form below rejects with a broadcast error.)
             if (update is not None and v is not None and g.dtype == p.dtype
-                    and g.shape == p.shape and p.flags.c_contiguous and g.flags.c_contiguous
-                    and p.dtype in _checks.FLOAT_DTYPES):
+                    and g.shape == p.shape == v.shape and p.flags.c_contiguous
+                    and g.flags.c_contiguous and p.dtype in _checks.FLOAT_DTYPES):
                 s = scalars.get(t)
                 if s is None:
                     s = scalars[t] = (t(self.lr), t(self.momentum), t(1.0 - self.dampening),

@@ -195,3 +195,18 @@ def test_sgd_kernel_skips_gradients_it_cannot_take(rng):
             results.append(layer.params["w"])
     np.testing.assert_array_equal(results[0], results[2])
     np.testing.assert_array_equal(results[1], results[3])
+
+
+def test_sgd_kernel_never_writes_past_a_replaced_parameter(rng):
+    # A parameter replaced by a larger one after a momentum step keeps its old (smaller)
+    # momentum buffer: both backends refuse it alike instead of the kernel running off its end.
+    for backend in ("numpy", "numba"):
+        layer = Params(w=rng.standard_normal(4))
+        opt = SGD(layer, lr=0.1, momentum=0.9)
+        with fastnn.backend(backend):
+            layer.grads = {"w": np.ones(4)}
+            opt.step()
+            layer.params["w"] = np.zeros(9)
+            layer.grads = {"w": np.ones(9)}
+            with pytest.raises(ValueError):
+                opt.step()
