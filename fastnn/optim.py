@@ -79,10 +79,13 @@ class SGD:
             t = p.dtype.type
             v = self._velocity.get((id(layer), name)) if self.momentum else p
             # (v's shape too: a parameter replaced by one of another shape keeps its old
-            # momentum buffer, which the NumPy form below rejects with a broadcast error.)
+            # momentum buffer, which the NumPy form below rejects with a broadcast error.
+            # Read-only arrays are another Numba type: the NumPy form takes them, and
+            # raises NumPy's own error for a read-only parameter.)
+            pf, gf = p.flags, g.flags
             if (update is not None and v is not None and g.dtype == p.dtype
-                    and g.shape == p.shape == v.shape and p.flags.c_contiguous
-                    and g.flags.c_contiguous and p.dtype in _checks.FLOAT_DTYPES):
+                    and g.shape == p.shape == v.shape and pf.c_contiguous and pf.writeable
+                    and gf.c_contiguous and gf.writeable and p.dtype in _checks.FLOAT_DTYPES):
                 s = scalars.get(t)
                 if s is None:
                     s = scalars[t] = (t(self.lr), t(self.momentum), t(1.0 - self.dampening),

@@ -210,3 +210,23 @@ def test_sgd_kernel_never_writes_past_a_replaced_parameter(rng):
             layer.grads = {"w": np.ones(9)}
             with pytest.raises(ValueError):
                 opt.step()
+
+
+def test_sgd_read_only_arrays_take_the_numpy_form(rng):
+    # A read-only gradient is fine (same result on both backends); a read-only parameter
+    # raises NumPy's ValueError on both, never a Numba typing error.
+    results = []
+    for backend in ("numpy", "numba"):
+        layer = Params(w=np.ones(5))
+        opt = SGD(layer, lr=0.1, momentum=0.9)
+        g = rng.standard_normal(5) if not results else results[0][1]
+        g.flags.writeable = False
+        with fastnn.backend(backend):
+            for _ in range(2):
+                layer.grads = {"w": g}
+                opt.step()
+            results.append((layer.params["w"].copy(), g))
+            layer.params["w"].flags.writeable = False
+            with pytest.raises(ValueError):
+                opt.step()
+    np.testing.assert_array_equal(results[0][0], results[1][0])
