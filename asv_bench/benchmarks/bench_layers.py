@@ -1,8 +1,9 @@
-"""max_pool2d and linear, forward and backward, on fastnn, the reference and torch."""
+"""max_pool2d and linear, forward and backward, on fastnn, the reference and torch; SGD.step."""
 from fastnn import functional as F
 from fastnn import reference as R
 
-from .common import LINEAR_SHAPES, POOL_SHAPES, linear_inputs, pool_inputs, require_torch, warm
+from .common import (LINEAR_SHAPES, POOL_SHAPES, linear_inputs, pool_inputs, randn,
+                     require_torch, warm)
 
 
 class MaxPool2d:
@@ -67,3 +68,30 @@ class LayersTorch:
     def time_forward(self, shape):
         with self.no_grad():
             self.call()
+
+
+class SGDStep:
+    """SGD.step with momentum: kernels/optim.py's update (Numba backend) against the NumPy
+    form (NumPy backend), on LeNet-5's ten parameters and on 4M floats in one parameter."""
+
+    params = (["lenet5", "4M"], ["numba", "numpy"])
+    param_names = ["params", "backend"]
+    timeout = 300
+
+    def setup(self, params, backend):
+        import fastnn
+        from fastnn._bench_nets import lenet_fastnn
+        model = lenet_fastnn(0) if params == "lenet5" else fastnn.Linear(2048, 2048)
+        for layer, name in model.parameters():
+            layer.grads[name] = randn(*layer.params[name].shape, seed=1)
+        self.previous = fastnn.get_backend()
+        fastnn.set_backend(backend)
+        self.opt = fastnn.SGD(model, lr=1e-3, momentum=0.9)
+        warm(self.opt.step, self.opt.step)   # the first step only sets the momentum
+
+    def teardown(self, params, backend):
+        import fastnn
+        fastnn.set_backend(self.previous)
+
+    def time_step(self, params, backend):
+        self.opt.step()
