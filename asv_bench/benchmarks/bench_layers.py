@@ -1,4 +1,5 @@
 """max_pool2d and linear, forward and backward, on fastnn, the reference and torch; SGD.step."""
+import fastnn
 from fastnn import functional as F
 from fastnn import reference as R
 
@@ -79,7 +80,6 @@ class SGDStep:
     timeout = 300
 
     def setup(self, params, backend):
-        import fastnn
         from fastnn._bench_nets import lenet_fastnn
         model = lenet_fastnn(0) if params == "lenet5" else fastnn.Linear(2048, 2048)
         for layer, name in model.parameters():
@@ -90,7 +90,6 @@ class SGDStep:
         warm(self.opt.step, self.opt.step)   # the first step only sets the momentum
 
     def teardown(self, params, backend):
-        import fastnn
         fastnn.set_backend(self.previous)
 
     def time_step(self, params, backend):
